@@ -1,0 +1,42 @@
+# The README's two commands: `make run` and `make test`. Both install what is missing, quietly.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export UV_COMPILE_BYTECODE := 1
+unexport PYTHONDONTWRITEBYTECODE
+UV := scripts/uv
+VENV := .venv
+HOST ?= 127.0.0.1
+PORT ?= 8025
+
+.PHONY: help run test lint typecheck pytest services bench clean
+
+help:
+	@echo "make run   - set up and start postroom on http://$(HOST):$(PORT)"
+	@echo "make test  - set up and run ruff, mypy and the whole test suite"
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(UV) sync --frozen --quiet
+	@touch $@
+
+run: $(VENV)/.synced
+	@$(VENV)/bin/postroom db upgrade
+	$(VENV)/bin/postroom serve --host $(HOST) --port $(PORT)
+
+services:
+	@scripts/test-services
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check --quiet src tests
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.synced services
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

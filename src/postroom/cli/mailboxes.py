@@ -1,0 +1,152 @@
+"""postroom mailbox …"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from postroom.cli.context import database
+from postroom.cli.output import (
+    JsonFlag,
+    emit,
+    fields,
+    read_secret_stdin,
+    report_text,
+    reports_json,
+    table,
+)
+from postroom.connectors.test_connection import Report
+from postroom.services import connection_tests, mailboxes, present
+from postroom.services.actors import OPERATOR
+
+app = typer.Typer(
+    help="Mailboxes: system ones and each user's personal ones.", no_args_is_help=True
+)
+
+Owner = Annotated[
+    str | None, typer.Option("--owner", help="The user whose personal mailbox this is")
+]
+
+
+@app.command()
+def add(
+    address: str,
+    incoming: Annotated[str | None, typer.Option(help="Server to receive from")] = None,
+    outgoing: Annotated[str | None, typer.Option(help="Server to send through")] = None,
+    system: Annotated[bool, typer.Option("--system", help="A system mailbox (admins)")] = False,
+    owner: Owner = None,
+    username: Annotated[
+        str | None, typer.Option(help="Login name, if not made from the address")
+    ] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    oauth_app: Annotated[
+        str | None, typer.Option(help="Sign in with this OAuth app instead")
+    ] = None,
+    workflow: Annotated[str | None, typer.Option(help="Open requests in this workflow")] = None,
+    after_import: Annotated[
+        str | None, typer.Option(help="delete, mark-read, move:FOLDER or keep")
+    ] = None,
+    default: Annotated[bool, typer.Option("--default", help="Make it the owner's default")] = False,
+    name: Annotated[str, typer.Option("--name", help="A display name")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a mailbox; the password is read from standard input."""
+    if not system and owner is None:
+        system = True  # the operator at the command line adds system mailboxes unless told whose
+    spec = mailboxes.MailboxSpec(
+        address=address,
+        incoming=incoming,
+        outgoing=outgoing,
+        owner=owner,
+        system=system,
+        username=username,
+        password=read_secret_stdin(password_stdin, "password"),
+        oauth_app=oauth_app,
+        workflow=workflow,
+        after_import=after_import,
+        default=default,
+        display_name=name,
+    )
+    with database() as db:
+        data = present.mailbox(mailboxes.add(db, OPERATOR, spec))
+    emit(as_json, data, f"Added {data['kind']} mailbox {data['address']}.")
+
+
+@app.command("list")
+def list_(as_json: JsonFlag = False) -> None:
+    """List mailboxes with their state."""
+    with database() as db:
+        rows = [present.mailbox(m) for m in mailboxes.listing(db, OPERATOR)]
+    for row in rows:
+        if row["workflow"] and row["workflow_status"] != "active":
+            row["workflow"] = f"{row['workflow']} ({row['workflow_status']})"
+    columns = ["address", "kind", "owner", "default", "incoming", "outgoing", "workflow", "state"]
+    emit(as_json, rows, table(rows, columns, "No mailboxes yet: `postroom mailbox add`."))
+
+
+@app.command()
+def show(address: str, owner: Owner = None, as_json: JsonFlag = False) -> None:
+    """Show one mailbox, its state and last error."""
+    with database() as db:
+        data = present.mailbox(mailboxes.get_for(db, OPERATOR, address, owner))
+    emit(as_json, data, fields(data))
+
+
+def _print_reports(as_json: bool, reports: list[tuple[str, Report]]) -> None:
+    text = "\n".join(report_text(role, report) for role, report in reports)
+    emit(as_json, reports_json(reports), text or "Nothing to test: receiving and sending are off.")
+    if not all(r.ok for _, r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def test(
+    address: str,
+    owner: Owner = None,
+    send_test_email: Annotated[bool, typer.Option("--send-test-email")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Test the mailbox's servers with its credentials, step by step."""
+    with database() as db:
+        reports = connection_tests.check_mailbox(
+            db, OPERATOR, address, owner=owner, send_test_email=send_test_email
+        )
+    _print_reports(as_json, reports)
+
+
+@app.command()
+def reconnect(
+    address: str,
+    owner: Owner = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="A new password")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Clear the mailbox's error state (with a new password if given) and test it again."""
+    password = read_secret_stdin(password_stdin, "password")
+    with database() as db:
+        reports = connection_tests.reconnect(db, OPERATOR, address, owner=owner, password=password)
+    _print_reports(as_json, reports)
+
+
+@app.command("set-default")
+def set_default(address: str, owner: Owner = None, as_json: JsonFlag = False) -> None:
+    """Make a personal mailbox its owner's default."""
+    with database() as db:
+        data = present.mailbox(mailboxes.set_default(db, OPERATOR, address, owner))
+    emit(as_json, data, f"{data['address']} is now the default mailbox of {data['owner']}.")
+
+
+@app.command()
+def remove(
+    address: str,
+    reason: Annotated[str, typer.Option(help="Why; kept in the audit log")],
+    owner: Owner = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove a mailbox; the reason goes to the audit log."""
+    with database() as db:
+        mailboxes.remove(db, OPERATOR, address, reason, owner)
+    emit(as_json, {"removed": address}, f"Removed {address}.")

@@ -1,0 +1,97 @@
+"""The `postroom` command: sub-commands a few lines over services, one error handler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from postroom.cli import mailboxes, oauth_apps, servers, users, workflows
+from postroom.cli.context import database
+from postroom.cli.output import JsonFlag, emit, table
+from postroom.config import get_settings
+from postroom.errors import PostroomError
+from postroom.services import audit, present
+from postroom.services.actors import OPERATOR
+from postroom.storage import migrate
+
+app = typer.Typer(
+    help="postroom: mail servers, mailboxes and the mail that becomes work.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(servers.app, name="server")
+app.add_typer(oauth_apps.app, name="oauth-app")
+app.add_typer(mailboxes.app, name="mailbox")
+app.add_typer(workflows.app, name="workflow")
+app.add_typer(users.app, name="user")
+
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command()
+def upgrade(as_json: JsonFlag = False) -> None:
+    """Create or migrate the database schema to this version of postroom."""
+    migrate.upgrade()
+    emit(as_json, {"upgraded": True}, "The database is up to date.")
+
+
+@app.command("audit")
+def audit_log(
+    limit: Annotated[int, typer.Option(help="How many, newest first; 0 for all")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the audit log: who changed what, when, and why."""
+    with database() as db:
+        rows = [present.audit_entry(e) for e in audit.entries(db, OPERATOR, limit)]
+    emit(as_json, rows, table(rows, ["at", "actor", "action", "target", "reason"], "Nothing yet."))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8025,
+) -> None:
+    """Run the console, the API and the workers in one process."""
+    import uvicorn
+
+    from postroom.api.app import create_app
+
+    migrate.upgrade()
+    uvicorn.run(create_app(), host=host, port=port, log_level=get_settings().log_level.lower())
+
+
+def run() -> None:
+    """Entry point: user errors become one line on stderr and a non-zero exit, never a traceback."""
+    level = get_settings().log_level.upper()
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The report already shows each step; below DEBUG their log lines would only repeat it.
+    quiet = level != "DEBUG"
+    logging.getLogger("postroom.connectors").setLevel(logging.WARNING if quiet else logging.DEBUG)
+    logging.getLogger("alembic").setLevel(logging.WARNING if quiet else logging.DEBUG)
+    as_json = "--json" in sys.argv
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(standalone_mode=False)
+    except PostroomError as exc:
+        if as_json:
+            sys.stderr.write(json.dumps({"error": exc.code, "message": str(exc)}) + "\n")
+        else:
+            sys.stderr.write(f"Error: {exc}\n")
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

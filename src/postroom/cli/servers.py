@@ -1,0 +1,94 @@
+"""postroom server …"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from postroom.cli.context import database
+from postroom.cli.output import JsonFlag, emit, fields, report_text, table
+from postroom.services import connection_tests, present, servers
+from postroom.services.actors import OPERATOR
+
+app = typer.Typer(help="Mail servers: where mail lives and how to reach it.", no_args_is_help=True)
+
+
+@app.command()
+def add(
+    name: str,
+    protocol: Annotated[str, typer.Option(help="imap, pop3, smtp, graph or gmail")],
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Default: the protocol's port for the security")
+    ] = None,
+    security: Annotated[str, typer.Option(help="tls, starttls or none")] = "tls",
+    connect_timeout: Annotated[float | None, typer.Option(help="Seconds")] = 15.0,
+    timeout: Annotated[float | None, typer.Option(help="Seconds for each operation")] = 60.0,
+    login_format: Annotated[str, typer.Option(help="address, local-part or custom")] = "address",
+    no_verify_tls: Annotated[
+        bool, typer.Option("--no-verify-tls", help="For lab servers only")
+    ] = False,
+    provider_domain: Annotated[
+        list[str] | None, typer.Option(help="Domains this server serves")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a server."""
+    spec = servers.ServerSpec(
+        name=name,
+        protocol=protocol,
+        host=host,
+        port=port,
+        security=security,
+        connect_timeout=connect_timeout,
+        timeout=timeout,
+        login_format=login_format,
+        verify_tls=not no_verify_tls,
+        provider_domains=tuple(provider_domain or ()),
+    )
+    with database() as db:
+        data = present.server(servers.add(db, OPERATOR, spec))
+    emit(
+        as_json,
+        data,
+        f"Added server {data['name']} ({data['protocol']} {data['host']}:{data['port']}).",
+    )
+
+
+@app.command("list")
+def list_(as_json: JsonFlag = False) -> None:
+    """List servers."""
+    with database() as db:
+        rows = [present.server(s) for s in servers.listing(db)]
+    columns = ["name", "protocol", "host", "port", "security", "login_format"]
+    emit(as_json, rows, table(rows, columns, "No servers yet: add one with `postroom server add`."))
+
+
+@app.command()
+def show(name: str, as_json: JsonFlag = False) -> None:
+    """Show one server and the mailboxes that use it."""
+    with database() as db:
+        server = servers.get(db, name)
+        data = present.server(server) | {
+            "mailboxes": [m.address for m in servers.users_of(db, server)]
+        }
+    emit(as_json, data, fields(data))
+
+
+@app.command()
+def test(name: str, as_json: JsonFlag = False) -> None:
+    """Test reaching a server step by step (no sign-in: `mailbox test` signs in)."""
+    with database() as db:
+        report = connection_tests.check_server(db, OPERATOR, name)
+    emit(as_json, report.as_dict(), report_text(f"server {name}", report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def remove(name: str, as_json: JsonFlag = False) -> None:
+    """Remove a server no mailbox uses."""
+    with database() as db:
+        servers.remove(db, OPERATOR, name)
+    emit(as_json, {"removed": name}, f"Removed server {name}.")

@@ -1,0 +1,73 @@
+"""postroom workflow …"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from postroom.cli.context import database
+from postroom.cli.output import JsonFlag, emit, table
+from postroom.services import present, workflows
+from postroom.services.actors import OPERATOR
+
+app = typer.Typer(help="Workflows: the ordered steps requests move through.", no_args_is_help=True)
+
+
+@app.command()
+def add(
+    name: str,
+    steps: Annotated[str, typer.Option(help='Step names in order, e.g. "New,Triage,Done"')],
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a workflow."""
+    with database() as db:
+        data = present.workflow(workflows.add(db, OPERATOR, name, steps))
+    emit(as_json, data, f"Added workflow {data['name']}: {' -> '.join(data['steps'])}.")
+
+
+@app.command("list")
+def list_(
+    all_: Annotated[bool, typer.Option("--all", help="Include removed workflows")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """List workflows."""
+    with database() as db:
+        rows = [present.workflow(w) for w in workflows.listing(db, include_deleted=all_)]
+    for row in rows:
+        row["steps_text"] = ", ".join(row["steps"])
+    emit(
+        as_json,
+        [{k: v for k, v in r.items() if k != "steps_text"} for r in rows],
+        table(rows, ["name", "status", "steps_text"], "No workflows yet: `postroom workflow add`."),
+    )
+
+
+def _switch(name: str, active: bool, as_json: bool) -> None:
+    with database() as db:
+        data = present.workflow(workflows.set_active(db, OPERATOR, name, active))
+    emit(as_json, data, f"Workflow {name} is {data['status']}.")
+
+
+@app.command()
+def activate(name: str, as_json: JsonFlag = False) -> None:
+    """Activate a workflow: its mailboxes open requests again."""
+    _switch(name, True, as_json)
+
+
+@app.command()
+def deactivate(name: str, as_json: JsonFlag = False) -> None:
+    """Deactivate a workflow: its mailboxes hold new mail instead of opening requests."""
+    _switch(name, False, as_json)
+
+
+@app.command()
+def remove(
+    name: str,
+    reason: Annotated[str, typer.Option(help="Why; kept in the audit log")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove a workflow; mailboxes tied to it still show it, as removed."""
+    with database() as db:
+        data = present.workflow(workflows.remove(db, OPERATOR, name, reason))
+    emit(as_json, data, f"Removed workflow {name}.")

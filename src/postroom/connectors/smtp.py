@@ -1,0 +1,65 @@
+"""Sending over SMTP with the server's security, timeouts and the mailbox's credentials."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from email.message import EmailMessage
+
+from postroom.connectors.tls import client_context
+from postroom.domain.endpoints import Credentials, Endpoint
+from postroom.domain.settings import Security
+from postroom.errors import AuthFailed, MailServerError, Transient, Unreachable
+
+
+def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SMTP:
+    """One construction method for the SMTP client, so tests and the outbox share it."""
+    context = client_context(endpoint.verify_tls)
+    timeout = endpoint.connect_timeout or socket.getdefaulttimeout() or 60.0
+    try:
+        client: smtplib.SMTP
+        if endpoint.security is Security.TLS:
+            client = smtplib.SMTP_SSL(
+                endpoint.host, endpoint.port, timeout=timeout, context=context
+            )
+        else:
+            client = smtplib.SMTP(endpoint.host, endpoint.port, timeout=timeout)
+            if endpoint.security is Security.STARTTLS:
+                client.starttls(context=context)
+        if client.sock is not None:
+            client.sock.settimeout(endpoint.timeout)
+        if credentials is not None:
+            client.login(credentials.login, credentials.password)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise AuthFailed(
+            f"The SMTP server refused the login {credentials.login if credentials else ''!r}: "
+            f"{exc.smtp_code}"
+        ) from exc
+    except ssl.SSLCertVerificationError as exc:
+        raise Unreachable(
+            f"The SMTP server's certificate is not trusted: {exc.verify_message}."
+        ) from exc
+    except (OSError, smtplib.SMTPServerDisconnected) as exc:
+        raise Unreachable(f"Could not reach {endpoint.host}:{endpoint.port}: {exc}") from exc
+    except smtplib.SMTPException as exc:
+        raise MailServerError(f"The SMTP session with {endpoint.host} failed: {exc}") from exc
+    return client
+
+
+def send(endpoint: Endpoint, credentials: Credentials | None, message: EmailMessage) -> None:
+    client = open_smtp(endpoint, credentials)
+    try:
+        refused = client.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise MailServerError(f"Every recipient was refused: {exc.recipients}") from exc
+    except smtplib.SMTPResponseException as exc:
+        kind = Transient if 400 <= exc.smtp_code < 500 else MailServerError
+        raise kind(f"The server refused the email: {exc.smtp_code} {exc.smtp_error!r}") from exc
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+    if refused:
+        raise MailServerError(f"Some recipients were refused: {refused}")

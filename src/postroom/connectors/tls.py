@@ -1,0 +1,67 @@
+"""TLS contexts and certificate facts, shared by every TCP connector and the connection test."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+
+def client_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    subject: str
+    issuer: str
+    not_after: datetime
+    version: str
+
+    @property
+    def expired(self) -> bool:
+        return self.not_after < datetime.now(UTC)
+
+    def describe(self) -> str:
+        days = (self.not_after - datetime.now(UTC)).days
+        expiry = f"expired {-days} days ago" if self.expired else f"expires in {days} days"
+        return (
+            f"{self.version}; certificate for {self.subject}, issued by {self.issuer}, "
+            f"{expiry} ({self.not_after:%Y-%m-%d})"
+        )
+
+
+def _common_name(name: x509.Name) -> str:
+    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(values[0].value) if values else name.rfc4514_string() or "(no name)"
+
+
+def certificate_facts(sock: ssl.SSLSocket) -> CertificateFacts | None:
+    der = sock.getpeercert(binary_form=True)
+    if der is None:
+        return None
+    cert = x509.load_der_x509_certificate(der)
+    subject = _common_name(cert.subject)
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        alt = [str(v) for v in names.get_values_for_type(x509.DNSName)]
+        alt += [str(v) for v in names.get_values_for_type(x509.IPAddress)]
+        if alt:
+            subject = f"{subject} (also {', '.join(a for a in alt if a != subject)})".replace(
+                " (also )", ""
+            )
+    except x509.ExtensionNotFound:
+        pass
+    return CertificateFacts(
+        subject=subject,
+        issuer=_common_name(cert.issuer),
+        not_after=cert.not_valid_after_utc,
+        version=sock.version() or "TLS",
+    )

@@ -1,0 +1,24 @@
+"""What a connector needs to reach a server, with no database rows in sight."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from postroom.domain.settings import Protocol, Security
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    protocol: Protocol
+    host: str
+    port: int
+    security: Security
+    connect_timeout: float | None = 15.0
+    timeout: float | None = 60.0
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class Credentials:
+    login: str
+    password: str = field(repr=False)

@@ -1,0 +1,89 @@
+"""The words of DESIGN.md's vocabulary that describe how a mailbox reaches its servers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Protocol(StrEnum):
+    IMAP = "imap"
+    POP3 = "pop3"
+    SMTP = "smtp"
+    GRAPH = "graph"
+    GMAIL = "gmail"
+
+    @property
+    def receives(self) -> bool:
+        return self in (Protocol.IMAP, Protocol.POP3, Protocol.GRAPH, Protocol.GMAIL)
+
+    @property
+    def sends(self) -> bool:
+        return self in (Protocol.SMTP, Protocol.GRAPH, Protocol.GMAIL)
+
+    @property
+    def speaks_tcp(self) -> bool:
+        """Graph and Gmail are HTTPS APIs: host, port and security do not apply to them."""
+        return self in (Protocol.IMAP, Protocol.POP3, Protocol.SMTP)
+
+
+class Security(StrEnum):
+    TLS = "tls"
+    STARTTLS = "starttls"
+    NONE = "none"
+
+
+class LoginFormat(StrEnum):
+    """How the login name is made from the address (the seeds' 'login format')."""
+
+    ADDRESS = "address"
+    LOCAL_PART = "local-part"
+    CUSTOM = "custom"
+
+    def login_for(self, address: str, username: str | None) -> str:
+        if self is LoginFormat.CUSTOM and username:
+            return username
+        if self is LoginFormat.LOCAL_PART:
+            return address.rsplit("@", 1)[0]
+        return username or address
+
+
+class AfterImportKind(StrEnum):
+    DELETE = "delete"
+    MARK_READ = "mark-read"
+    MOVE = "move"
+    KEEP = "keep"
+
+
+class MailboxState(StrEnum):
+    NEW = "new"
+    OK = "ok"
+    AUTH_FAILED = "auth-failed"
+    UNREACHABLE = "unreachable"
+    NEEDS_RECONNECT = "needs-reconnect"
+    DISABLED = "disabled"
+
+
+class OAuthProvider(StrEnum):
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    GENERIC = "generic"
+
+
+DEFAULT_PORTS: dict[tuple[Protocol, Security], int] = {
+    (Protocol.IMAP, Security.TLS): 993,
+    (Protocol.IMAP, Security.STARTTLS): 143,
+    (Protocol.IMAP, Security.NONE): 143,
+    (Protocol.POP3, Security.TLS): 995,
+    (Protocol.POP3, Security.STARTTLS): 110,
+    (Protocol.POP3, Security.NONE): 110,
+    (Protocol.SMTP, Security.TLS): 465,
+    (Protocol.SMTP, Security.STARTTLS): 587,
+    (Protocol.SMTP, Security.NONE): 25,
+    (Protocol.GRAPH, Security.TLS): 443,
+    (Protocol.GMAIL, Security.TLS): 443,
+}
+
+DEFAULT_HOSTS: dict[Protocol, str] = {
+    Protocol.GRAPH: "graph.microsoft.com",
+    Protocol.GMAIL: "gmail.googleapis.com",
+}

@@ -1,0 +1,77 @@
+"""One rooted family of errors; each message tells a person what to do next.
+
+The CLI prints them without a traceback and the API maps them to problem+json in one place;
+nothing else catches them to hide them.
+"""
+
+from __future__ import annotations
+
+
+class PostroomError(Exception):
+    """An error a user can act on; its message says what to do."""
+
+    code = "error"
+
+
+class InvalidInput(PostroomError):
+    """A value given by the user was refused; nothing was stored."""
+
+    code = "invalid-input"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(PostroomError):
+    code = "not-found"
+
+
+class Conflict(PostroomError):
+    """The change would break a rule about other rows (a duplicate name, a server in use)."""
+
+    code = "conflict"
+
+
+class PermissionDenied(PostroomError):
+    code = "permission-denied"
+
+
+class ReasonRequired(InvalidInput):
+    code = "reason-required"
+
+
+class ConfigurationError(PostroomError):
+    """postroom itself is set up wrongly (a bad secret key, an unreachable database)."""
+
+    code = "configuration"
+
+
+class SecretUnreadable(ConfigurationError):
+    """A stored secret cannot be decrypted: the key changed or the row was tampered with."""
+
+    code = "secret-unreadable"
+
+
+class MailServerError(PostroomError):
+    """A mail server did not do what we asked."""
+
+    code = "mail-server"
+
+
+class AuthFailed(MailServerError):
+    """The server refused the credentials."""
+
+    code = "auth-failed"
+
+
+class Unreachable(MailServerError):
+    """The server could not be reached: DNS, refused, timed out, or TLS failed."""
+
+    code = "unreachable"
+
+
+class Transient(MailServerError):
+    """Try again later: 4xx, timeouts, dropped connections."""
+
+    code = "transient"

@@ -1,0 +1,110 @@
+"""Mail servers: where mail lives and how to reach it. Shared by many mailboxes, so a server in
+use cannot be removed (the error names who uses it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from postroom.domain import validate
+from postroom.domain.settings import (
+    DEFAULT_HOSTS,
+    DEFAULT_PORTS,
+    LoginFormat,
+    Protocol,
+    Security,
+)
+from postroom.errors import Conflict, InvalidInput, NotFound
+from postroom.services import audit
+from postroom.services.actors import Actor
+from postroom.storage.models import Mailbox, Server
+
+
+@dataclass
+class ServerSpec:
+    """What a person types to describe a server, before it is checked."""
+
+    name: str
+    protocol: str
+    host: str | None = None
+    port: int | None = None
+    security: str | None = None
+    connect_timeout: float | None = 15.0
+    timeout: float | None = 60.0
+    login_format: str = "address"
+    verify_tls: bool = True
+    provider_domains: tuple[str, ...] = ()
+
+
+def _checked(spec: ServerSpec) -> Server:
+    protocol = validate.choice(Protocol, spec.protocol, "protocol")
+    security = validate.choice(Security, spec.security or "tls", "security")
+    if protocol.speaks_tcp:
+        if not spec.host:
+            raise InvalidInput("Give the server's host with --host.", field="host")
+        host = validate.hostname(spec.host)
+    else:
+        host = validate.hostname(spec.host or DEFAULT_HOSTS[protocol])
+        if security is not Security.TLS:
+            raise InvalidInput(f"{protocol.value} is reached over HTTPS only: use --security tls.")
+    port = (
+        validate.port(spec.port) if spec.port is not None else DEFAULT_PORTS[(protocol, security)]
+    )
+    domains = [validate.hostname(d) for d in spec.provider_domains]
+    return Server(
+        name=validate.name(spec.name, "server name"),
+        protocol=protocol.value,
+        host=host,
+        port=port,
+        security=security.value,
+        connect_timeout=validate.timeout(spec.connect_timeout, "connect timeout"),
+        timeout=validate.timeout(spec.timeout, "operation timeout"),
+        login_format=validate.choice(LoginFormat, spec.login_format, "login format").value,
+        verify_tls=spec.verify_tls,
+        provider_domains=domains,
+    )
+
+
+def add(db: Session, actor: Actor, spec: ServerSpec) -> Server:
+    actor.require_admin("add servers")
+    server = _checked(spec)
+    if db.scalar(select(Server.id).where(Server.name == server.name)) is not None:
+        raise Conflict(f"A server named {server.name!r} already exists: choose another name.")
+    db.add(server)
+    db.flush()
+    audit.record(db, actor, "server.added", server.name, host=server.host, port=server.port)
+    return server
+
+
+def get(db: Session, name: str) -> Server:
+    server = db.scalar(select(Server).where(Server.name == name.strip()))
+    if server is None:
+        raise NotFound(f"No server named {name!r}: `postroom server list` shows them.")
+    return server
+
+
+def listing(db: Session) -> list[Server]:
+    return list(db.scalars(select(Server).order_by(Server.name)))
+
+
+def users_of(db: Session, server: Server) -> list[Mailbox]:
+    query = select(Mailbox).where(
+        or_(Mailbox.incoming_server_id == server.id, Mailbox.outgoing_server_id == server.id)
+    )
+    return list(db.scalars(query.order_by(Mailbox.address)))
+
+
+def remove(db: Session, actor: Actor, name: str) -> None:
+    actor.require_admin("remove servers")
+    server = get(db, name)
+    in_use = users_of(db, server)
+    if in_use:
+        names = ", ".join(m.address for m in in_use)
+        raise Conflict(
+            f"Server {server.name!r} is still used by {len(in_use)} mailbox(es): {names}. "
+            "Move or remove them first."
+        )
+    db.delete(server)
+    audit.record(db, actor, "server.removed", server.name)

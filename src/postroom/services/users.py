@@ -1,0 +1,53 @@
+"""Users: the admin flag is the manage administration permission of the seeds."""
+
+from __future__ import annotations
+
+from pwdlib import PasswordHash
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postroom.domain import validate
+from postroom.errors import Conflict, InvalidInput, NotFound
+from postroom.services import audit
+from postroom.services.actors import Actor
+from postroom.storage.models import User
+
+MIN_PASSWORD_LENGTH = 8
+_hasher = PasswordHash.recommended()
+
+
+def add(db: Session, actor: Actor, email: str, password: str, *, admin: bool = False) -> User:
+    actor.require_admin("add users")
+    email = validate.address(email, "email")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"The password is shorter than {MIN_PASSWORD_LENGTH} characters: choose a longer one.",
+            field="password",
+        )
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"A user {email} already exists.")
+    user = User(email=email, is_admin=admin, password_hash=_hasher.hash(password))
+    db.add(user)
+    db.flush()
+    audit.record(db, actor, "user.added", email, admin=admin)
+    return user
+
+
+def get(db: Session, email: str) -> User:
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user {email}: add one with `postroom user add {email}`.")
+    return user
+
+
+def listing(db: Session, actor: Actor) -> list[User]:
+    actor.require_admin("list users")
+    return list(db.scalars(select(User).order_by(User.email)))
+
+
+def verify_password(user: User, password: str) -> bool:
+    return user.password_hash is not None and _hasher.verify(password, user.password_hash)
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(label=user.email, user_id=user.id, is_admin=user.is_admin)

@@ -1,0 +1,75 @@
+"""Workflows: ordered steps that requests move through. Removal is soft, so the mailboxes that
+pointed at a workflow still show which one it was."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postroom.domain import validate
+from postroom.errors import Conflict, InvalidInput, NotFound
+from postroom.services import audit
+from postroom.services.actors import Actor
+from postroom.storage.models import Workflow, WorkflowStep, utcnow
+
+
+def parse_steps(steps: str | list[str]) -> list[str]:
+    items = steps.split(",") if isinstance(steps, str) else steps
+    names = [s.strip() for s in items if s.strip()]
+    if not names:
+        raise InvalidInput(
+            "A workflow needs at least one step: give them in order, "
+            'e.g. --steps "New,Triage,Done".',
+            field="steps",
+        )
+    if len({n.lower() for n in names}) != len(names):
+        raise InvalidInput("Two steps have the same name: give each step its own.", field="steps")
+    return [validate.name(n, "step name") for n in names]
+
+
+def get(db: Session, name: str, *, include_deleted: bool = False) -> Workflow:
+    workflow = db.scalar(select(Workflow).where(Workflow.name == name.strip()))
+    if workflow is None or (workflow.deleted_at is not None and not include_deleted):
+        raise NotFound(f"No workflow named {name!r}: `postroom workflow list` shows them.")
+    return workflow
+
+
+def add(db: Session, actor: Actor, name: str, steps: str | list[str]) -> Workflow:
+    actor.require_admin("add workflows")
+    name = validate.name(name, "workflow name")
+    step_names = parse_steps(steps)
+    if db.scalar(select(Workflow.id).where(Workflow.name == name)) is not None:
+        raise Conflict(f"A workflow named {name!r} already exists: choose another name.")
+    workflow = Workflow(
+        name=name, steps=[WorkflowStep(position=i, name=s) for i, s in enumerate(step_names)]
+    )
+    db.add(workflow)
+    db.flush()
+    audit.record(db, actor, "workflow.added", name, steps=step_names)
+    return workflow
+
+
+def listing(db: Session, *, include_deleted: bool = False) -> list[Workflow]:
+    query = select(Workflow).order_by(Workflow.name)
+    if not include_deleted:
+        query = query.where(Workflow.deleted_at.is_(None))
+    return list(db.scalars(query))
+
+
+def set_active(db: Session, actor: Actor, name: str, active: bool) -> Workflow:
+    actor.require_admin("activate or deactivate workflows")
+    workflow = get(db, name)
+    if workflow.active != active:
+        workflow.active = active
+        audit.record(db, actor, "workflow.activated" if active else "workflow.deactivated", name)
+    return workflow
+
+
+def remove(db: Session, actor: Actor, name: str, reason: str) -> Workflow:
+    actor.require_admin("remove workflows")
+    why = validate.reason(reason)
+    workflow = get(db, name)
+    workflow.deleted_at = utcnow()
+    workflow.active = False
+    audit.record(db, actor, "workflow.removed", name, reason=why)
+    return workflow

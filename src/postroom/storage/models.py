@@ -1,0 +1,228 @@
+"""Tables. Enums are stored as their text values so the database reads like the vocabulary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    def secret_identity(self, column: str) -> str:
+        """Associated data for a sealed column: the row's table, id and column."""
+        return f"{self.__tablename__}/{self.id}/{column}"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Server(Base):
+    __tablename__ = "servers"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    protocol: Mapped[str] = mapped_column(String(10))
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(10))
+    connect_timeout: Mapped[float | None] = mapped_column(Float)
+    timeout: Mapped[float | None] = mapped_column(Float)
+    login_format: Mapped[str] = mapped_column(String(20), default="address")
+    verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
+    provider_domains: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class OAuthApp(Base):
+    __tablename__ = "oauth_apps"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    tenant: Mapped[str | None] = mapped_column(String(200))
+    client_id: Mapped[str] = mapped_column(String(300))
+    client_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    authorize_url: Mapped[str | None] = mapped_column(String(2000))
+    token_url: Mapped[str | None] = mapped_column(String(2000))
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    steps: Mapped[list[WorkflowStep]] = relationship(
+        order_by="WorkflowStep.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def status(self) -> str:
+        if self.deleted_at is not None:
+            return "deleted"
+        return "active" if self.active else "inactive"
+
+
+class WorkflowStep(Base):
+    __tablename__ = "workflow_steps"
+    __table_args__ = (UniqueConstraint("workflow_id", "position"),)
+
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Mailbox(Base):
+    __tablename__ = "mailboxes"
+    __table_args__ = (
+        # One address a system mailbox, one address per user for personal ones: a user never
+        # learns, by a refusal, that another user has added the same address.
+        Index(
+            "uq_mailboxes_system_address",
+            "address",
+            unique=True,
+            sqlite_where=text("owner_id IS NULL"),
+            postgresql_where=text("owner_id IS NULL"),
+        ),
+        Index(
+            "uq_mailboxes_owner_address",
+            "owner_id",
+            "address",
+            unique=True,
+            sqlite_where=text("owner_id IS NOT NULL"),
+            postgresql_where=text("owner_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_mailboxes_one_default_per_owner",
+            "owner_id",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    address: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    incoming_server_id: Mapped[int | None] = mapped_column(ForeignKey("servers.id"))
+    outgoing_server_id: Mapped[int | None] = mapped_column(ForeignKey("servers.id"))
+    receive_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    send_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    username: Mapped[str | None] = mapped_column(String(320))
+    login_format: Mapped[str | None] = mapped_column(String(20))
+    password: Mapped[bytes | None] = mapped_column(LargeBinary)
+    oauth_app_id: Mapped[int | None] = mapped_column(ForeignKey("oauth_apps.id"))
+    oauth_tokens: Mapped[bytes | None] = mapped_column(LargeBinary)
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id"))
+    after_import: Mapped[str] = mapped_column(String(300), default="mark-read")
+    state: Mapped[str] = mapped_column(String(20), default="new")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    owner: Mapped[User | None] = relationship(lazy="joined")
+    incoming_server: Mapped[Server | None] = relationship(
+        foreign_keys=[incoming_server_id], lazy="joined"
+    )
+    outgoing_server: Mapped[Server | None] = relationship(
+        foreign_keys=[outgoing_server_id], lazy="joined"
+    )
+    oauth_app: Mapped[OAuthApp | None] = relationship(lazy="joined")
+    workflow: Mapped[Workflow | None] = relationship(lazy="joined")
+
+
+class Request(Base):
+    __tablename__ = "requests"
+
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"))
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_steps.id"))
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    requester: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Message(Base):
+    """One stored email. The raw bytes are the truth; parsed fields are a cache of them."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "remote_key"),
+        Index("ix_messages_message_id_header", "message_id_header"),
+        Index("ix_messages_status", "status"),
+    )
+
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    remote_key: Mapped[str | None] = mapped_column(String(1000))
+    message_id_header: Mapped[str | None] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    direction: Mapped[str] = mapped_column(String(10), default="in")
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default="stored")
+    held_reason: Mapped[str | None] = mapped_column(Text)
+    rule_hits: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
