@@ -9,8 +9,20 @@ from tests.conftest import Cli
 
 
 def add_server(cli: Cli, name: str, protocol: str, port: int, security: str, *extra: str) -> None:
-    result = cli("server", "add", name, "--protocol", protocol, "--host", "127.0.0.1",
-                 "--port", str(port), "--security", security, *extra)
+    result = cli(
+        "server",
+        "add",
+        name,
+        "--protocol",
+        protocol,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--security",
+        security,
+        *extra,
+    )
     assert result.code == 0, result.stderr
 
 
@@ -19,12 +31,9 @@ def add_mailbox(cli: Cli, address: str, password: str, *servers: str) -> None:
     assert result.code == 0, result.stderr
 
 
-def test_json(cli: Cli, *args: str, input: str | None = None) -> tuple[int, dict[str, Any]]:
+def cli_json(cli: Cli, *args: str, input: str | None = None) -> tuple[int, dict[str, Any]]:
     result = cli(*args, "--json", input=input)
     return result.code, json.loads(result.stdout)
-
-
-test_json.__test__ = False  # type: ignore[attr-defined]
 
 
 def steps(report: dict[str, Any]) -> list[tuple[str, bool]]:

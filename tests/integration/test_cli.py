@@ -19,49 +19,124 @@ def _ok(cli: Cli, *args: str, input: str | None = None) -> object:
 def test_a_full_setup_reads_back_as_json(cli: Cli) -> None:
     _ok(cli, "workflow", "add", "Support", "--steps", "New,Triage,Done")
     _ok(cli, "server", "add", "in", "--protocol", "pop3", "--host", "pop.example.test")
-    _ok(cli, "server", "add", "out", "--protocol", "smtp", "--host", "smtp.example.test",
-        "--security", "starttls", "--connect-timeout", "5", "--timeout", "30")
+    _ok(
+        cli,
+        "server",
+        "add",
+        "out",
+        "--protocol",
+        "smtp",
+        "--host",
+        "smtp.example.test",
+        "--security",
+        "starttls",
+        "--connect-timeout",
+        "5",
+        "--timeout",
+        "30",
+    )
     _ok(cli, "user", "add", "ann@example.test", "--password-stdin", input="ann-password\n")
-    _ok(cli, "mailbox", "add", "desk@example.test", "--incoming", "in", "--outgoing", "out",
-        "--system", "--workflow", "Support", "--password-stdin", input="pw\n")
-    _ok(cli, "mailbox", "add", "ann@example.test", "--owner", "ann@example.test", "--incoming",
-        "in", "--password-stdin", input="pw\n")
+    _ok(
+        cli,
+        "mailbox",
+        "add",
+        "desk@example.test",
+        "--incoming",
+        "in",
+        "--outgoing",
+        "out",
+        "--system",
+        "--workflow",
+        "Support",
+        "--password-stdin",
+        input="pw\n",
+    )
+    _ok(
+        cli,
+        "mailbox",
+        "add",
+        "ann@example.test",
+        "--owner",
+        "ann@example.test",
+        "--incoming",
+        "in",
+        "--password-stdin",
+        input="pw\n",
+    )
     servers = _ok(cli, "server", "list")
     assert servers == [
-        {"name": "in", "protocol": "pop3", "host": "pop.example.test", "port": 995,
-         "security": "tls", "connect_timeout": 15.0, "timeout": 60.0, "login_format": "address",
-         "verify_tls": True, "provider_domains": []},
-        {"name": "out", "protocol": "smtp", "host": "smtp.example.test", "port": 587,
-         "security": "starttls", "connect_timeout": 5.0, "timeout": 30.0,
-         "login_format": "address", "verify_tls": True, "provider_domains": []},
+        {
+            "name": "in",
+            "protocol": "pop3",
+            "host": "pop.example.test",
+            "port": 995,
+            "security": "tls",
+            "connect_timeout": 15.0,
+            "timeout": 60.0,
+            "login_format": "address",
+            "verify_tls": True,
+            "provider_domains": [],
+        },
+        {
+            "name": "out",
+            "protocol": "smtp",
+            "host": "smtp.example.test",
+            "port": 587,
+            "security": "starttls",
+            "connect_timeout": 5.0,
+            "timeout": 30.0,
+            "login_format": "address",
+            "verify_tls": True,
+            "provider_domains": [],
+        },
     ]
     desk = _ok(cli, "mailbox", "show", "desk@example.test")
     assert isinstance(desk, dict)
     assert (desk["kind"], desk["workflow"], desk["after_import"], desk["password_set"]) == (
-        "system", "Support", "delete", True)
+        "system",
+        "Support",
+        "delete",
+        True,
+    )
     ann = _ok(cli, "mailbox", "show", "ann@example.test")
     assert isinstance(ann, dict)
     assert (ann["kind"], ann["owner"], ann["default"]) == ("personal", "ann@example.test", True)
     assert _ok(cli, "workflow", "list") == [
-        {"name": "Support", "steps": ["New", "Triage", "Done"], "active": True, "status": "active"}]
+        {"name": "Support", "steps": ["New", "Triage", "Done"], "active": True, "status": "active"}
+    ]
     shown = _ok(cli, "server", "show", "in")
-    assert isinstance(shown, dict) and shown["mailboxes"] == ["ann@example.test", "desk@example.test"]
+    assert isinstance(shown, dict) and shown["mailboxes"] == [
+        "ann@example.test",
+        "desk@example.test",
+    ]
     _ok(cli, "workflow", "deactivate", "Support")
     listed = _ok(cli, "mailbox", "list")
     assert isinstance(listed, list)
     assert [(m["address"], m["workflow_status"]) for m in listed] == [
-        ("desk@example.test", "inactive"), ("ann@example.test", None)]
+        ("desk@example.test", "inactive"),
+        ("ann@example.test", None),
+    ]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["server", "add", "x", "--protocol", "imap", "--host", "h.test", "--port", "70000"],
-         "Port 70000 is invalid"),
-        (["server", "add", "x", "--protocol", "nntp", "--host", "h.test"], "Unknown protocol 'nntp'"),
-        (["server", "add", "x", "--protocol", "imap", "--host", "imap://h.test"], "not a valid host"),
-        (["server", "add", "x", "--protocol", "imap", "--host", "h.test", "--timeout", "0"],
-         "out of range"),
+        (
+            ["server", "add", "x", "--protocol", "imap", "--host", "h.test", "--port", "70000"],
+            "Port 70000 is invalid",
+        ),
+        (
+            ["server", "add", "x", "--protocol", "nntp", "--host", "h.test"],
+            "Unknown protocol 'nntp'",
+        ),
+        (
+            ["server", "add", "x", "--protocol", "imap", "--host", "imap://h.test"],
+            "not a valid host",
+        ),
+        (
+            ["server", "add", "x", "--protocol", "imap", "--host", "h.test", "--timeout", "0"],
+            "out of range",
+        ),
         (["workflow", "add", "W", "--steps", " , "], "at least one step"),
         (["mailbox", "add", "not-an-address", "--incoming", "dup"], "not a valid email address"),
         (["mailbox", "add", "desk@example.test", "--incoming", "dup"], "No password"),
@@ -87,7 +162,9 @@ def test_errors_in_json_mode_are_json_on_stderr(cli: Cli) -> None:
     result = cli("server", "show", "missing", "--json")
     assert result.code == 1
     assert json.loads(result.stderr) == {
-        "error": "not-found", "message": "No server named 'missing': `postroom server list` shows them."}
+        "error": "not-found",
+        "message": "No server named 'missing': `postroom server list` shows them.",
+    }
 
 
 def test_removing_a_mailbox_without_a_reason_is_refused(cli: Cli) -> None:
@@ -102,14 +179,27 @@ def test_removing_a_mailbox_without_a_reason_is_refused(cli: Cli) -> None:
 
 def test_an_empty_password_on_stdin_is_refused(cli: Cli) -> None:
     cli("server", "add", "in", "--protocol", "imap", "--host", "h.test")
-    result = cli("mailbox", "add", "desk@example.test", "--incoming", "in", "--password-stdin",
-                 input="\n")
+    result = cli(
+        "mailbox", "add", "desk@example.test", "--incoming", "in", "--password-stdin", input="\n"
+    )
     assert result.code == 1 and "standard input was empty" in result.stderr
 
 
 def test_oauth_apps_keep_the_client_secret_write_only(cli: Cli) -> None:
-    app = _ok(cli, "oauth-app", "add", "m365", "--provider", "microsoft", "--client-id", "abc-123",
-              "--tenant", "contoso.onmicrosoft.com", "--client-secret-stdin", input="cs-value\n")
+    app = _ok(
+        cli,
+        "oauth-app",
+        "add",
+        "m365",
+        "--provider",
+        "microsoft",
+        "--client-id",
+        "abc-123",
+        "--tenant",
+        "contoso.onmicrosoft.com",
+        "--client-secret-stdin",
+        input="cs-value\n",
+    )
     assert isinstance(app, dict) and app["client_secret_set"] is True
     assert "cs-value" not in json.dumps(_ok(cli, "oauth-app", "show", "m365"))
     assert "cs-value" not in cli("oauth-app", "show", "m365").stdout

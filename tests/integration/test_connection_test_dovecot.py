@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import Cli
-from tests.integration.mailhelpers import add_mailbox, add_server, steps, test_json
+from tests.integration.mailhelpers import add_mailbox, add_server, cli_json, steps
 from tests.servers.dovecot import Dovecot
 
 PASSWORD = "desk-pass-1"
@@ -16,13 +16,13 @@ ADDRESS = "desk@example.test"
 
 
 def _mailbox_report(cli: Cli, address: str = ADDRESS) -> tuple[int, dict]:  # type: ignore[type-arg]
-    code, data = test_json(cli, "mailbox", "test", address)
+    code, data = cli_json(cli, "mailbox", "test", address)
     assert len(data["reports"]) == 1
     return code, data["reports"][0]
 
 
 def _state(cli: Cli, address: str = ADDRESS) -> tuple[str, str | None]:
-    _, data = test_json(cli, "mailbox", "show", address)
+    _, data = cli_json(cli, "mailbox", "show", address)
     return data["state"], data["last_error"]
 
 
@@ -74,8 +74,9 @@ def test_reconnect_with_the_right_password_clears_the_error(cli: Cli, dovecot: D
     add_server(cli, "dove", "pop3", dovecot.pop3_port, "none")
     add_mailbox(cli, ADDRESS, "not-the-password", "--incoming", "dove")
     assert _mailbox_report(cli)[0] == 1
-    code, data = test_json(cli, "mailbox", "reconnect", ADDRESS, "--password-stdin",
-                           input=PASSWORD + "\n")
+    code, data = cli_json(
+        cli, "mailbox", "reconnect", ADDRESS, "--password-stdin", input=PASSWORD + "\n"
+    )
     assert code == 0 and data["ok"]
     assert _state(cli) == ("ok", None)
 
@@ -84,7 +85,9 @@ def test_login_format_local_part_signs_in_with_the_part_before_the_at(
     cli: Cli, dovecot: Dovecot
 ) -> None:
     add_server(cli, "by-address", "imap", dovecot.imap_port, "none")
-    add_server(cli, "by-local-part", "imap", dovecot.imap_port, "none", "--login-format", "local-part")
+    add_server(
+        cli, "by-local-part", "imap", dovecot.imap_port, "none", "--login-format", "local-part"
+    )
     add_mailbox(cli, "ann@example.test", "ann-pass-2", "--incoming", "by-address")
     add_mailbox(cli, "ann@other.test", "ann-pass-2", "--incoming", "by-local-part")
     assert _mailbox_report(cli, "ann@example.test")[0] == 1  # Dovecot knows "ann", not the address
@@ -95,7 +98,9 @@ def test_login_format_local_part_signs_in_with_the_part_before_the_at(
 
 def test_a_custom_username_is_sent_as_typed(cli: Cli, dovecot: Dovecot) -> None:
     add_server(cli, "dove", "imap", dovecot.imap_port, "none")
-    add_mailbox(cli, "someone@example.test", "ann-pass-2", "--incoming", "dove", "--username", "ann")
+    add_mailbox(
+        cli, "someone@example.test", "ann-pass-2", "--incoming", "dove", "--username", "ann"
+    )
     assert _mailbox_report(cli, "someone@example.test")[0] == 0
 
 
@@ -170,20 +175,35 @@ def silent_listener() -> Iterator[int]:
         yield server.getsockname()[1]
 
 
-def test_tls_against_a_silent_port_times_out_in_the_handshake(cli: Cli, silent_listener: int) -> None:
+def test_tls_against_a_silent_port_times_out_in_the_handshake(
+    cli: Cli, silent_listener: int
+) -> None:
     add_server(cli, "mute", "pop3", silent_listener, "tls", "--timeout", "0.3")
-    code, report = test_json(cli, "server", "test", "mute")
+    code, report = cli_json(cli, "server", "test", "mute")
     assert code == 1
     assert steps(report)[-1] == ("tls", False)
     assert report["steps"][-1]["failure"] == "timeout"
 
 
 @pytest.mark.usefixtures("trust_test_ca")
-def test_a_server_test_stops_before_sign_in_and_resolves_localhost(cli: Cli, dovecot: Dovecot) -> None:
-    result = cli("server", "add", "dove", "--protocol", "imap", "--host", "localhost",
-                 "--port", str(dovecot.imap_port), "--security", "starttls")
+def test_a_server_test_stops_before_sign_in_and_resolves_localhost(
+    cli: Cli, dovecot: Dovecot
+) -> None:
+    result = cli(
+        "server",
+        "add",
+        "dove",
+        "--protocol",
+        "imap",
+        "--host",
+        "localhost",
+        "--port",
+        str(dovecot.imap_port),
+        "--security",
+        "starttls",
+    )
     assert result.code == 0, result.stderr
-    code, report = test_json(cli, "server", "test", "dove")
+    code, report = cli_json(cli, "server", "test", "dove")
     assert code == 0
     assert [name for name, _ in steps(report)] == ["resolve", "connect", "greeting", "starttls"]
     assert "IMAP4rev1" in report["steps"][2]["detail"]

@@ -7,7 +7,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from tests.conftest import Cli
-from tests.integration.mailhelpers import add_mailbox, add_server, steps, test_json
+from tests.integration.mailhelpers import add_mailbox, add_server, cli_json, steps
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
 
@@ -23,12 +23,18 @@ def test_starttls_login_and_envelope_probe_pass_and_nothing_is_sent(
     received_before = len(smtp_server.messages)
     add_server(cli, "out", "smtp", smtp_server.port, "starttls")
     add_mailbox(cli, ADDRESS, PASSWORD, "--outgoing", "out")
-    code, data = test_json(cli, "mailbox", "test", ADDRESS)
+    code, data = cli_json(cli, "mailbox", "test", ADDRESS)
     assert code == 0
     report = data["reports"][0]
     assert report["role"] == "outgoing"
     assert [name for name, _ in steps(report)] == [
-        "resolve", "connect", "greeting", "starttls", "login", "envelope"]
+        "resolve",
+        "connect",
+        "greeting",
+        "starttls",
+        "login",
+        "envelope",
+    ]
     assert "nothing sent" in report["steps"][-1]["detail"]
     assert "AUTH" in report["steps"][2]["detail"]
     assert len(smtp_server.messages) == received_before
@@ -38,7 +44,7 @@ def test_starttls_login_and_envelope_probe_pass_and_nothing_is_sent(
 def test_implicit_tls_submission_passes(cli: Cli, smtps_server: SmtpServer) -> None:
     add_server(cli, "out", "smtp", smtps_server.port, "tls")
     add_mailbox(cli, ADDRESS, PASSWORD, "--outgoing", "out")
-    code, data = test_json(cli, "mailbox", "test", ADDRESS)
+    code, data = cli_json(cli, "mailbox", "test", ADDRESS)
     assert code == 0
     assert [n for n, _ in steps(data["reports"][0])][:3] == ["resolve", "connect", "tls"]
 
@@ -46,7 +52,7 @@ def test_implicit_tls_submission_passes(cli: Cli, smtps_server: SmtpServer) -> N
 def test_a_wrong_smtp_password_fails_at_login(cli: Cli, smtp_server: SmtpServer) -> None:
     add_server(cli, "out", "smtp", smtp_server.port, "starttls")
     add_mailbox(cli, ADDRESS, "wrong-password", "--outgoing", "out")
-    code, data = test_json(cli, "mailbox", "test", ADDRESS)
+    code, data = cli_json(cli, "mailbox", "test", ADDRESS)
     assert code == 1
     failed = data["reports"][0]["steps"][-1]
     assert (failed["name"], failed["failure"]) == ("login", "auth-failed")
@@ -59,7 +65,7 @@ def test_send_test_email_delivers_a_real_email_to_the_mailbox_itself(
     before = len(smtp_server.messages)
     add_server(cli, "out", "smtp", smtp_server.port, "starttls")
     add_mailbox(cli, ADDRESS, PASSWORD, "--outgoing", "out")
-    code, data = test_json(cli, "mailbox", "test", ADDRESS, "--send-test-email")
+    code, data = cli_json(cli, "mailbox", "test", ADDRESS, "--send-test-email")
     assert code == 0, data
     assert [r["role"] for r in data["reports"]] == ["outgoing", "test email"]
     received = smtp_server.wait_for(before + 1, timeout=10)[-1]
@@ -76,7 +82,7 @@ def test_a_mailbox_test_checks_both_its_incoming_and_outgoing_server(
     add_server(cli, "in", "imap", dovecot.imap_port, "starttls")
     add_server(cli, "out", "smtp", smtp_server.port, "starttls")
     add_mailbox(cli, ADDRESS, PASSWORD, "--incoming", "in", "--outgoing", "out")
-    code, data = test_json(cli, "mailbox", "test", ADDRESS)
+    code, data = cli_json(cli, "mailbox", "test", ADDRESS)
     assert code == 0
     assert [r["role"] for r in data["reports"]] == ["incoming", "outgoing"]
     assert all(r["ok"] for r in data["reports"])

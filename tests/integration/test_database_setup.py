@@ -30,5 +30,15 @@ def test_migrations_create_every_table_on_postgresql(postgres_url: str) -> None:
         tables = set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert {"users", "servers", "oauth_apps", "mailboxes", "workflows", "workflow_steps",
-            "requests", "messages", "audit_log", "alembic_version"} <= tables
+    assert {
+        "users",
+        "servers",
+        "oauth_apps",
+        "mailboxes",
+        "workflows",
+        "workflow_steps",
+        "requests",
+        "messages",
+        "audit_log",
+        "alembic_version",
+    } <= tables

@@ -45,29 +45,91 @@ def test_no_secret_appears_in_any_output_log_or_database_file(
             if input is not None:
                 break  # commands that read a secret change state: run them once
 
-    run("user", "add", "ann@example.test", "--admin", "--password-stdin", input=USER_PASSWORD + "\n")
-    run("oauth-app", "add", "m365", "--provider", "microsoft", "--client-id", "cid",
-        "--client-secret-stdin", input=CLIENT_SECRET + "\n")
-    run("server", "add", "in", "--protocol", "imap", "--host", "127.0.0.1",
-        "--port", str(dovecot.imap_port), "--security", "starttls")
-    run("server", "add", "out", "--protocol", "smtp", "--host", "127.0.0.1",
-        "--port", str(smtp_server.port), "--security", "starttls")
-    run("mailbox", "add", "desk@example.test", "--incoming", "in", "--outgoing", "out",
-        "--password-stdin", input=WRONG_PASSWORD + "\n")
+    run(
+        "user", "add", "ann@example.test", "--admin", "--password-stdin", input=USER_PASSWORD + "\n"
+    )
+    run(
+        "oauth-app",
+        "add",
+        "m365",
+        "--provider",
+        "microsoft",
+        "--client-id",
+        "cid",
+        "--client-secret-stdin",
+        input=CLIENT_SECRET + "\n",
+    )
+    run(
+        "server",
+        "add",
+        "in",
+        "--protocol",
+        "imap",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(dovecot.imap_port),
+        "--security",
+        "starttls",
+    )
+    run(
+        "server",
+        "add",
+        "out",
+        "--protocol",
+        "smtp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(smtp_server.port),
+        "--security",
+        "starttls",
+    )
+    run(
+        "mailbox",
+        "add",
+        "desk@example.test",
+        "--incoming",
+        "in",
+        "--outgoing",
+        "out",
+        "--password-stdin",
+        input=WRONG_PASSWORD + "\n",
+    )
     run("mailbox", "test", "desk@example.test")
-    run("mailbox", "reconnect", "desk@example.test", "--password-stdin", input=MAILBOX_PASSWORD + "\n")
+    run(
+        "mailbox",
+        "reconnect",
+        "desk@example.test",
+        "--password-stdin",
+        input=MAILBOX_PASSWORD + "\n",
+    )
     run("mailbox", "test", "desk@example.test", "--send-test-email")
-    for listing in (("mailbox", "list"), ("mailbox", "show", "desk@example.test"),
-                    ("oauth-app", "list"), ("oauth-app", "show", "m365"), ("user", "list"),
-                    ("server", "list"), ("audit",)):
+    for listing in (
+        ("mailbox", "list"),
+        ("mailbox", "show", "desk@example.test"),
+        ("oauth-app", "list"),
+        ("oauth-app", "show", "m365"),
+        ("user", "list"),
+        ("server", "list"),
+        ("audit",),
+    ):
         run(*listing)
 
     # The real console script, with debug logging, in its own process.
     env = os.environ | {"POSTROOM_LOG_LEVEL": "DEBUG"}
-    for args in (["mailbox", "test", "desk@example.test", "--send-test-email"],
-                 ["mailbox", "show", "desk@example.test", "--json"]):
-        proc = subprocess.run([sys.executable, "-m", "postroom", *args], env=env,
-                              capture_output=True, text=True, check=False, timeout=120)
+    for args in (
+        ["mailbox", "test", "desk@example.test", "--send-test-email"],
+        ["mailbox", "show", "desk@example.test", "--json"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "postroom", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         said.extend((proc.stdout, proc.stderr))
 

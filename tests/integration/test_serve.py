@@ -18,7 +18,9 @@ def test_serve_migrates_the_database_and_answers_health(tmp_path: Path) -> None:
     env.pop("POSTROOM_DATABASE_URL", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "postroom", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         assert server.stdout is not None

@@ -22,8 +22,11 @@ pytestmark = pytest.mark.usefixtures("database_url")
 def _setup(engine: Engine) -> tuple[Actor, Actor]:
     with unit_of_work(engine) as db:
         servers.add(db, OPERATOR, ServerSpec("imap-main", "imap", host="imap.example.test"))
-        servers.add(db, OPERATOR, ServerSpec("smtp-main", "smtp", host="smtp.example.test",
-                                             security="starttls"))
+        servers.add(
+            db,
+            OPERATOR,
+            ServerSpec("smtp-main", "smtp", host="smtp.example.test", security="starttls"),
+        )
         workflows.add(db, OPERATOR, "Support", "New,Triage,Done")
         ann = users.actor_for(users.add(db, OPERATOR, "ann@example.test", "ann-password"))
         bob = users.actor_for(users.add(db, OPERATOR, "bob@example.test", "bob-password"))
@@ -34,7 +37,9 @@ def _personal(address: str) -> MailboxSpec:
     return MailboxSpec(address, incoming="imap-main", outgoing="smtp-main", password="pw-12345")
 
 
-def test_the_first_personal_mailbox_is_the_default_and_only_one_stays_default(engine: Engine) -> None:
+def test_the_first_personal_mailbox_is_the_default_and_only_one_stays_default(
+    engine: Engine,
+) -> None:
     ann, _ = _setup(engine)
     with unit_of_work(engine) as db:
         first = mailboxes.add(db, ann, _personal("ann@example.test"))
@@ -65,11 +70,22 @@ def test_removing_the_default_mailbox_makes_another_the_default(engine: Engine) 
         assert mailboxes.get_for(db, ann, "ann.work@example.test").is_default
 
 
-def test_a_server_in_use_cannot_be_removed_and_the_error_names_its_mailboxes(engine: Engine) -> None:
+def test_a_server_in_use_cannot_be_removed_and_the_error_names_its_mailboxes(
+    engine: Engine,
+) -> None:
     ann, _ = _setup(engine)
     with unit_of_work(engine) as db:
-        mailboxes.add(db, OPERATOR, MailboxSpec("desk@example.test", incoming="imap-main",
-                                                system=True, password="pw", workflow="Support"))
+        mailboxes.add(
+            db,
+            OPERATOR,
+            MailboxSpec(
+                "desk@example.test",
+                incoming="imap-main",
+                system=True,
+                password="pw",
+                workflow="Support",
+            ),
+        )
         mailboxes.add(db, ann, _personal("ann@example.test"))
     with pytest.raises(Conflict) as refused, unit_of_work(engine) as db:
         servers.remove(db, OPERATOR, "imap-main")
@@ -112,8 +128,11 @@ def test_a_user_never_sees_nor_touches_another_users_mailbox(engine: Engine) -> 
 def test_a_user_may_not_add_system_mailboxes_nor_mailboxes_for_others(engine: Engine) -> None:
     ann, _ = _setup(engine)
     with pytest.raises(PermissionDenied), unit_of_work(engine) as db:
-        mailboxes.add(db, ann, MailboxSpec("desk@example.test", incoming="imap-main", system=True,
-                                           password="pw"))
+        mailboxes.add(
+            db,
+            ann,
+            MailboxSpec("desk@example.test", incoming="imap-main", system=True, password="pw"),
+        )
     with pytest.raises(PermissionDenied), unit_of_work(engine) as db:
         spec = _personal("bob@example.test")
         spec.owner = "bob@example.test"
@@ -134,8 +153,17 @@ def test_two_users_may_add_the_same_address_without_learning_of_each_other(engin
 def test_a_deactivated_or_removed_workflow_stays_shown_on_its_mailbox(engine: Engine) -> None:
     _setup(engine)
     with unit_of_work(engine) as db:
-        mailboxes.add(db, OPERATOR, MailboxSpec("desk@example.test", incoming="imap-main",
-                                                system=True, password="pw", workflow="Support"))
+        mailboxes.add(
+            db,
+            OPERATOR,
+            MailboxSpec(
+                "desk@example.test",
+                incoming="imap-main",
+                system=True,
+                password="pw",
+                workflow="Support",
+            ),
+        )
         workflows.set_active(db, OPERATOR, "Support", False)
     with unit_of_work(engine) as db:
         box = mailboxes.get_for(db, OPERATOR, "desk@example.test")
@@ -160,8 +188,15 @@ def test_every_change_writes_the_audit_log(engine: Engine) -> None:
     with unit_of_work(engine) as db:
         actions = [e.action for e in reversed(audit.entries(db, OPERATOR, 0))]
     assert actions == [
-        "server.added", "server.added", "workflow.added", "user.added", "user.added",
-        "mailbox.added", "mailbox.default-set", "workflow.deactivated", "mailbox.removed",
+        "server.added",
+        "server.added",
+        "workflow.added",
+        "user.added",
+        "user.added",
+        "mailbox.added",
+        "mailbox.default-set",
+        "workflow.deactivated",
+        "mailbox.removed",
         "server.removed",
     ]
 
@@ -171,14 +206,35 @@ def test_every_change_writes_the_audit_log(engine: Engine) -> None:
     [
         (MailboxSpec("desk@example.test", incoming="imap-main", system=True), "--password-stdin"),
         (MailboxSpec("not-an-address", incoming="imap-main", system=True, password="p"), "@"),
-        (MailboxSpec("desk@example.test", incoming="smtp-main", system=True, password="p"),
-         "cannot receive"),
-        (MailboxSpec("desk@example.test", incoming="nope", system=True, password="p"), "server list"),
+        (
+            MailboxSpec("desk@example.test", incoming="smtp-main", system=True, password="p"),
+            "cannot receive",
+        ),
+        (
+            MailboxSpec("desk@example.test", incoming="nope", system=True, password="p"),
+            "server list",
+        ),
         (MailboxSpec("desk@example.test", system=True, password="p"), "incoming or an outgoing"),
-        (MailboxSpec("desk@example.test", incoming="imap-main", system=True, password="p",
-                     workflow="Nope"), "workflow list"),
-        (MailboxSpec("desk@example.test", incoming="imap-main", system=True, password="p",
-                     after_import="move:"), "Name the folder"),
+        (
+            MailboxSpec(
+                "desk@example.test",
+                incoming="imap-main",
+                system=True,
+                password="p",
+                workflow="Nope",
+            ),
+            "workflow list",
+        ),
+        (
+            MailboxSpec(
+                "desk@example.test",
+                incoming="imap-main",
+                system=True,
+                password="p",
+                after_import="move:",
+            ),
+            "Name the folder",
+        ),
     ],
 )
 def test_a_refused_mailbox_stores_nothing(engine: Engine, spec: MailboxSpec, message: str) -> None:
@@ -188,30 +244,59 @@ def test_a_refused_mailbox_stores_nothing(engine: Engine, spec: MailboxSpec, mes
     assert message in str(refused.value)
     with unit_of_work(engine) as db:
         assert db.scalar(select(func.count()).select_from(Mailbox)) == 0
-        assert db.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "mailbox.added")) == 0
+        assert (
+            db.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "mailbox.added")
+            )
+            == 0
+        )
 
 
 def test_pop3_mailboxes_delete_after_import_by_default_and_refuse_mark_read(engine: Engine) -> None:
     _setup(engine)
     with unit_of_work(engine) as db:
         servers.add(db, OPERATOR, ServerSpec("pop", "pop3", host="pop.example.test"))
-        box = mailboxes.add(db, OPERATOR, MailboxSpec("desk@example.test", incoming="pop",
-                                                      system=True, password="p"))
+        box = mailboxes.add(
+            db,
+            OPERATOR,
+            MailboxSpec("desk@example.test", incoming="pop", system=True, password="p"),
+        )
         assert box.after_import == "delete"
-        imap_box = mailboxes.add(db, OPERATOR, MailboxSpec("imap@example.test", incoming="imap-main",
-                                                           system=True, password="p"))
+        imap_box = mailboxes.add(
+            db,
+            OPERATOR,
+            MailboxSpec("imap@example.test", incoming="imap-main", system=True, password="p"),
+        )
         assert imap_box.after_import == "mark-read"
     with pytest.raises(InvalidInput, match="POP3 has no read flag"), unit_of_work(engine) as db:
-        mailboxes.add(db, OPERATOR, MailboxSpec("p2@example.test", incoming="pop", system=True,
-                                                password="p", after_import="mark-read"))
+        mailboxes.add(
+            db,
+            OPERATOR,
+            MailboxSpec(
+                "p2@example.test",
+                incoming="pop",
+                system=True,
+                password="p",
+                after_import="mark-read",
+            ),
+        )
 
 
 def test_the_password_is_stored_sealed_not_in_plaintext(engine: Engine, postroom_env: Path) -> None:
     _setup(engine)
     with unit_of_work(engine) as db:
-        mailboxes.add(db, OPERATOR, MailboxSpec("desk@example.test", incoming="imap-main",
-                                                system=True, password="Tr0ub4dor&3-unique"))
+        mailboxes.add(
+            db,
+            OPERATOR,
+            MailboxSpec(
+                "desk@example.test",
+                incoming="imap-main",
+                system=True,
+                password="Tr0ub4dor&3-unique",
+            ),
+        )
     with unit_of_work(engine) as db:
         stored = db.scalars(select(Mailbox)).one()
         assert stored.password is not None and b"Tr0ub4dor" not in stored.password

@@ -49,6 +49,8 @@ def test_the_environment_key_wins_over_the_key_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("bad", ["short", base64.urlsafe_b64encode(b"x" * 16).decode()])
-def test_a_malformed_environment_key_is_refused_with_how_to_make_one(bad: str, tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="POSTROOM_SECRET_KEY.*Make one with"):
+def test_a_malformed_environment_key_is_refused_with_how_to_make_one(
+    bad: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"POSTROOM_SECRET_KEY.*Make one with"):
         load_or_create_key(bad, tmp_path / "secret.key")

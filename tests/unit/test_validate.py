@@ -39,7 +39,9 @@ def test_an_address_keeps_its_local_part_and_lowers_its_domain() -> None:
     assert validate.address(" Ann.Lee@Example.ORG ") == "Ann.Lee@example.org"
 
 
-@pytest.mark.parametrize("host", ["imap://mail.example.com", "mail.example.com:993", "-bad.example", ""])
+@pytest.mark.parametrize(
+    "host", ["imap://mail.example.com", "mail.example.com:993", "-bad.example", ""]
+)
 def test_a_host_with_a_scheme_or_port_is_refused(host: str) -> None:
     with pytest.raises(InvalidInput):
         validate.hostname(host)
