@@ -219,3 +219,25 @@ def test_the_human_report_lists_each_step_with_its_duration(cli: Cli, dovecot: D
     assert lines[1].startswith("  ok   resolve") and " ms " in lines[1]
     assert any(line.startswith("  FAIL login") for line in lines)
     assert any(line.strip().startswith("-> Check the password") for line in lines)
+
+
+@pytest.fixture
+def saturated_listener() -> Iterator[int]:
+    """A port whose accept queue is full: the kernel drops new SYNs, as a firewall would."""
+    with socket.socket() as server, socket.socket() as filler:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        filler.connect(server.getsockname())
+        yield server.getsockname()[1]
+
+
+def test_a_connection_that_never_completes_times_out_within_the_connect_timeout(
+    cli: Cli, saturated_listener: int
+) -> None:
+    add_server(cli, "dropped", "imap", saturated_listener, "none", "--connect-timeout", "0.3")
+    code, report = cli_json(cli, "server", "test", "dropped")
+    assert code == 1
+    failed = report["steps"][-1]
+    assert (failed["name"], failed["failure"]) == ("connect", "timeout")
+    assert "within 0.3 s" in failed["detail"]
+    assert "firewall" in failed["hint"]
