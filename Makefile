@@ -9,11 +9,12 @@ VENV := .venv
 HOST ?= 127.0.0.1
 PORT ?= 8025
 
-.PHONY: help run test lint typecheck pytest services bench clean
+.PHONY: help run test lint typecheck pytest services bench-ingest clean
 
 help:
 	@echo "make run   - set up and start postroom on http://$(HOST):$(PORT)"
 	@echo "make test  - set up and run ruff, mypy and the whole test suite"
+	@echo "make bench-ingest [N=10000] - the ingest benchmark (see benchmarks/)"
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) sync --frozen --quiet
@@ -27,8 +28,8 @@ services:
 	@scripts/test-services
 
 lint: $(VENV)/.synced
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check --quiet src tests
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check --quiet src tests benchmarks
 
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy
@@ -37,6 +38,10 @@ pytest: $(VENV)/.synced services
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+N ?= 10000
+bench-ingest: $(VENV)/.synced services
+	$(VENV)/bin/python -m benchmarks.ingest --messages $(N)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

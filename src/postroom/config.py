@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     secret_key: str | None = None
     log_level: str = "INFO"
+    fetch_batch_size: int = 200  # messages a transaction; see benchmarks/ingest for the choice
+    max_message_size: int = 25 * 1024 * 1024  # larger mail is held as oversize, never dropped
+    sender_rate_limit: int = 20  # messages from one sender an hour before they are held
 
     @property
     def resolved_database_url(self) -> str:

@@ -31,7 +31,7 @@ def add_mailbox(cli: Cli, address: str, password: str, *servers: str) -> None:
     assert result.code == 0, result.stderr
 
 
-def cli_json(cli: Cli, *args: str, input: str | None = None) -> tuple[int, dict[str, Any]]:
+def cli_json(cli: Cli, *args: str, input: str | None = None) -> tuple[int, Any]:
     result = cli(*args, "--json", input=input)
     return result.code, json.loads(result.stdout)
 

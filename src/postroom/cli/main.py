@@ -10,7 +10,7 @@ from typing import Annotated
 import click
 import typer
 
-from postroom.cli import mailboxes, oauth_apps, servers, users, workflows
+from postroom.cli import inbound, mailboxes, oauth_apps, servers, users, workflows
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, table
 from postroom.config import get_settings
@@ -29,6 +29,9 @@ app.add_typer(oauth_apps.app, name="oauth-app")
 app.add_typer(mailboxes.app, name="mailbox")
 app.add_typer(workflows.app, name="workflow")
 app.add_typer(users.app, name="user")
+app.add_typer(inbound.request_app, name="request")
+app.add_typer(inbound.held_app, name="held")
+app.command()(inbound.fetch)
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

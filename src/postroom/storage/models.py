@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -160,6 +161,10 @@ class Mailbox(Base):
     oauth_tokens: Mapped[bytes | None] = mapped_column(LargeBinary)
     workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id"))
     after_import: Mapped[str] = mapped_column(String(300), default="mark-read")
+    folder: Mapped[str] = mapped_column(String(500), default="INBOX")
+    poll_interval: Mapped[int] = mapped_column(Integer, default=60)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(String(20), default="new")
     last_error: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -178,6 +183,8 @@ class Mailbox(Base):
 
 
 class Request(Base):
+    """One item of work; its number appears in subjects as [#id] so replies find it."""
+
     __tablename__ = "requests"
 
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"))
@@ -190,6 +197,9 @@ class Request(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
+    workflow: Mapped[Workflow] = relationship(lazy="joined")
+    step: Mapped[WorkflowStep | None] = relationship(lazy="joined")
+
 
 class Message(Base):
     """One stored email. The raw bytes are the truth; parsed fields are a cache of them."""
@@ -198,11 +208,12 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("mailbox_id", "remote_key"),
         Index("ix_messages_message_id_header", "message_id_header"),
+        Index("ix_messages_sender_received", "sender", "received_at"),
         Index("ix_messages_status", "status"),
     )
 
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
     remote_key: Mapped[str | None] = mapped_column(String(1000))
     message_id_header: Mapped[str | None] = mapped_column(String(1000))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -216,6 +227,8 @@ class Message(Base):
     rule_hits: Mapped[list[Any]] = mapped_column(JSON, default=list)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    request: Mapped[Request | None] = relationship()
+
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
@@ -226,3 +239,18 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(500))
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class FetchCursor(Base):
+    """Where fetching a folder stopped: an optimisation, the stored message keys are the truth."""
+
+    __tablename__ = "fetch_cursors"
+    __table_args__ = (UniqueConstraint("mailbox_id", "folder"),)
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    folder: Mapped[str] = mapped_column(String(500), default="INBOX")
+    validity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:05:17.964562
+Create Date: 2026-11-23 09:22:41.880825
 """
 
 from __future__ import annotations
@@ -103,6 +103,10 @@ def upgrade() -> None:
         sa.Column("oauth_tokens", sa.LargeBinary(), nullable=True),
         sa.Column("workflow_id", sa.Integer(), nullable=True),
         sa.Column("after_import", sa.String(length=300), nullable=False),
+        sa.Column("folder", sa.String(length=500), nullable=False),
+        sa.Column("poll_interval", sa.Integer(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("next_poll_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_checked_at", sa.DateTime(timezone=True), nullable=True),
@@ -169,6 +173,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("workflow_id", "position", name=op.f("uq_workflow_steps_workflow_id")),
     )
     op.create_table(
+        "fetch_cursors",
+        sa.Column("mailbox_id", sa.Integer(), nullable=False),
+        sa.Column("folder", sa.String(length=500), nullable=False),
+        sa.Column("validity", sa.BigInteger(), nullable=True),
+        sa.Column("last_uid", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["mailbox_id"],
+            ["mailboxes.id"],
+            name=op.f("fk_fetch_cursors_mailbox_id_mailboxes"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fetch_cursors")),
+        sa.UniqueConstraint("mailbox_id", "folder", name=op.f("uq_fetch_cursors_mailbox_id")),
+    )
+    op.create_table(
         "requests",
         sa.Column("workflow_id", sa.Integer(), nullable=False),
         sa.Column("step_id", sa.Integer(), nullable=True),
@@ -223,6 +244,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index("ix_messages_message_id_header", ["message_id_header"], unique=False)
+        batch_op.create_index(batch_op.f("ix_messages_request_id"), ["request_id"], unique=False)
+        batch_op.create_index(
+            "ix_messages_sender_received", ["sender", "received_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_messages_sha256"), ["sha256"], unique=False)
         batch_op.create_index("ix_messages_status", ["status"], unique=False)
 
@@ -234,10 +259,13 @@ def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_status")
         batch_op.drop_index(batch_op.f("ix_messages_sha256"))
+        batch_op.drop_index("ix_messages_sender_received")
+        batch_op.drop_index(batch_op.f("ix_messages_request_id"))
         batch_op.drop_index("ix_messages_message_id_header")
 
     op.drop_table("messages")
     op.drop_table("requests")
+    op.drop_table("fetch_cursors")
     op.drop_table("workflow_steps")
     with op.batch_alter_table("mailboxes", schema=None) as batch_op:
         batch_op.drop_index(

@@ -1,0 +1,85 @@
+"""postroom fetch, request …, held …: inbound mail and the work it became."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from postroom.cli.context import database
+from postroom.cli.output import JsonFlag, emit, fields, table
+from postroom.errors import InvalidInput
+from postroom.services import fetching, held, requests
+from postroom.services.actors import OPERATOR
+from postroom.storage.db import default_engine
+
+request_app = typer.Typer(help="Requests: the work inbound mail became.", no_args_is_help=True)
+held_app = typer.Typer(help="Held messages: kept with their reason.", no_args_is_help=True)
+
+
+def fetch(
+    mailbox: Annotated[str | None, typer.Option(help="Only this mailbox")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Fetch what waits, then exit")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fetch and process everything waiting; exit 1 if any mailbox could not be reached."""
+    if not once:
+        raise InvalidInput("Say --once: continuous fetching runs inside `postroom serve`.")
+    with database():
+        pass  # the schema exists before the first batch
+    runs = fetching.fetch_once(default_engine(), mailbox)
+    rows = [r.as_dict() for r in runs]
+    columns = ["mailbox", "ok", "fetched", "opened", "threaded", "held", "duplicates", "error"]
+    emit(as_json, rows, table(rows, columns, "No receiving mailboxes."))
+    if not all(r.ok for r in runs):
+        raise typer.Exit(1)
+
+
+@request_app.command("list")
+def request_list(
+    workflow: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(help="0 for all")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List requests, newest first."""
+    with database() as db:
+        rows = requests.listing(db, workflow, limit)
+    columns = ["id", "workflow", "step", "subject", "requester", "messages"]
+    emit(as_json, rows, table(rows, columns, "No requests yet."))
+
+
+@request_app.command("show")
+def request_show(request_id: int, as_json: JsonFlag = False) -> None:
+    """Show a request and its thread."""
+    with database() as db:
+        data = requests.detail(db, request_id)
+    thread = data.pop("thread")
+    text = fields(data) + "\n\n" + table(thread, ["id", "direction", "sender", "subject"], "")
+    emit(as_json, data | {"thread": thread}, text)
+
+
+@held_app.command("list")
+def held_list(
+    reason: Annotated[
+        str | None, typer.Option(help="e.g. auto-reply, bounce, workflow-inactive")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="0 for all")] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """List held messages with their reasons."""
+    with database() as db:
+        rows = held.listing(db, reason, limit)
+    emit(as_json, rows, table(rows, ["id", "reason", "sender", "subject"], "Nothing is held."))
+
+
+@held_app.command("reprocess")
+def held_reprocess(message_id: int, as_json: JsonFlag = False) -> None:
+    """Route a held message again; it opens or updates its request exactly once."""
+    with database() as db:
+        data = held.reprocess(db, OPERATOR, message_id)
+    outcome = (
+        f"now in request #{data['request']}"
+        if data["status"] == "routed"
+        else f"still held: {data['reason']}"
+    )
+    emit(as_json, data, f"Message {message_id} is {outcome}.")

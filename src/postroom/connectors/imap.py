@@ -1,0 +1,139 @@
+"""IMAP with imapclient: BODY.PEEK[] in chunks, UIDVALIDITY-aware keys, MOVE where offered."""
+
+from __future__ import annotations
+
+import imaplib
+import ssl
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import DELETED, SEEN, SocketTimeout
+
+from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
+from postroom.connectors.session_errors import mid_session
+from postroom.connectors.tls import client_context
+from postroom.domain.endpoints import Credentials, Endpoint
+from postroom.domain.settings import AfterImportKind, Security
+from postroom.errors import AuthFailed, Unreachable
+
+FETCH_CHUNK = 500  # imapclient refuses "1:*"; Dovecot's command line limit is 64 KB
+
+
+def imap_key(folder: str, validity: int, uid: int) -> str:
+    return f"imap:{folder}:{validity}:{uid}"
+
+
+def uid_of(key: str) -> int:
+    return int(key.rsplit(":", 1)[1])
+
+
+class ImapConnector:
+    def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
+        self.endpoint = endpoint
+        self.client = self.connect(endpoint, credentials)
+        self.folder: str | None = None
+        self.validity: int | None = None
+
+    @staticmethod
+    def connect(endpoint: Endpoint, credentials: Credentials) -> IMAPClient:
+        """The one place the network client is made, so a test can hand in another."""
+        context = client_context(endpoint.verify_tls)
+        timeout = SocketTimeout(connect=endpoint.connect_timeout, read=endpoint.timeout)
+        try:
+            client = IMAPClient(
+                endpoint.host,
+                port=endpoint.port,
+                ssl=endpoint.security is Security.TLS,
+                ssl_context=context,
+                timeout=timeout,
+            )
+            if endpoint.security is Security.STARTTLS:
+                client.starttls(context)
+            client.login(credentials.login, credentials.password)
+        except LoginError as exc:
+            raise AuthFailed(f"The IMAP server refused the login {credentials.login!r}.") from exc
+        except (OSError, ssl.SSLError, IMAPClientError, imaplib.IMAP4.abort) as exc:
+            raise Unreachable(f"IMAP {endpoint.host}:{endpoint.port}: {exc}") from exc
+        return client
+
+    def _session(self) -> AbstractContextManager[None]:
+        return mid_session(
+            f"IMAP {self.endpoint.host}",
+            refused=(IMAPClientError, imaplib.IMAP4.error),
+            lost=(imaplib.IMAP4.abort,),
+        )
+
+    def _select(self, folder: str) -> int:
+        info = self.client.select_folder(folder)
+        self.folder, self.validity = folder, int(info[b"UIDVALIDITY"])
+        return self.validity
+
+    def list_waiting(self, cursor: Cursor, action: AfterImport) -> Listing:
+        with self._session():
+            validity = self._select(cursor.folder)
+            last = cursor.last_uid if cursor.validity == validity else 0
+            if action.kind is AfterImportKind.KEEP:
+                criteria: list[object] = ["UID", f"{last + 1}:*"]
+            elif action.kind is AfterImportKind.MARK_READ:
+                criteria = ["UNSEEN"]
+            else:  # delete or move: whatever is still in the folder waits for us
+                criteria = ["ALL"]
+            uids = sorted(int(u) for u in self.client.search(criteria))
+            if action.kind is AfterImportKind.KEEP:
+                uids = [u for u in uids if u > last]  # "N:*" always returns the highest UID
+            keys = [imap_key(cursor.folder, validity, u) for u in uids]
+        return Listing(keys, Cursor(cursor.folder, validity, last))
+
+    def fetch(self, keys: Sequence[str]) -> list[RemoteMessage]:
+        if not keys:
+            return []
+        prefix = keys[0].rsplit(":", 1)[0]
+        found: list[RemoteMessage] = []
+        with self._session():
+            for start in range(0, len(keys), FETCH_CHUNK):
+                uids = [uid_of(k) for k in keys[start : start + FETCH_CHUNK]]
+                response = self.client.fetch(uids, ["BODY.PEEK[]"])
+                for uid in uids:
+                    data = response.get(uid)
+                    if data is not None and b"BODY[]" in data:
+                        found.append(RemoteMessage(f"{prefix}:{uid}", bytes(data[b"BODY[]"])))
+        return found
+
+    def acknowledge(self, keys: Sequence[str], action: AfterImport) -> None:
+        if not keys or action.kind is AfterImportKind.KEEP:
+            return
+        uids = [uid_of(k) for k in keys]
+        with self._session():
+            for start in range(0, len(uids), FETCH_CHUNK):
+                chunk = uids[start : start + FETCH_CHUNK]
+                if action.kind is AfterImportKind.MARK_READ:
+                    self.client.add_flags(chunk, [SEEN], silent=True)
+                elif action.kind is AfterImportKind.DELETE:
+                    self._delete(chunk)
+                elif action.kind is AfterImportKind.MOVE:
+                    assert action.folder
+                    self._move(chunk, action.folder)
+
+    def _delete(self, uids: list[int]) -> None:
+        self.client.add_flags(uids, [DELETED], silent=True)
+        if self.client.has_capability("UIDPLUS"):
+            self.client.uid_expunge(uids)
+        else:
+            self.client.expunge()
+
+    def _move(self, uids: list[int], folder: str) -> None:
+        if not self.client.folder_exists(folder):
+            self.client.create_folder(folder)
+        if self.client.has_capability("MOVE"):
+            self.client.move(uids, folder)
+        else:
+            self.client.copy(uids, folder)
+            self._delete(uids)
+
+    def close(self) -> None:
+        try:
+            self.client.logout()
+        except (OSError, IMAPClientError, imaplib.IMAP4.abort):
+            self.client.shutdown()

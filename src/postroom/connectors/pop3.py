@@ -1,0 +1,84 @@
+"""POP3: UIDL keys, RETR, and DELE only after the pipeline committed (the seed deletes)."""
+
+from __future__ import annotations
+
+import poplib
+import ssl
+from collections.abc import Sequence
+
+from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
+from postroom.connectors.session_errors import mid_session
+from postroom.connectors.tls import client_context
+from postroom.domain.endpoints import Credentials, Endpoint
+from postroom.domain.settings import AfterImportKind, Security
+from postroom.errors import AuthFailed, InvalidInput, Unreachable
+
+
+def pop3_key(uidl: str) -> str:
+    return f"pop3:{uidl}"
+
+
+class Pop3Connector:
+    def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
+        self.endpoint = endpoint
+        self.client = self.connect(endpoint, credentials)
+        self._numbers: dict[str, int] = {}
+
+    @staticmethod
+    def connect(endpoint: Endpoint, credentials: Credentials) -> poplib.POP3:
+        """The one place the network client is made, so a test can hand in another."""
+        context = client_context(endpoint.verify_tls)
+        timeout = endpoint.connect_timeout or 60.0
+        try:
+            client: poplib.POP3
+            if endpoint.security is Security.TLS:
+                client = poplib.POP3_SSL(
+                    endpoint.host, endpoint.port, timeout=timeout, context=context
+                )
+            else:
+                client = poplib.POP3(endpoint.host, endpoint.port, timeout=timeout)
+                if endpoint.security is Security.STARTTLS:
+                    client.stls(context)
+            client.sock.settimeout(endpoint.timeout)
+        except (OSError, ssl.SSLError, poplib.error_proto) as exc:
+            raise Unreachable(f"POP3 {endpoint.host}:{endpoint.port}: {exc}") from exc
+        try:
+            client.user(credentials.login)
+            client.pass_(credentials.password)
+        except poplib.error_proto as exc:
+            client.close()
+            raise AuthFailed(f"The POP3 server refused the login {credentials.login!r}.") from exc
+        return client
+
+    def list_waiting(self, cursor: Cursor, action: AfterImport) -> Listing:
+        if action.kind in (AfterImportKind.MARK_READ, AfterImportKind.MOVE):
+            raise InvalidInput("POP3 can only delete or keep mail after import.")
+        with mid_session(f"POP3 {self.endpoint.host}", refused=(poplib.error_proto,)):
+            _, lines, _ = self.client.uidl()
+        self._numbers = {}
+        for line in lines:
+            number, uidl = line.decode("ascii", "replace").split(maxsplit=1)
+            self._numbers[pop3_key(uidl.strip())] = int(number)
+        return Listing(list(self._numbers), cursor)
+
+    def fetch(self, keys: Sequence[str]) -> list[RemoteMessage]:
+        found = []
+        with mid_session(f"POP3 {self.endpoint.host}", refused=(poplib.error_proto,)):
+            for key in keys:
+                _, lines, _ = self.client.retr(self._numbers[key])
+                found.append(RemoteMessage(key, b"\r\n".join(lines) + b"\r\n"))
+        return found
+
+    def acknowledge(self, keys: Sequence[str], action: AfterImport) -> None:
+        if action.kind is not AfterImportKind.DELETE:
+            return
+        with mid_session(f"POP3 {self.endpoint.host}", refused=(poplib.error_proto,)):
+            for key in keys:
+                self.client.dele(self._numbers[key])
+
+    def close(self) -> None:
+        """QUIT is what makes POP3 deletions happen; a dropped session deletes nothing."""
+        try:
+            self.client.quit()
+        except (OSError, poplib.error_proto):
+            self.client.close()

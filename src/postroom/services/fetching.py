@@ -1,0 +1,187 @@
+"""Fetch and process everything waiting in the receiving mailboxes.
+
+Per batch: fetch, then one transaction stores the raw bytes with their outcome and moves the
+cursor, then (and only then) the server is told. A crash anywhere leaves mail either on the
+server or committed; a committed-but-unacknowledged message is recognised by its key next time
+and only acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from postroom.config import get_settings
+from postroom.connectors.base import AfterImport, Connector, Cursor
+from postroom.connectors.registry import open_receiver
+from postroom.domain.settings import MailboxState
+from postroom.errors import AuthFailed, NotFound, PostroomError
+from postroom.inbound.pipeline import BatchResult, ingest
+from postroom.services.connection_tests import credentials_of, endpoint_of
+from postroom.storage.db import unit_of_work
+from postroom.storage.models import FetchCursor, Mailbox, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+@dataclass
+class MailboxRun:
+    address: str
+    ok: bool = True
+    fetched: int = 0
+    acknowledged: int = 0
+    result: BatchResult = field(default_factory=BatchResult)
+    error: str | None = None
+    failure: str | None = None  # the error's code: "auth-failed", "transient", "unreachable"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mailbox": self.address,
+            "ok": self.ok,
+            "fetched": self.fetched,
+            "opened": self.result.opened,
+            "threaded": self.result.threaded,
+            "held": self.result.held,
+            "duplicates": self.result.duplicates,
+            "held_reasons": dict(self.result.held_reasons),
+            "error": self.error,
+        }
+
+
+def receiving_mailboxes(db: Session, address: str | None = None) -> list[int]:
+    query = select(Mailbox.id).where(
+        Mailbox.receive_enabled,
+        Mailbox.incoming_server_id.is_not(None),
+        Mailbox.state != MailboxState.DISABLED.value,
+    )
+    if address is not None:
+        query = query.where(Mailbox.address == address.strip().lower())
+    ids = list(db.scalars(query.order_by(Mailbox.id)))
+    if address is not None and not ids:
+        raise NotFound(f"No receiving mailbox {address}: `postroom mailbox list` shows them.")
+    return ids
+
+
+def fetch_once(engine: Engine, address: str | None = None) -> list[MailboxRun]:
+    """Every receiving mailbox in turn; one failing mailbox never stops the others."""
+    with unit_of_work(engine) as db:
+        ids = receiving_mailboxes(db, address)
+    return [fetch_mailbox(engine, mailbox_id) for mailbox_id in ids]
+
+
+def _own_addresses(db: Session) -> frozenset[str]:
+    return frozenset(db.scalars(select(Mailbox.address)))
+
+
+def _cursor_row(db: Session, mailbox: Mailbox) -> FetchCursor:
+    row = db.scalar(
+        select(FetchCursor).where(
+            FetchCursor.mailbox_id == mailbox.id, FetchCursor.folder == mailbox.folder
+        )
+    )
+    if row is None:
+        row = FetchCursor(mailbox_id=mailbox.id, folder=mailbox.folder, last_uid=0)
+        db.add(row)
+    return row
+
+
+def _known(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
+    known: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        known.update(
+            db.scalars(
+                select(Message.remote_key).where(
+                    Message.mailbox_id == mailbox_id, Message.remote_key.in_(chunk)
+                )
+            )
+        )
+    return known
+
+
+def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
+    batch_size = get_settings().fetch_batch_size
+    with unit_of_work(engine) as db:
+        mailbox = db.get(Mailbox, mailbox_id)
+        assert mailbox is not None and mailbox.incoming_server is not None
+        run = MailboxRun(mailbox.address)
+        endpoint = endpoint_of(mailbox.incoming_server)
+        credentials = credentials_of(mailbox, mailbox.incoming_server)
+        action = AfterImport.parse(mailbox.after_import)
+        row = _cursor_row(db, mailbox)
+        cursor = Cursor(row.folder, row.validity, row.last_uid)
+    connector: Connector | None = None
+    try:
+        if credentials is None:
+            raise AuthFailed(f"{run.address} has no password: reconnect it with one.")
+        connector = open_receiver(endpoint, credentials)
+        listing = connector.list_waiting(cursor, action)
+        with unit_of_work(engine) as db:
+            known = _known(db, mailbox_id, listing.keys)
+        leftovers = [k for k in listing.keys if k in known]
+        connector.acknowledge(leftovers, action)  # committed earlier, not yet acknowledged
+        run.acknowledged += len(leftovers)
+        waiting = [k for k in listing.keys if k not in known]
+        for start in range(0, len(waiting), batch_size):
+            keys = waiting[start : start + batch_size]
+            fetched = connector.fetch(keys)
+            with unit_of_work(engine) as db:
+                mailbox = db.get(Mailbox, mailbox_id)
+                assert mailbox is not None
+                run.result.add(ingest(db, mailbox, fetched, _own_addresses(db)))
+                _advance(_cursor_row(db, mailbox), listing.cursor, keys)
+            connector.acknowledge([m.key for m in fetched], action)
+            run.fetched += len(fetched)
+        if not waiting:
+            with unit_of_work(engine) as db:
+                mailbox = db.get(Mailbox, mailbox_id)
+                assert mailbox is not None
+                _advance(_cursor_row(db, mailbox), listing.cursor, [])
+    except PostroomError as exc:
+        run.ok, run.error, run.failure = False, str(exc), exc.code
+        log.warning("fetching %s failed: %s", run.address, exc)
+    finally:
+        if connector is not None:
+            try:
+                connector.close()
+            except PostroomError as exc:
+                run.ok, run.error = False, str(exc)
+    _record(engine, mailbox_id, run)
+    return run
+
+
+def _advance(row: FetchCursor, cursor: Cursor, keys: list[str]) -> None:
+    if row.validity != cursor.validity:
+        row.validity, row.last_uid = cursor.validity, 0
+    uids = [int(k.rsplit(":", 1)[1]) for k in keys if k.startswith("imap:")]
+    if uids:
+        row.last_uid = max(row.last_uid, *uids)
+
+
+def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
+    """The state the console shows; failures back off exponentially with jitter."""
+    with unit_of_work(engine) as db:
+        mailbox = db.get(Mailbox, mailbox_id)
+        if mailbox is None:
+            return
+        now = utcnow()
+        mailbox.last_checked_at = now
+        if run.ok:
+            mailbox.state, mailbox.last_error, mailbox.failures = MailboxState.OK.value, None, 0
+            mailbox.last_success_at = now
+            mailbox.next_poll_at = now + timedelta(seconds=mailbox.poll_interval)
+            return
+        mailbox.failures += 1
+        is_auth = run.failure == AuthFailed.code
+        mailbox.state = (MailboxState.AUTH_FAILED if is_auth else MailboxState.UNREACHABLE).value
+        mailbox.last_error = run.error
+        backoff = timedelta(seconds=mailbox.poll_interval * 2 ** min(mailbox.failures, 10))
+        jitter = random.uniform(0.8, 1.2)
+        mailbox.next_poll_at = now + min(backoff, MAX_BACKOFF) * jitter

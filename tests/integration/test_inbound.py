@@ -1,0 +1,271 @@
+"""Inbound mail against a real Dovecot: every email becomes a request or is held with its
+reason; nothing is lost, nothing is imported twice."""
+
+from __future__ import annotations
+
+import imaplib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Cli
+from tests.integration.mailhelpers import cli_json
+from tests.mailfactory import email_from, reply_to
+from tests.servers.dovecot import Dovecot
+
+
+@dataclass
+class Desk:
+    """A system mailbox on Dovecot, tied to the workflow New -> Triage -> Done."""
+
+    cli: Cli
+    dovecot: Dovecot
+    user: str
+    address: str
+
+    def deliver(self, *messages: bytes, folder: str = "INBOX") -> None:
+        self.dovecot.deliver(self.user, messages, folder)
+
+    def fetch(self, expect_ok: bool = True) -> list[dict[str, Any]]:
+        code, runs = cli_json(self.cli, "fetch", "--once")
+        assert (code == 0) is expect_ok, runs
+        assert isinstance(runs, list)
+        return runs
+
+    def requests(self) -> list[tuple[str, str, str, int]]:
+        _, rows = cli_json(self.cli, "request", "list", "--limit", "0")
+        return sorted((r["subject"], r["step"], r["requester"], r["messages"]) for r in rows)
+
+    def held(self) -> list[tuple[str, str]]:
+        _, rows = cli_json(self.cli, "held", "list", "--limit", "0")
+        return sorted((r["subject"], r["reason"]) for r in rows)
+
+    def imap(self) -> imaplib.IMAP4:
+        client = imaplib.IMAP4(self.dovecot.host, self.dovecot.imap_port)
+        client.login(self.user, self.dovecot.users[self.user])
+        client.select("INBOX")
+        return client
+
+    def unseen(self) -> int:
+        client = self.imap()
+        _, data = client.search(None, "UNSEEN")
+        client.logout()
+        return len(data[0].split())
+
+
+def _desk(cli: Cli, dovecot: Dovecot, protocol: str, *extra: str) -> Desk:
+    user = f"desk-{uuid.uuid4().hex[:8]}@example.test"
+    dovecot.add_user(user, "desk-pass-1")
+    port = dovecot.imap_port if protocol == "imap" else dovecot.pop3_port
+    assert cli("workflow", "add", "Support", "--steps", "New,Triage,Done").code == 0
+    assert (
+        cli(
+            "server",
+            "add",
+            "in",
+            "--protocol",
+            protocol,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--security",
+            "none",
+        ).code
+        == 0
+    )
+    added = cli(
+        "mailbox",
+        "add",
+        user,
+        "--incoming",
+        "in",
+        "--workflow",
+        "Support",
+        "--password-stdin",
+        *extra,
+        input="desk-pass-1\n",
+    )
+    assert added.code == 0, added.stderr
+    return Desk(cli, dovecot, user, user)
+
+
+@pytest.fixture
+def imap_desk(cli: Cli, dovecot: Dovecot) -> Desk:
+    return _desk(cli, dovecot, "imap")
+
+
+@pytest.fixture
+def pop3_desk(cli: Cli, dovecot: Dovecot) -> Desk:
+    return _desk(cli, dovecot, "pop3")
+
+
+def test_each_new_email_opens_a_request_moved_to_the_next_step(imap_desk: Desk) -> None:
+    imap_desk.deliver(
+        email_from("ann@example.org", "Printer on fire"), email_from("bob@example.org", "VPN down")
+    )
+    runs = imap_desk.fetch()
+    assert (runs[0]["fetched"], runs[0]["opened"]) == (2, 2)
+    assert imap_desk.requests() == [
+        ("Printer on fire", "Triage", "ann@example.org", 1),
+        ("VPN down", "Triage", "bob@example.org", 1),
+    ]
+    assert imap_desk.unseen() == 0  # IMAP marks read after import by default
+
+
+def test_fetching_again_imports_nothing_twice(imap_desk: Desk) -> None:
+    imap_desk.deliver(email_from("ann@example.org", "Printer on fire"))
+    imap_desk.fetch()
+    runs = imap_desk.fetch()
+    assert runs[0]["fetched"] == 0
+    assert len(imap_desk.requests()) == 1
+
+
+def test_a_reply_updates_its_request_instead_of_opening_one(imap_desk: Desk) -> None:
+    first = email_from("ann@example.org", "Printer on fire")
+    imap_desk.deliver(first)
+    imap_desk.fetch()
+    imap_desk.deliver(reply_to(first, "ann@example.org", "It is out now."))
+    imap_desk.fetch()
+    assert imap_desk.requests() == [("Printer on fire", "Triage", "ann@example.org", 2)]
+
+
+def test_a_reply_in_the_same_batch_joins_the_request_opened_earlier_in_it(imap_desk: Desk) -> None:
+    first = email_from("ann@example.org", "Printer on fire")
+    imap_desk.deliver(first, reply_to(first, "carl@example.org"))
+    imap_desk.fetch()
+    assert imap_desk.requests() == [("Printer on fire", "Triage", "ann@example.org", 2)]
+
+
+def test_a_subject_token_finds_its_request(imap_desk: Desk) -> None:
+    imap_desk.deliver(email_from("ann@example.org", "Printer on fire"))
+    imap_desk.fetch()
+    _, rows = cli_json(imap_desk.cli, "request", "list")
+    number = rows[0]["id"]
+    imap_desk.deliver(email_from("dan@example.org", f"Re: [#{number}] any news?"))
+    imap_desk.fetch()
+    assert imap_desk.requests() == [("Printer on fire", "Triage", "ann@example.org", 2)]
+
+
+def test_pop3_mail_is_deleted_from_the_server_once_stored(pop3_desk: Desk) -> None:
+    pop3_desk.deliver(
+        email_from("ann@example.org", "Printer on fire"), email_from("bob@example.org", "VPN down")
+    )
+    pop3_desk.fetch()
+    assert len(pop3_desk.requests()) == 2
+    assert pop3_desk.dovecot.count(pop3_desk.user) == 0
+    assert pop3_desk.fetch()[0]["fetched"] == 0
+
+
+def test_an_inactive_workflow_holds_mail_and_reprocessing_opens_the_request_once(
+    imap_desk: Desk,
+) -> None:
+    assert imap_desk.cli("workflow", "deactivate", "Support").code == 0
+    imap_desk.deliver(email_from("ann@example.org", "Printer on fire"))
+    imap_desk.fetch()
+    assert imap_desk.requests() == []
+    assert imap_desk.held() == [("Printer on fire", "workflow-inactive")]
+    _, box = cli_json(imap_desk.cli, "mailbox", "show", imap_desk.address)
+    assert (box["workflow"], box["workflow_status"]) == ("Support", "inactive")
+
+    _, rows = cli_json(imap_desk.cli, "held", "list")
+    held_id = str(rows[0]["id"])
+    code, still = cli_json(imap_desk.cli, "held", "reprocess", held_id)
+    assert code == 0 and still["status"] == "held"
+    assert imap_desk.cli("workflow", "activate", "Support").code == 0
+    code, done = cli_json(imap_desk.cli, "held", "reprocess", held_id)
+    assert code == 0 and done["status"] == "routed"
+    again = imap_desk.cli("held", "reprocess", held_id)
+    assert again.code == 1 and "already in request" in again.stderr
+    assert imap_desk.requests() == [("Printer on fire", "Triage", "ann@example.org", 1)]
+    assert imap_desk.held() == []
+
+
+def test_auto_replies_and_bounces_never_open_requests(imap_desk: Desk) -> None:
+    first = email_from("ann@example.org", "Printer on fire")
+    imap_desk.deliver(first)
+    imap_desk.fetch()
+    imap_desk.deliver(
+        reply_to(first, "ann@example.org", "I am away", headers={"Auto-Submitted": "auto-replied"}),
+        email_from("zed@example.org", "Out of office", headers={"Auto-Submitted": "auto-replied"}),
+        email_from("MAILER-DAEMON@example.org", "Undelivered Mail Returned to Sender"),
+    )
+    imap_desk.fetch()
+    assert imap_desk.requests() == [("Printer on fire", "Triage", "ann@example.org", 2)]
+    assert imap_desk.held() == [
+        ("Out of office", "auto-reply"),
+        ("Undelivered Mail Returned to Sender", "bounce"),
+    ]
+
+
+def _recreate_folder(desk: Desk) -> None:
+    """Drop Dovecot's UID list and indexes: the folder comes back with a new UIDVALIDITY."""
+    root = desk.dovecot.maildir(desk.user)
+    for path in [*root.glob("dovecot*"), *root.parent.glob("dovecot*")]:
+        if path.is_file():
+            path.unlink()
+
+
+def _uidvalidity(desk: Desk) -> int:
+    client = desk.imap()
+    _, data = client.response("UIDVALIDITY")
+    client.logout()
+    assert data[0] is not None
+    return int(data[0])
+
+
+def test_a_uidvalidity_change_resyncs_without_duplicates(cli: Cli, dovecot: Dovecot) -> None:
+    desk = _desk(cli, dovecot, "imap", "--after-import", "keep")
+    desk.deliver(email_from("ann@example.org", "One"), email_from("bob@example.org", "Two"))
+    desk.fetch()
+    before = _uidvalidity(desk)
+    _recreate_folder(desk)
+    desk.deliver(email_from("carl@example.org", "Three"))
+    assert _uidvalidity(desk) != before
+    runs = desk.fetch()
+    assert (runs[0]["fetched"], runs[0]["duplicates"], runs[0]["opened"]) == (3, 2, 1)
+    assert [r[0] for r in desk.requests()] == ["One", "Three", "Two"]
+    assert desk.fetch()[0]["fetched"] == 0
+
+
+def test_one_failing_mailbox_never_stops_another(imap_desk: Desk) -> None:
+    cli = imap_desk.cli
+    assert (
+        cli(
+            "mailbox",
+            "add",
+            "broken@example.test",
+            "--incoming",
+            "in",
+            "--workflow",
+            "Support",
+            "--password-stdin",
+            input="wrong\n",
+        ).code
+        == 0
+    )
+    imap_desk.deliver(email_from("ann@example.org", "Printer on fire"))
+    runs = imap_desk.fetch(expect_ok=False)
+    assert {r["mailbox"]: r["ok"] for r in runs} == {
+        imap_desk.address: True,
+        "broken@example.test": False,
+    }
+    assert len(imap_desk.requests()) == 1
+    _, box = cli_json(cli, "mailbox", "show", "broken@example.test")
+    assert box["state"] == "auth-failed" and "refused the login" in box["last_error"]
+
+
+def test_every_corpus_email_is_kept_as_a_request_or_held(imap_desk: Desk) -> None:
+    corpus = sorted(Path(__file__).parents[1].joinpath("data").glob("*.eml"))
+    assert len(corpus) >= 10
+    imap_desk.deliver(*(p.read_bytes() for p in corpus))
+    runs = imap_desk.fetch()
+    run = runs[0]
+    assert run["fetched"] == len(corpus)
+    assert run["opened"] + run["threaded"] + run["held"] + run["duplicates"] == len(corpus)
+    kept = sum(r[3] for r in imap_desk.requests()) + len(imap_desk.held())
+    assert kept == len(corpus) - run["duplicates"]
+    assert run["duplicates"] == 0  # no two corpus files are byte-identical

@@ -1,0 +1,142 @@
+"""Faults while fetching: a connection cut mid-FETCH, and the fetching process killed with
+SIGKILL at random instants. Afterwards every email is in exactly one request or held."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from postroom.storage.db import default_engine
+from postroom.storage.models import Message
+from tests.conftest import Cli
+from tests.integration.mailhelpers import cli_json
+from tests.mailfactory import email_from
+from tests.servers.dovecot import Dovecot
+from tests.servers.proxy import CuttingProxy
+
+KILLS = int(os.environ.get("POSTROOM_TEST_KILLS", "5"))
+MESSAGES = int(os.environ.get("POSTROOM_TEST_CRASH_MESSAGES", "300"))
+
+
+def _setup(cli: Cli, dovecot: Dovecot, protocol: str, port: int, *extra: str) -> str:
+    user = f"desk-{uuid.uuid4().hex[:8]}@example.test"
+    dovecot.add_user(user, "desk-pass-1")
+    assert cli("workflow", "add", "Support", "--steps", "New,Triage,Done").code == 0
+    assert (
+        cli(
+            "server",
+            "add",
+            "in",
+            "--protocol",
+            protocol,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--security",
+            "none",
+            "--timeout",
+            "5",
+        ).code
+        == 0
+    )
+    added = cli(
+        "mailbox",
+        "add",
+        user,
+        "--incoming",
+        "in",
+        "--workflow",
+        "Support",
+        "--password-stdin",
+        *extra,
+        input="desk-pass-1\n",
+    )
+    assert added.code == 0, added.stderr
+    return user
+
+
+def _stored_message_ids() -> list[str]:
+    with default_engine().connect() as connection:
+        rows = connection.execute(select(Message.message_id_header)).scalars().all()
+    return [r for r in rows if r is not None]
+
+
+def test_a_connection_cut_mid_fetch_loses_nothing_and_resumes(cli: Cli, dovecot: Dovecot) -> None:
+    with CuttingProxy(dovecot.host, dovecot.imap_port) as proxy:
+        user = _setup(cli, dovecot, "imap", proxy.port, "--after-import", "delete")
+        mails = [email_from(f"c{i}@example.org", f"Case {i}", "x" * 2000) for i in range(60)]
+        dovecot.deliver(user, mails)
+        proxy.cut_after = 40_000  # well inside the first FETCH response
+        code, runs = cli_json(cli, "fetch", "--once")
+        assert code == 1 and runs[0]["ok"] is False and proxy.cuts == 1
+        assert "connection was lost" in runs[0]["error"]
+        _, box = cli_json(cli, "mailbox", "show", user)
+        assert box["state"] == "unreachable"
+        proxy.cut_after = None
+        code, runs = cli_json(cli, "fetch", "--once")
+        assert code == 0, runs
+    ids = _stored_message_ids()
+    assert len(ids) == len(set(ids)) == 60
+    assert dovecot.count(user) == 0
+
+
+def _kill_randomly(env: dict[str, str], seed: int) -> int:
+    """Run `postroom fetch --once` repeatedly, killing it with SIGKILL at random instants."""
+    rng = random.Random(seed)
+    killed = 0
+    for _ in range(KILLS):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "postroom", "fetch", "--once"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            proc.wait(
+                timeout=rng.uniform(0.8, 3.0)
+            )  # the fault injected: death at a random instant
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            killed += 1
+    return killed
+
+
+@pytest.mark.parametrize(("protocol", "port_name"), [("imap", "imap_port"), ("pop3", "pop3_port")])
+def test_sigkill_at_random_instants_loses_nothing_and_imports_nothing_twice(
+    cli: Cli, dovecot: Dovecot, postroom_env: Path, protocol: str, port_name: str
+) -> None:
+    user = _setup(cli, dovecot, protocol, getattr(dovecot, port_name), "--after-import", "delete")
+    mails = [email_from(f"c{i % 40}@example.org", f"Case {i}", "y" * 2500) for i in range(MESSAGES)]
+    dovecot.deliver(user, mails)
+    env = os.environ | {"POSTROOM_FETCH_BATCH_SIZE": "25"}
+    killed = _kill_randomly(env, seed=hash(protocol))
+    final = subprocess.run(
+        [sys.executable, "-m", "postroom", "fetch", "--once", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert final.returncode == 0, final.stderr
+    ids = _stored_message_ids()
+    assert len(ids) == len(set(ids)), "an email was imported twice"
+    assert len(ids) == MESSAGES, "an email was lost"
+    assert dovecot.count(user) == 0
+    with default_engine().connect() as connection:
+        unrouted = connection.execute(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.request_id.is_(None), Message.status != "held")
+        ).scalar()
+    assert unrouted == 0
+    assert killed >= 1, "no run was killed: the proof proved nothing"
