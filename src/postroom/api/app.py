@@ -1,12 +1,17 @@
-"""The web application: a health endpoint and a placeholder page until the console lands."""
+"""The web application: a health endpoint and a placeholder page until the console lands.
+With `workers=True` it also runs the fetch scheduler, so one process serves a small office."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
 from postroom.storage.db import default_engine
+from postroom.workers.scheduler import Scheduler
 
 PLACEHOLDER = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>postroom</title></head>
@@ -16,8 +21,19 @@ until then use the <code>postroom</code> command.</p>
 """
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="postroom", openapi_url="/api/openapi.json")
+def create_app(workers: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        scheduler = Scheduler(default_engine()) if workers else None
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+
+    app = FastAPI(title="postroom", openapi_url="/api/openapi.json", lifespan=lifespan)
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -49,6 +49,7 @@ def add(
     ] = None,
     default: Annotated[bool, typer.Option("--default", help="Make it the owner's default")] = False,
     name: Annotated[str, typer.Option("--name", help="A display name")] = "",
+    poll_interval: Annotated[int, typer.Option(help="Seconds between polls (IDLE is faster)")] = 60,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a mailbox; the password is read from standard input."""
@@ -67,6 +68,7 @@ def add(
         after_import=after_import,
         default=default,
         display_name=name,
+        poll_interval=poll_interval,
     )
     with database() as db:
         data = present.mailbox(mailboxes.add(db, OPERATOR, spec))

@@ -69,6 +69,25 @@ def serve(
     uvicorn.run(create_app(), host=host, port=port, log_level=get_settings().log_level.lower())
 
 
+@app.command()
+def worker() -> None:
+    """Run the fetch workers only (scale-out: several machines on one PostgreSQL)."""
+    import signal
+    import threading
+
+    from postroom.storage.db import default_engine
+    from postroom.workers.scheduler import Scheduler
+
+    migrate.upgrade()
+    scheduler = Scheduler(default_engine())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    scheduler.start()
+    stop.wait()
+    scheduler.stop()
+
+
 def run() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit, never a traceback."""
     level = get_settings().log_level.upper()

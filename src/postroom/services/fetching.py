@@ -176,7 +176,8 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
         if run.ok:
             mailbox.state, mailbox.last_error, mailbox.failures = MailboxState.OK.value, None, 0
             mailbox.last_success_at = now
-            mailbox.next_poll_at = now + timedelta(seconds=mailbox.poll_interval)
+            jitter = random.uniform(0.9, 1.1)  # mailboxes added together drift apart
+            mailbox.next_poll_at = now + timedelta(seconds=mailbox.poll_interval * jitter)
             return
         mailbox.failures += 1
         is_auth = run.failure == AuthFailed.code

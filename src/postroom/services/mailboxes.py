@@ -30,6 +30,7 @@ class MailboxSpec:
     after_import: str | None = None
     default: bool = False
     display_name: str = ""
+    poll_interval: int = 60
 
 
 def parse_after_import(value: str | None, incoming: Server | None) -> str:
@@ -114,6 +115,7 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
         oauth_app=app,
         workflow=workflow,
         after_import=parse_after_import(spec.after_import, incoming),
+        poll_interval=_poll_interval(spec.poll_interval),
         state=MailboxState.NEW.value,
     )
     db.add(mailbox)
@@ -130,6 +132,15 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
         raise InvalidInput("Only personal mailboxes have a default; system mailboxes have none.")
     audit.record(db, actor, "mailbox.added", _label(mailbox), system=owner_id is None)
     return mailbox
+
+
+def _poll_interval(seconds: int) -> int:
+    if not 1 <= seconds <= 86_400:
+        raise InvalidInput(
+            f"A poll interval of {seconds} s is out of range: use 1 to 86400 seconds.",
+            field="poll_interval",
+        )
+    return seconds
 
 
 def _label(mailbox: Mailbox) -> str:

@@ -63,6 +63,8 @@ def mailbox(row: Mailbox) -> dict[str, Any]:
         "workflow": row.workflow.name if row.workflow else None,
         "workflow_status": row.workflow.status if row.workflow else None,
         "after_import": row.after_import,
+        "folder": row.folder,
+        "poll_interval": row.poll_interval,
         "state": row.state,
         "last_error": row.last_error,
         "last_checked_at": row.last_checked_at.isoformat() if row.last_checked_at else None,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:22:41.880825
+Create Date: 2026-11-23 09:29:04.546586
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ def upgrade() -> None:
         sa.Column("poll_interval", sa.Integer(), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("next_poll_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_owner", sa.String(length=200), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_checked_at", sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,131 @@
+"""Polls each receiving mailbox at its interval (with jitter and backoff) and fetches at once
+when an IMAP IDLE watcher says new mail arrived. A slow or failing mailbox occupies one worker
+thread, never the loop, so it never delays the others."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+
+from sqlalchemy import Engine, or_, select
+
+from postroom.domain.settings import MailboxState, Protocol
+from postroom.services import fetching
+from postroom.services.fetching import MailboxRun
+from postroom.storage.models import Mailbox, Server, utcnow
+from postroom.workers import leases
+from postroom.workers.idle import IdleWatchers
+
+log = logging.getLogger(__name__)
+
+IDLE_TICK = 30.0  # longest sleep between looks at the schedule
+
+
+class Scheduler:
+    def __init__(
+        self,
+        engine: Engine,
+        workers: int = 4,
+        idle: bool = True,
+        on_run: Callable[[MailboxRun], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+        self.running: dict[int, Future[None]] = {}
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.urgent: set[int] = set()
+        self.lock = threading.Lock()
+        self.on_run = on_run
+        self.idle = IdleWatchers(engine, self.fetch_now) if idle else None
+        self.thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        if self.idle is not None:
+            self.idle.stop()
+        self.thread.join(timeout=10)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def fetch_now(self, mailbox_id: int) -> None:
+        """Called by an IDLE watcher: new mail is waiting in this mailbox."""
+        with self.lock:
+            self.urgent.add(mailbox_id)
+        self.wake.set()
+
+    def _due(self, now: datetime) -> tuple[list[int], float]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(Mailbox.id, Mailbox.next_poll_at, Server.protocol)
+                .join(Server, Server.id == Mailbox.incoming_server_id)
+                .where(Mailbox.receive_enabled, Mailbox.state != MailboxState.DISABLED.value)
+                .where(
+                    or_(
+                        Mailbox.lease_until.is_(None),
+                        Mailbox.lease_until < now,
+                        Mailbox.lease_owner == self.owner,
+                    )
+                )
+            ).all()
+        with self.lock:
+            due = set(self.urgent)
+            self.urgent.clear()
+        wait = IDLE_TICK
+        for mailbox_id, next_poll, protocol in rows:
+            if self.idle is not None and protocol == Protocol.IMAP.value:
+                self.idle.ensure(mailbox_id)
+            if next_poll is None:
+                due.add(mailbox_id)
+                continue
+            if next_poll.tzinfo is None:  # SQLite returns naive UTC
+                next_poll = next_poll.replace(tzinfo=now.tzinfo)
+            seconds = (next_poll - now).total_seconds()
+            if seconds <= 0:
+                due.add(mailbox_id)
+            else:
+                wait = min(wait, seconds)
+        return sorted(due), wait
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                due, wait = self._due(utcnow())
+                for mailbox_id in due:
+                    self._submit(mailbox_id)
+            except Exception:  # the loop must outlive a database hiccup; it logs and retries
+                log.exception("the scheduler could not read the schedule")
+                wait = IDLE_TICK
+            self.wake.wait(timeout=wait)
+            self.wake.clear()
+
+    def _submit(self, mailbox_id: int) -> None:
+        with self.lock:
+            busy = self.running.get(mailbox_id)
+            if busy is not None and not busy.done():
+                self.urgent.add(mailbox_id)  # fetch again as soon as this run ends
+                return
+            self.running[mailbox_id] = self.pool.submit(self._run, mailbox_id)
+
+    def _run(self, mailbox_id: int) -> None:
+        if not leases.claim(self.engine, mailbox_id, self.owner):
+            return  # another worker has it
+        try:
+            run = fetching.fetch_mailbox(self.engine, mailbox_id)
+        except Exception:
+            log.exception("fetching mailbox %s failed unexpectedly", mailbox_id)
+            return
+        finally:
+            leases.release(self.engine, mailbox_id, self.owner)
+            self.wake.set()
+        if self.on_run is not None:
+            self.on_run(run)
