@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from postroom.config import get_settings
 from tests.conftest import Cli
 from tests.integration.mailhelpers import cli_json
 from tests.mailfactory import email_from, reply_to
@@ -201,30 +202,25 @@ def test_auto_replies_and_bounces_never_open_requests(imap_desk: Desk) -> None:
     ]
 
 
-def _recreate_folder(desk: Desk) -> None:
-    """Drop Dovecot's UID list and indexes: the folder comes back with a new UIDVALIDITY."""
-    root = desk.dovecot.maildir(desk.user)
-    for path in [*root.glob("dovecot*"), *root.parent.glob("dovecot*")]:
-        if path.is_file():
-            path.unlink()
-
-
-def _uidvalidity(desk: Desk) -> int:
+def _uidvalidity(desk: Desk, folder: str) -> int:
     client = desk.imap()
-    _, data = client.response("UIDVALIDITY")
+    _, data = client.status(folder, "(UIDVALIDITY)")
     client.logout()
-    assert data[0] is not None
-    return int(data[0])
+    return int(data[0].split(b"UIDVALIDITY")[1].strip(b" ()"))
 
 
 def test_a_uidvalidity_change_resyncs_without_duplicates(cli: Cli, dovecot: Dovecot) -> None:
-    desk = _desk(cli, dovecot, "imap", "--after-import", "keep")
-    desk.deliver(email_from("ann@example.org", "One"), email_from("bob@example.org", "Two"))
+    desk = _desk(cli, dovecot, "imap", "--after-import", "keep", "--folder", "Desk")
+    first = [email_from("ann@example.org", "One"), email_from("bob@example.org", "Two")]
+    desk.deliver(*first, folder="Desk")
     desk.fetch()
-    before = _uidvalidity(desk)
-    _recreate_folder(desk)
-    desk.deliver(email_from("carl@example.org", "Three"))
-    assert _uidvalidity(desk) != before
+    before = _uidvalidity(desk, "Desk")
+    client = desk.imap()  # the folder is deleted and made again, as an admin might
+    assert client.delete("Desk")[0] == "OK"
+    assert client.create("Desk")[0] == "OK"
+    client.logout()
+    desk.deliver(*first, email_from("carl@example.org", "Three"), folder="Desk")
+    assert _uidvalidity(desk, "Desk") != before
     runs = desk.fetch()
     assert (runs[0]["fetched"], runs[0]["duplicates"], runs[0]["opened"]) == (3, 2, 1)
     assert [r[0] for r in desk.requests()] == ["One", "Three", "Two"]
@@ -269,3 +265,70 @@ def test_every_corpus_email_is_kept_as_a_request_or_held(imap_desk: Desk) -> Non
     kept = sum(r[3] for r in imap_desk.requests()) + len(imap_desk.held())
     assert kept == len(corpus) - run["duplicates"]
     assert run["duplicates"] == 0  # no two corpus files are byte-identical
+
+
+def test_move_after_import_files_mail_into_the_folder(cli: Cli, dovecot: Dovecot) -> None:
+    desk = _desk(cli, dovecot, "imap", "--after-import", "move:Processed")
+    desk.deliver(email_from("ann@example.org", "Printer on fire"))
+    desk.fetch()
+    assert desk.dovecot.count(desk.user) == 0
+    assert desk.dovecot.count(desk.user, "Processed") == 1
+    assert len(desk.requests()) == 1
+
+
+def test_delete_after_import_expunges_the_mail(cli: Cli, dovecot: Dovecot) -> None:
+    desk = _desk(cli, dovecot, "imap", "--after-import", "delete")
+    desk.deliver(email_from("ann@example.org", "Printer on fire"))
+    desk.fetch()
+    assert desk.dovecot.count(desk.user) == 0
+    assert len(desk.requests()) == 1
+
+
+def test_oversize_mail_is_held_not_dropped(
+    imap_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTROOM_MAX_MESSAGE_SIZE", "10000")
+    get_settings.cache_clear()
+    imap_desk.deliver(
+        email_from("ann@example.org", "Huge logs", "z" * 20_000),
+        email_from("bob@example.org", "Small"),
+    )
+    imap_desk.fetch()
+    assert imap_desk.held() == [("Huge logs", "oversize")]
+    assert [r[0] for r in imap_desk.requests()] == ["Small"]
+
+
+def test_a_sender_over_the_rate_cap_is_held(
+    imap_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTROOM_SENDER_RATE_LIMIT", "3")
+    get_settings.cache_clear()
+    imap_desk.deliver(*(email_from("loop@example.org", f"Ping {i}") for i in range(5)))
+    imap_desk.fetch()
+    assert len(imap_desk.requests()) == 3
+    assert imap_desk.held() == [("Ping 3", "sender-rate"), ("Ping 4", "sender-rate")]
+
+
+def test_our_own_mail_coming_back_opens_nothing(imap_desk: Desk) -> None:
+    imap_desk.deliver(
+        email_from(
+            imap_desk.address,
+            "Your request was received",
+            headers={"Auto-Submitted": "auto-replied"},
+        )
+    )
+    imap_desk.fetch()
+    assert imap_desk.requests() == []
+    _, rows = cli_json(imap_desk.cli, "held", "list")
+    assert [hit["rule"] for hit in rows[0]["rules"]] == ["auto-reply", "own-mail", "route"]
+
+
+def test_a_rule_trail_explains_why_a_message_was_held(imap_desk: Desk) -> None:
+    imap_desk.deliver(
+        email_from("zed@example.org", "Away", headers={"Auto-Submitted": "auto-replied"})
+    )
+    imap_desk.fetch()
+    _, rows = cli_json(imap_desk.cli, "held", "list", "--reason", "auto-reply")
+    rules = [hit["rule"] for hit in rows[0]["rules"]]
+    assert rules == ["auto-reply", "route"]
+    assert "Auto-Submitted: auto-replied" in rows[0]["rules"][0]["reason"]

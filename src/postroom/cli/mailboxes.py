@@ -50,6 +50,7 @@ def add(
     default: Annotated[bool, typer.Option("--default", help="Make it the owner's default")] = False,
     name: Annotated[str, typer.Option("--name", help="A display name")] = "",
     poll_interval: Annotated[int, typer.Option(help="Seconds between polls (IDLE is faster)")] = 60,
+    folder: Annotated[str, typer.Option(help="IMAP folder to fetch from")] = "INBOX",
     as_json: JsonFlag = False,
 ) -> None:
     """Add a mailbox; the password is read from standard input."""
@@ -69,6 +70,7 @@ def add(
         default=default,
         display_name=name,
         poll_interval=poll_interval,
+        folder=folder,
     )
     with database() as db:
         data = present.mailbox(mailboxes.add(db, OPERATOR, spec))

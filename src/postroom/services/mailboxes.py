@@ -31,6 +31,7 @@ class MailboxSpec:
     default: bool = False
     display_name: str = ""
     poll_interval: int = 60
+    folder: str = "INBOX"
 
 
 def parse_after_import(value: str | None, incoming: Server | None) -> str:
@@ -116,6 +117,7 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
         workflow=workflow,
         after_import=parse_after_import(spec.after_import, incoming),
         poll_interval=_poll_interval(spec.poll_interval),
+        folder=_folder(spec.folder, incoming),
         state=MailboxState.NEW.value,
     )
     db.add(mailbox)
@@ -132,6 +134,15 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
         raise InvalidInput("Only personal mailboxes have a default; system mailboxes have none.")
     audit.record(db, actor, "mailbox.added", _label(mailbox), system=owner_id is None)
     return mailbox
+
+
+def _folder(folder: str, incoming: Server | None) -> str:
+    cleaned = folder.strip()
+    if not cleaned or any(ord(c) < 32 for c in cleaned):
+        raise InvalidInput("Give the folder to fetch from, e.g. INBOX.", field="folder")
+    if cleaned != "INBOX" and incoming is not None and incoming.protocol == Protocol.POP3.value:
+        raise InvalidInput("POP3 has only the inbox: leave --folder out.", field="folder")
+    return cleaned
 
 
 def _poll_interval(seconds: int) -> int:
