@@ -9,12 +9,12 @@ VENV := .venv
 HOST ?= 127.0.0.1
 PORT ?= 8025
 
-.PHONY: help run test lint typecheck pytest services bench-ingest clean
+.PHONY: help run test lint typecheck pytest services bench bench-ingest bench-crash bench-memory clean
 
 help:
 	@echo "make run   - set up and start postroom on http://$(HOST):$(PORT)"
 	@echo "make test  - set up and run ruff, mypy and the whole test suite"
-	@echo "make bench-ingest [N=10000] - the ingest benchmark (see benchmarks/)"
+	@echo "make bench - every benchmark: bench-ingest [N=10000], bench-memory, bench-crash"
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) sync --frozen --quiet
@@ -42,6 +42,14 @@ test: lint typecheck pytest
 N ?= 10000
 bench-ingest: $(VENV)/.synced services
 	$(VENV)/bin/python -m benchmarks.ingest --messages $(N)
+
+bench-crash: $(VENV)/.synced services
+	$(VENV)/bin/python -m benchmarks.crash_proof
+
+bench-memory: $(VENV)/.synced services
+	$(VENV)/bin/python -m benchmarks.memory --megabytes 50
+
+bench: bench-ingest bench-memory bench-crash
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -448,22 +448,41 @@ class Dovecot:
         if process is None:
             return
         grace_deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        killed = False
         while process.poll() is None:
-            sig = signal.SIGTERM if time.monotonic() < grace_deadline else signal.SIGKILL
+            killed = time.monotonic() >= grace_deadline
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)
+                os.killpg(process.pid, signal.SIGKILL if killed else signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=0.02)
-        # Children that outlived the master would keep ports and files busy, so
-        # return only once the group is gone (init reaps the orphans promptly).
-        gone_deadline = time.monotonic() + 5
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-            while time.monotonic() < gone_deadline:
-                time.sleep(0.002)  # polling for the exit of processes we cannot wait on
-                os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            pass
+        if not killed:
+            # A master that exits on its own has already seen all its children exit.
+            return
+        # Children of a killed master might still hold ports and files for a
+        # moment, so wait until every member of the group has exited. The orphans
+        # stay zombies until init reaps them (a second or more here), but zombies
+        # hold nothing, so they do not count.
+        gone_deadline = time.monotonic() + 5
+        while _group_has_live_members(process.pid) and time.monotonic() < gone_deadline:
+            time.sleep(0.001)  # polling: processes we did not start cannot be waited on
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may contain spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 def _check_username(name: str) -> None:

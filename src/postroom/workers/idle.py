@@ -85,7 +85,14 @@ class IdleWatchers:
                     self.clients[mailbox_id] = client
                 failures = 0
                 self._idle(mailbox_id, client)
-            except (PostroomError, OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
+            except (
+                PostroomError,
+                OSError,
+                ValueError,
+                IMAPClientError,
+                imaplib.IMAP4.error,
+            ) as exc:
+                # ValueError: stop() closed the socket under a blocked read
                 if self.stopping.is_set():
                     return
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
