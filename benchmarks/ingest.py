@@ -19,6 +19,7 @@ from email import policy
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import Engine
 from tests.mailfactory import email_from
 from tests.servers.certs import TestCA
 from tests.servers.dovecot import Dovecot
@@ -63,6 +64,18 @@ def raw_fetch(dovecot: Dovecot, user: str, parse: bool) -> tuple[float, int]:
 
 
 def postroom_run(dovecot: Dovecot, user: str, url: str, data_dir: Path) -> tuple[float, int]:
+    engine = setup_postroom(dovecot, user, url, data_dir)
+    started = time.perf_counter()
+    runs = fetching.fetch_once(engine)
+    elapsed = time.perf_counter() - started
+    assert all(r.ok for r in runs), [r.error for r in runs]
+    engine.dispose()
+    return elapsed, sum(r.fetched for r in runs)
+
+
+def setup_postroom(dovecot: Dovecot, user: str, url: str, data_dir: Path) -> Engine:
+    """A fresh postroom with one system mailbox on the Dovecot user, configured by environment
+    so that a child `postroom` process sees the same one."""
     os.environ["POSTROOM_DATA_DIR"] = str(data_dir)
     os.environ["POSTROOM_DATABASE_URL"] = url
     os.environ["POSTROOM_SENDER_RATE_LIMIT"] = "1000000"
@@ -95,12 +108,7 @@ def postroom_run(dovecot: Dovecot, user: str, url: str, data_dir: Path) -> tuple
                 after_import="keep",
             ),
         )
-    started = time.perf_counter()
-    runs = fetching.fetch_once(engine)
-    elapsed = time.perf_counter() - started
-    assert all(r.ok for r in runs), [r.error for r in runs]
-    engine.dispose()
-    return elapsed, sum(r.fetched for r in runs)
+    return engine
 
 
 def postgres_database() -> str:
