@@ -9,7 +9,7 @@ VENV := .venv
 HOST ?= 127.0.0.1
 PORT ?= 8025
 
-.PHONY: help run test lint typecheck pytest services bench bench-ingest bench-crash bench-memory clean
+.PHONY: help run test lint typecheck pytest services bench bench-push bench-ingest bench-crash bench-memory clean
 
 help:
 	@echo "make run   - set up and start postroom on http://$(HOST):$(PORT)"
@@ -49,7 +49,10 @@ bench-crash: $(VENV)/.synced services
 bench-memory: $(VENV)/.synced services
 	$(VENV)/bin/python -m benchmarks.memory --megabytes 50
 
-bench: bench-ingest bench-memory bench-crash
+bench-push: $(VENV)/.synced services
+	$(VENV)/bin/python -m benchmarks.push --rounds 20
+
+bench: bench-ingest bench-memory bench-push bench-crash
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

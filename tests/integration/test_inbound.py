@@ -6,6 +6,7 @@ from __future__ import annotations
 import imaplib
 import uuid
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +333,47 @@ def test_a_rule_trail_explains_why_a_message_was_held(imap_desk: Desk) -> None:
     rules = [hit["rule"] for hit in rows[0]["rules"]]
     assert rules == ["auto-reply", "route"]
     assert "Auto-Submitted: auto-replied" in rows[0]["rules"][0]["reason"]
+
+
+def _with_attachment(megabytes: int) -> bytes:
+    message = EmailMessage()
+    message["From"] = "ann@example.org"
+    message["To"] = "desk@example.test"
+    message["Subject"] = "Crash dump"
+    message["Message-ID"] = f"<dump-{uuid.uuid4().hex}@example.org>"
+    message.set_content("The dump is attached.")
+    message.add_attachment(
+        b"\0" * megabytes * 1024 * 1024,
+        maintype="application",
+        subtype="octet-stream",
+        filename="dump.bin",
+    )
+    return message.as_bytes()
+
+
+def test_a_30_mb_email_is_held_as_oversize_with_its_size_and_kept_whole(imap_desk: Desk) -> None:
+    raw = _with_attachment(30)
+    imap_desk.deliver(raw)
+    imap_desk.fetch()
+    assert imap_desk.held() == [("Crash dump", "oversize")]
+    _, rows = cli_json(imap_desk.cli, "held", "list")
+    assert rows[0]["size"] == len(raw)
+    assert "MiB" in rows[0]["rules"][0]["reason"]
+
+
+def test_a_30_mb_email_under_a_larger_limit_opens_a_request(
+    imap_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTROOM_MAX_MESSAGE_SIZE", str(64 * 1024 * 1024))
+    get_settings.cache_clear()
+    imap_desk.deliver(_with_attachment(30))
+    imap_desk.fetch()
+    assert imap_desk.requests() == [("Crash dump", "Triage", "ann@example.org", 1)]
+
+
+def test_a_header_over_100_kb_still_opens_a_request(imap_desk: Desk) -> None:
+    imap_desk.deliver(
+        email_from("ann@example.org", "Long header", headers={"X-Trace": "a" * 120_000})
+    )
+    imap_desk.fetch()
+    assert imap_desk.requests() == [("Long header", "Triage", "ann@example.org", 1)]

@@ -78,7 +78,7 @@ def parse_headers(raw: bytes) -> Headers:
     sender, sender_name = "", ""
     for key in ("from", "sender", "return-path"):
         if key in plain:
-            found = _addresses(plain[key], defects)
+            found = _addresses(key, plain[key], defects)
             if found:
                 sender_name, sender = found[0]
                 break
@@ -93,8 +93,8 @@ def parse_headers(raw: bytes) -> Headers:
         subject=_first(decoded, "subject").strip(),
         sender=sender,
         sender_name=sender_name,
-        to=tuple(addr for _, addr in _addresses(plain.get("to", ()), defects)),
-        cc=tuple(addr for _, addr in _addresses(plain.get("cc", ()), defects)),
+        to=tuple(addr for _, addr in _addresses("to", plain.get("to", ()), defects)),
+        cc=tuple(addr for _, addr in _addresses("cc", plain.get("cc", ()), defects)),
         date=_date(plain.get("date", ()), defects),
         content_type=content_type,
         report_type=report_type,
@@ -198,14 +198,16 @@ def _first(values: dict[str, list[str]], key: str) -> str:
 def _first_id(values: Iterable[str], defects: list[str]) -> str:
     """The Message-ID as "<id>", or "" when there is none worth deduplicating on."""
     for value in values:
-        for match in _ID_TOKEN.finditer(value):
-            inner = "".join(match.group(1).split())
-            if inner:
-                return f"<{inner}>"
-        tokens = value.split()
-        if tokens:
+        if "<" in value:
+            for match in _ID_TOKEN.finditer(value):
+                inner = "".join(match.group(1).split())
+                if inner:
+                    return f"<{inner}>"
+        elif tokens := value.split():
             defects.append("message-id: no <...> brackets")
-            return f"<{tokens[0].strip('<>')}>" if tokens[0].strip("<>") else ""
+            return f"<{tokens[0]}>"
+        if value.strip():
+            defects.append(f"message-id: {value[:80]!r} holds no id")
     return ""
 
 
@@ -221,7 +223,9 @@ def _ids(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _addresses(values: Iterable[str], defects: list[str]) -> list[tuple[str, str]]:
+def _addresses(
+    name: str, values: Iterable[str], defects: list[str]
+) -> list[tuple[str, str]]:
     """(display name, addr-spec) pairs; the domain is lower-cased since only the local part may
     be case-sensitive, and senders are compared and rate-capped by this value."""
     values = list(values)
@@ -230,16 +234,16 @@ def _addresses(values: Iterable[str], defects: list[str]) -> list[tuple[str, str
     try:
         pairs = getaddresses(values)
     except Exception as exc:  # the stdlib address parser is not total
-        defects.append(f"addresses unreadable: {type(exc).__name__}: {exc}")
+        defects.append(f"{name}: addresses unreadable: {type(exc).__name__}: {exc}")
         return []
     found: list[tuple[str, str]] = []
-    for name, addr in pairs:
+    for display, addr in pairs:
         addr = "".join(addr.split()).strip("<>")
         if not addr:
             continue
         local, at, domain = addr.rpartition("@")
         addr = f"{local}@{domain.lower()}" if at else addr
-        found.append((_decode_words("display name", name, defects).strip(), addr))
+        found.append((_decode_words(name, display, defects).strip(), addr))
     return found
 
 
