@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import threading
 import warnings
 from collections.abc import Coroutine, Mapping
@@ -102,6 +103,7 @@ class SmtpServer:
                 self,
                 _Handler(self),
                 sock,
+                ca.client_ssl_context() if self._implicit_tls else None,
                 ready_timeout=self._startup_timeout,
                 ssl_context=ca.server_ssl_context() if self._implicit_tls else None,
                 server_hostname=self._hostname,
@@ -325,12 +327,32 @@ class _Controller(Controller):
     """
 
     def __init__(
-        self, owner: SmtpServer, handler: _Handler, sock: socket.socket, **kwargs: Any
+        self,
+        owner: SmtpServer,
+        handler: _Handler,
+        sock: socket.socket,
+        client_context: ssl.SSLContext | None,
+        **kwargs: Any,
     ) -> None:
         self._owner = owner
         self._sock = sock
+        self._client_context = client_context
         host, port = sock.getsockname()[:2]
         super().__init__(handler, hostname=host, port=port, **kwargs)
+
+    def _trigger_server(self) -> None:
+        """Make the first connection that lets aiosmtpd build its protocol object.
+
+        Replaces aiosmtpd's version, whose ssl.create_default_context() loads the
+        system CA store (about 0.2 s). This one trusts the test CA only, so it also
+        proves the certificate setup.
+        """
+        with socket.create_connection((self.hostname, self.port), timeout=1.0) as raw:
+            if self._client_context is None:
+                raw.recv(1024)
+            else:
+                with self._client_context.wrap_socket(raw, server_hostname=self.hostname) as tls:
+                    tls.recv(1024)
 
     def _create_server(self) -> Coroutine[Any, Any, asyncio.AbstractServer]:
         return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
