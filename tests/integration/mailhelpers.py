@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from tests.conftest import Cli
+from tests.servers.dovecot import Dovecot
 
 
 def add_server(cli: Cli, name: str, protocol: str, port: int, security: str, *extra: str) -> None:
@@ -38,3 +40,32 @@ def cli_json(cli: Cli, *args: str, input: str | None = None) -> tuple[int, Any]:
 
 def steps(report: dict[str, Any]) -> list[tuple[str, bool]]:
     return [(s["name"], s["ok"]) for s in report["steps"]]
+
+
+def add_desk(
+    cli: Cli,
+    dovecot: Dovecot,
+    protocol: str,
+    port: int,
+    *mailbox_args: str,
+    server_args: tuple[str, ...] = (),
+) -> str:
+    """A fresh Dovecot user as a system mailbox tied to the workflow New -> Triage -> Done."""
+    user = f"desk-{uuid.uuid4().hex[:8]}@example.test"
+    dovecot.add_user(user, "desk-pass-1")
+    assert cli("workflow", "add", "Support", "--steps", "New,Triage,Done").code == 0
+    add_server(cli, "in", protocol, port, "none", *server_args)
+    added = cli(
+        "mailbox",
+        "add",
+        user,
+        "--incoming",
+        "in",
+        "--workflow",
+        "Support",
+        "--password-stdin",
+        *mailbox_args,
+        input="desk-pass-1\n",
+    )
+    assert added.code == 0, added.stderr
+    return user

@@ -14,7 +14,7 @@ import pytest
 
 from postroom.config import get_settings
 from tests.conftest import Cli
-from tests.integration.mailhelpers import cli_json
+from tests.integration.mailhelpers import add_desk, cli_json
 from tests.mailfactory import email_from, reply_to
 from tests.servers.dovecot import Dovecot
 
@@ -59,39 +59,8 @@ class Desk:
 
 
 def _desk(cli: Cli, dovecot: Dovecot, protocol: str, *extra: str) -> Desk:
-    user = f"desk-{uuid.uuid4().hex[:8]}@example.test"
-    dovecot.add_user(user, "desk-pass-1")
     port = dovecot.imap_port if protocol == "imap" else dovecot.pop3_port
-    assert cli("workflow", "add", "Support", "--steps", "New,Triage,Done").code == 0
-    assert (
-        cli(
-            "server",
-            "add",
-            "in",
-            "--protocol",
-            protocol,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--security",
-            "none",
-        ).code
-        == 0
-    )
-    added = cli(
-        "mailbox",
-        "add",
-        user,
-        "--incoming",
-        "in",
-        "--workflow",
-        "Support",
-        "--password-stdin",
-        *extra,
-        input="desk-pass-1\n",
-    )
-    assert added.code == 0, added.stderr
+    user = add_desk(cli, dovecot, protocol, port, *extra)
     return Desk(cli, dovecot, user, user)
 
 

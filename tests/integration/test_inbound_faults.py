@@ -7,7 +7,6 @@ import os
 import random
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy import func, select
 from postroom.storage.db import default_engine
 from postroom.storage.models import Message
 from tests.conftest import Cli
-from tests.integration.mailhelpers import cli_json
+from tests.integration.mailhelpers import add_desk, cli_json
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
 from tests.servers.proxy import CuttingProxy
@@ -26,41 +25,7 @@ MESSAGES = int(os.environ.get("POSTROOM_TEST_CRASH_MESSAGES", "300"))
 
 
 def _setup(cli: Cli, dovecot: Dovecot, protocol: str, port: int, *extra: str) -> str:
-    user = f"desk-{uuid.uuid4().hex[:8]}@example.test"
-    dovecot.add_user(user, "desk-pass-1")
-    assert cli("workflow", "add", "Support", "--steps", "New,Triage,Done").code == 0
-    assert (
-        cli(
-            "server",
-            "add",
-            "in",
-            "--protocol",
-            protocol,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--security",
-            "none",
-            "--timeout",
-            "5",
-        ).code
-        == 0
-    )
-    added = cli(
-        "mailbox",
-        "add",
-        user,
-        "--incoming",
-        "in",
-        "--workflow",
-        "Support",
-        "--password-stdin",
-        *extra,
-        input="desk-pass-1\n",
-    )
-    assert added.code == 0, added.stderr
-    return user
+    return add_desk(cli, dovecot, protocol, port, *extra, server_args=("--timeout", "5"))
 
 
 def _stored_message_ids() -> list[str]:
