@@ -229,9 +229,7 @@ def _ids(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _addresses(
-    name: str, values: Iterable[str], defects: list[str]
-) -> list[tuple[str, str]]:
+def _addresses(name: str, values: Iterable[str], defects: list[str]) -> list[tuple[str, str]]:
     """(display name, addr-spec) pairs; the domain is lower-cased since only the local part may
     be case-sensitive, and senders are compared and rate-capped by this value."""
     values = list(values)
