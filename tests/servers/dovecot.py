@@ -15,6 +15,7 @@ import tempfile
 import textwrap
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -83,6 +84,7 @@ class Dovecot:
         self._lock = threading.Lock()
         self._delivery_seq = 0
         self._delivery_secs = 0
+        self._finalizer: weakref.finalize[[int, Path], None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -114,6 +116,13 @@ class Dovecot:
                 self._prepare(directory)
                 try:
                     self._launch(directory)
+                    process = self._process
+                    assert process is not None
+                    # Safety net for a forgotten stop(): Dovecot runs in its own
+                    # session, so it would otherwise outlive the test process.
+                    self._finalizer = weakref.finalize(
+                        self, _emergency_cleanup, process.pid, directory
+                    )
                     return
                 except DovecotError as error:
                     self._kill()
@@ -127,6 +136,9 @@ class Dovecot:
 
     def stop(self) -> None:
         """Stop Dovecot and delete its directory, mailboxes included. Idempotent."""
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
         self._kill()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -411,7 +423,10 @@ class Dovecot:
                     f"({last_error})\n" + self._log_for_error()
                 )
             try:
-                with socket.create_connection((self.host, port), timeout=remaining) as raw:
+                # A short timeout per probe, so a crashed master or a foreign
+                # process that holds the port is noticed on the next round.
+                probe_timeout = min(remaining, 0.5)
+                with socket.create_connection((self.host, port), timeout=probe_timeout) as raw:
                     if tls_context is None:
                         line = _read_line(raw)
                     else:
@@ -467,6 +482,12 @@ class Dovecot:
         gone_deadline = time.monotonic() + 5
         while _group_has_live_members(process.pid) and time.monotonic() < gone_deadline:
             time.sleep(0.001)  # polling: processes we did not start cannot be waited on
+
+
+def _emergency_cleanup(pgid: int, directory: Path) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _group_has_live_members(pgid: int) -> bool:
@@ -541,8 +562,10 @@ _CONFIG = textwrap.dedent(
     disable_plaintext_auth = no
     auth_mechanisms = plain login
     auth_verbose = yes
-    # Usernames are used exactly as typed (the default lowercases them).
+    # Usernames are used exactly as typed (the default lowercases them), and
+    # may contain any character (the default allows only [a-zA-Z0-9.@_-]).
     auth_username_format = %u
+    auth_username_chars =
     # Tests fail logins on purpose; the default 2 s delay would make them crawl.
     auth_failure_delay = 0
 

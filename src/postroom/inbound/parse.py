@@ -75,10 +75,17 @@ def parse_headers(raw: bytes) -> Headers:
     plain: dict[str, list[str]] = {}
     decoded: dict[str, list[str]] = {}
     for name, value in items:
-        key = name.strip().lower()
-        text = _unfold(key, value, defects)
-        plain.setdefault(key, []).append(text)
-        decoded.setdefault(key, []).append(_decode_words(key, text, defects))
+        key = name.lower()  # the parser only takes names without spaces
+        if len(value) > MAX_HEADER_CHARS or not value.isascii() or "\n" in value:
+            value = _unfold(key, value, defects)
+        elif "\r" in value:
+            value = value.replace("\r", "")
+        if key in plain:
+            plain[key].append(value)
+            decoded[key].append(_decode_words(key, value, defects) if "=?" in value else value)
+        else:
+            plain[key] = [value]
+            decoded[key] = [_decode_words(key, value, defects) if "=?" in value else value]
 
     message_id = _first_id(plain.get("message-id", ()), defects)
     sender, sender_name = "", ""
@@ -154,11 +161,11 @@ def _header_section(raw: bytes, defects: list[str]) -> bytes:
 
 def _unfold(name: str, value: str, defects: list[str]) -> str:
     """A header value on one line, with raw 8-bit bytes turned back into text."""
+    if "\n" in value or "\r" in value:
+        value = value.replace("\r", "").replace("\n", "")
     if len(value) > MAX_HEADER_CHARS:
         defects.append(f"{name}: value of {len(value)} characters truncated to {MAX_HEADER_CHARS}")
         value = value[:MAX_HEADER_CHARS]
-    if "\n" in value or "\r" in value:
-        value = value.replace("\r", "").replace("\n", "")
     if not value.isascii():
         # compat32 hands 8-bit bytes over as surrogate escapes; RFC 6532 says they are UTF-8.
         data = value.encode("ascii", "surrogateescape")
@@ -204,12 +211,11 @@ def _first(values: dict[str, list[str]], key: str) -> str:
 def _first_id(values: Iterable[str], defects: list[str]) -> str:
     """The Message-ID as "<id>", or "" when there is none worth deduplicating on."""
     for value in values:
-        if "<" in value:
-            for match in _ID_TOKEN.finditer(value):
-                inner = "".join(match.group(1).split())
-                if inner:
-                    return f"<{inner}>"
-        elif tokens := value.split():
+        for match in _ID_TOKEN.finditer(value):
+            inner = "".join(match.group(1).split())
+            if inner:
+                return f"<{inner}>"
+        if tokens := value.strip().strip("<>").split():
             defects.append("message-id: no <...> brackets")
             return f"<{tokens[0]}>"
         if value.strip():
@@ -355,10 +361,28 @@ def _guess(data: bytes) -> tuple[str, str]:
         latin = None
     if latin is not None and (high < 16 or high <= letters):
         return latin, "cp1252"
-    best = from_bytes(data).best()
-    if best is not None and best.encoding:
-        return str(best), str(best.encoding)
+    results = list(from_bytes(data))
+    if results:
+        # Among guesses that fit equally well, mail is far more often in a Windows or ISO
+        # charset than in a Mac one, which charset-normalizer otherwise picks about as often.
+        least = min(match.chaos for match in results)
+        best = min(
+            (match for match in results if match.chaos <= least + 0.01),
+            key=lambda match: (_rarity(match.encoding), -match.coherence),
+        )
+        return str(best), best.encoding
     return data.decode("cp1252", "replace"), "cp1252"
+
+
+def _rarity(encoding: str) -> int:
+    """How unusual a charset is in email: 0 for Windows and Unicode, 1 for ISO and national
+    standards, 2 for the rest (Mac, EBCDIC, DOS code pages)."""
+    name = encoding.lower().replace("-", "_")
+    if name.startswith(("cp125", "utf")):
+        return 0
+    if name.startswith(("iso", "koi8", "gb", "big5", "shift_jis", "cp932", "euc", "cp949")):
+        return 1
+    return 2
 
 
 # Body
@@ -392,8 +416,8 @@ def _body(root: Message, defects: list[str], *, lenient: bool) -> Body:
             if not lenient:
                 raise
             defects.append(f"a part was skipped: {type(exc).__name__}: {exc}")
-    if text is None and html is not None:
-        text = _html_text(html, defects)
+    if (text is None or not text.strip()) and html is not None:
+        text = _html_text(html, defects)  # an empty text/plain beside real HTML says nothing
     if text is None and html is None and not attachments:
         text = _raw_payload(root, defects)
     return Body(
