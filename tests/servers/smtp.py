@@ -101,7 +101,7 @@ class SmtpServer:
             sock.listen(128)
             controller = _Controller(
                 self,
-                _Handler(self),
+                self._create_handler(),
                 sock,
                 ca.client_ssl_context() if self._implicit_tls else None,
                 ready_timeout=self._startup_timeout,
@@ -201,6 +201,14 @@ class SmtpServer:
             return [(sender, list(rcpts)) for sender, rcpts in self._envelopes]
 
     # ------------------------------------------------------------------ internals
+
+    def _create_handler(self) -> _Handler:
+        """The aiosmtpd hook object; subclasses may answer differently."""
+        return _Handler(self)
+
+    def _create_protocol(self, handler: _Handler, **kwargs: Any) -> SMTP:
+        """The protocol object for one connection; subclasses may extend it."""
+        return _RecordingSMTP(self, handler, **kwargs)
 
     def _authenticate(
         self,
@@ -361,4 +369,4 @@ class _Controller(Controller):
         with warnings.catch_warnings():
             # auth_required without auth_require_tls is deliberate in tests.
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-            return _RecordingSMTP(self._owner, self.handler, **self.SMTP_kwargs)
+            return self._owner._create_protocol(self.handler, **self.SMTP_kwargs)

@@ -10,7 +10,7 @@ from typing import Annotated
 import click
 import typer
 
-from postroom.cli import inbound, mailboxes, oauth_apps, servers, users, workflows
+from postroom.cli import inbound, mailboxes, oauth_apps, outbound, servers, users, workflows
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, table
 from postroom.config import get_settings
@@ -32,6 +32,9 @@ app.add_typer(users.app, name="user")
 app.add_typer(inbound.request_app, name="request")
 app.add_typer(inbound.held_app, name="held")
 app.command()(inbound.fetch)
+app.add_typer(outbound.outbox_app, name="outbox")
+app.add_typer(outbound.connection_app, name="connection")
+app.command()(outbound.send)
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

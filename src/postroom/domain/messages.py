@@ -7,8 +7,12 @@ policy.default and a fallback. Nothing here touches the network or the database.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# "[#123]" in a subject names request 123: outbound mail writes it, inbound routing reads it.
+SUBJECT_TOKEN = re.compile(r"\[#(\d{1,12})\]")
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from postroom.domain.messages import Headers, Hit
+from postroom.domain.messages import SUBJECT_TOKEN, Headers, Hit
 from postroom.inbound.rules import VERDICTS, Verdict
 from postroom.storage.models import Request, Workflow
-
-SUBJECT_TOKEN = re.compile(r"\[#(\d{1,12})\]")
 
 
 @dataclass(frozen=True)

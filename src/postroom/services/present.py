@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from postroom.storage.models import AuditEntry, Mailbox, OAuthApp, Server, User, Workflow
+from postroom.storage.models import (
+    AuditEntry,
+    Connection,
+    Mailbox,
+    OAuthApp,
+    OutboxItem,
+    Server,
+    User,
+    Workflow,
+)
 
 
 def server(row: Server) -> dict[str, Any]:
@@ -84,4 +93,34 @@ def audit_entry(row: AuditEntry) -> dict[str, Any]:
         "target": row.target,
         "reason": row.reason,
         "details": row.details,
+    }
+
+
+def connection(row: Connection) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "mailbox": row.mailbox.address,
+        "security": row.security,
+        "connect_timeout": row.connect_timeout,
+        "send_timeout": row.send_timeout,
+        "auth": row.auth,
+        "action_base_url": row.action_base_url,
+    }
+
+
+def outbox_item(row: OutboxItem) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "state": row.state,
+        "message_id": row.message_id,
+        "sender": row.sender,
+        "subject": row.subject,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at.isoformat() if row.state == "queued" else None,
+        "last_error": row.last_error,
+        "request": row.request_id,
+        "recipients": [
+            {"address": r.address, "status": r.status, "code": r.code, "detail": r.detail}
+            for r in row.recipients
+        ],
     }

@@ -256,3 +256,67 @@ class FetchCursor(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class Connection(Base):
+    """A named outbound route that processes pick by name (the Infor seed's email connection)."""
+
+    __tablename__ = "connections"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id"))
+    security: Mapped[str] = mapped_column(String(10))
+    connect_timeout: Mapped[float | None] = mapped_column(Float)  # None: no timeout (the seed)
+    send_timeout: Mapped[float | None] = mapped_column(Float)
+    auth: Mapped[str] = mapped_column(String(10), default="basic")
+    action_base_url: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    mailbox: Mapped[Mailbox] = relationship(lazy="joined")
+
+
+class OutboxItem(Base):
+    """One email to send. This row is the truth: the Message-ID and the bytes are fixed when it
+    is queued, so a retry sends exactly what was asked for."""
+
+    __tablename__ = "outbox_items"
+    __table_args__ = (Index("ix_outbox_items_due", "state", "next_attempt_at"),)
+
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id"))
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    message_id: Mapped[str] = mapped_column(String(500), unique=True)
+    sender: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # queued -> sending -> sent | failed | bounced; "uncertain" when the process died between
+    # the end of DATA and the server's answer: it may have been delivered, so it is not resent.
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    data_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    recipients: Mapped[list[OutboxRecipient]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="OutboxRecipient.id"
+    )
+
+
+class OutboxRecipient(Base):
+    """The outcome per recipient: a server may accept some and refuse others."""
+
+    __tablename__ = "outbox_recipients"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_items.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # accepted, refused, bounced
+    code: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Engine, or_, select
 
 from postroom.domain.settings import MailboxState, Protocol
-from postroom.services import fetching
+from postroom.services import fetching, outbox
 from postroom.services.fetching import MailboxRun
 from postroom.storage.models import Mailbox, Server, utcnow
 from postroom.workers import leases
@@ -24,6 +24,7 @@ from postroom.workers.idle import IdleWatchers
 log = logging.getLogger(__name__)
 
 IDLE_TICK = 30.0  # longest sleep between looks at the schedule
+OUTBOX_TICK = 5.0  # how often the outbox is looked at for due email
 
 
 class Scheduler:
@@ -38,6 +39,7 @@ class Scheduler:
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         self.running: dict[int, Future[None]] = {}
+        self.sending: Future[None] | None = None
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.urgent: set[int] = set()
@@ -102,6 +104,8 @@ class Scheduler:
                 due, wait = self._due(utcnow())
                 for mailbox_id in due:
                     self._submit(mailbox_id)
+                self._submit_outbox()
+                wait = min(wait, OUTBOX_TICK)
             except Exception:  # the loop must outlive a database hiccup; it logs and retries
                 log.exception("the scheduler could not read the schedule")
                 wait = IDLE_TICK
@@ -115,6 +119,18 @@ class Scheduler:
                 self.urgent.add(mailbox_id)  # fetch again as soon as this run ends
                 return
             self.running[mailbox_id] = self.pool.submit(self._run, mailbox_id)
+
+    def _submit_outbox(self) -> None:
+        with self.lock:
+            if self.sending is not None and not self.sending.done():
+                return
+            self.sending = self.pool.submit(self._send)
+
+    def _send(self) -> None:
+        try:
+            outbox.flush_once(self.engine)
+        except Exception:  # logged; the next tick tries again, the rows keep their state
+            log.exception("sending the outbox failed unexpectedly")
 
     def _run(self, mailbox_id: int) -> None:
         if not leases.claim(self.engine, mailbox_id, self.owner):

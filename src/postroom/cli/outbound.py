@@ -1,0 +1,181 @@
+"""postroom send, outbox …, connection …: outbound mail."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from postroom.cli.context import database
+from postroom.cli.output import JsonFlag, emit, fields, table
+from postroom.errors import InvalidInput
+from postroom.outbound.compose import Attachment, Draft
+from postroom.services import connections, outbox, present
+from postroom.services.actors import OPERATOR
+from postroom.storage.db import default_engine
+
+outbox_app = typer.Typer(
+    help="The outbox: email waiting to be sent, and what became of it.", no_args_is_help=True
+)
+connection_app = typer.Typer(help="Connections: named outbound routes.", no_args_is_help=True)
+
+
+def _read(path: Path | None, what: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"Cannot read the {what} file {path}: {exc}") from exc
+
+
+def _attachment(path: Path) -> Attachment:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read the attachment {path}: {exc}") from exc
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Attachment(filename=path.name, content_type=content_type, data=data)
+
+
+def send(
+    sender: Annotated[str, typer.Option("--from", help="The sending mailbox's address")],
+    to: Annotated[list[str], typer.Option("--to", help="A recipient; repeat for more")],
+    cc: Annotated[list[str] | None, typer.Option("--cc")] = None,
+    bcc: Annotated[list[str] | None, typer.Option("--bcc")] = None,
+    subject: Annotated[str, typer.Option()] = "",
+    body_file: Annotated[Path | None, typer.Option(help="The text body")] = None,
+    html_file: Annotated[Path | None, typer.Option(help="An HTML body")] = None,
+    attach: Annotated[list[Path] | None, typer.Option(help="A file to attach; repeat")] = None,
+    connection: Annotated[str | None, typer.Option(help="Send through this connection")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Repeat-safe submission key")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Queue one email; `outbox flush --once` or the workers send it."""
+    draft = Draft(
+        sender=sender,
+        to=tuple(to),
+        cc=tuple(cc or ()),
+        bcc=tuple(bcc or ()),
+        subject=subject,
+        text=_read(body_file, "body") or "",
+        html=_read(html_file, "HTML"),
+        attachments=tuple(_attachment(p) for p in attach or ()),
+    )
+    with database() as db:
+        data = present.outbox_item(
+            outbox.enqueue(
+                db, OPERATOR, draft, connection=connection, idempotency_key=idempotency_key
+            )
+        )
+    emit(as_json, data, f"Queued outbox item {data['id']} ({data['message_id']}).")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    state: Annotated[
+        str | None, typer.Option(help="queued, sending, sent, failed, bounced, uncertain")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="0 for all")] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """List outbox items, newest first."""
+    with database() as db:
+        rows = [present.outbox_item(i) for i in outbox.listing(db, state, limit)]
+    emit(
+        as_json,
+        rows,
+        table(
+            rows,
+            ["id", "state", "sender", "subject", "attempts", "last_error"],
+            "The outbox is empty.",
+        ),
+    )
+
+
+@outbox_app.command("show")
+def outbox_show(item_id: int, as_json: JsonFlag = False) -> None:
+    """Show one outbox item and the outcome per recipient."""
+    with database() as db:
+        data = present.outbox_item(outbox.get(db, item_id))
+    emit(
+        as_json,
+        data,
+        fields({k: v for k, v in data.items() if k != "recipients"})
+        + "\n\n"
+        + table(data["recipients"], ["address", "status", "code", "detail"], ""),
+    )
+
+
+@outbox_app.command("flush")
+def outbox_flush(
+    once: Annotated[bool, typer.Option("--once", help="Send what is due, then exit")] = False,
+    retry_now: Annotated[bool, typer.Option("--retry-now", help="Ignore backoff")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send what is due; exit 1 if a server could not be reached."""
+    if not once:
+        raise InvalidInput("Say --once: continuous sending runs inside `postroom serve`.")
+    with database():
+        pass
+    result = outbox.flush_once(default_engine(), retry_now=retry_now)
+    data = result.as_dict()
+    emit(as_json, data, fields(data))
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@outbox_app.command("retry")
+def outbox_retry(item_id: int, as_json: JsonFlag = False) -> None:
+    """Queue an uncertain or failed item again (after checking it was not delivered)."""
+    with database() as db:
+        data = present.outbox_item(outbox.retry(db, OPERATOR, item_id))
+    emit(as_json, data, f"Outbox item {item_id} is queued again.")
+
+
+@connection_app.command("add")
+def connection_add(
+    name: str,
+    mailbox: Annotated[str, typer.Option(help="The sending mailbox")],
+    security: Annotated[
+        str | None, typer.Option(help="tls or starttls; default: the server's")
+    ] = None,
+    connect_timeout: Annotated[float | None, typer.Option(help="Seconds; blank for none")] = None,
+    send_timeout: Annotated[float | None, typer.Option(help="Seconds; blank for none")] = None,
+    auth: Annotated[str, typer.Option(help="basic or oauth2")] = "basic",
+    action_base_url: Annotated[str | None, typer.Option(help="Base for links in bodies")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a named outbound connection."""
+    spec = connections.ConnectionSpec(
+        name, mailbox, security, connect_timeout, send_timeout, auth, action_base_url
+    )
+    with database() as db:
+        data = present.connection(connections.add(db, OPERATOR, spec))
+    emit(as_json, data, f"Added connection {data['name']} through {data['mailbox']}.")
+
+
+@connection_app.command("list")
+def connection_list(as_json: JsonFlag = False) -> None:
+    """List connections."""
+    with database() as db:
+        rows = [present.connection(c) for c in connections.listing(db)]
+    emit(as_json, rows, table(rows, ["name", "mailbox", "security", "auth"], "No connections yet."))
+
+
+@connection_app.command("show")
+def connection_show(name: str, as_json: JsonFlag = False) -> None:
+    """Show one connection."""
+    with database() as db:
+        data = present.connection(connections.get(db, name))
+    emit(as_json, data, fields(data))
+
+
+@connection_app.command("remove")
+def connection_remove(name: str, as_json: JsonFlag = False) -> None:
+    """Remove a connection."""
+    with database() as db:
+        connections.remove(db, OPERATOR, name)
+    emit(as_json, {"removed": name}, f"Removed connection {name}.")
