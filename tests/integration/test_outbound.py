@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli
-from tests.integration.mailhelpers import add_mailbox, add_server, cli_json
+from tests.integration.mailhelpers import add_desk, add_mailbox, add_server, cli_json
+from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
 
 SENDER = "desk@example.test"
+DATA = Path(__file__).parents[1] / "data"
 
 pytestmark = pytest.mark.usefixtures("trust_test_ca")
 
@@ -104,3 +106,44 @@ def test_an_unreachable_server_defers_the_email_and_says_why(cli: Cli) -> None:
     _, items = cli_json(cli, "outbox", "list")
     assert items[0]["state"] == "queued" and items[0]["attempts"] == 1
     assert items[0]["next_attempt_at"] is not None
+
+
+def test_a_bounce_for_an_email_we_sent_marks_that_recipient_bounced(
+    outbound: Cli, smtp_server: SmtpServer, dovecot: Dovecot
+) -> None:
+    item = _send(outbound, "--to", "ann@example.org", "--to", "nobody@example.net")
+    _flush(outbound)
+    user = add_desk(outbound, dovecot, "imap", dovecot.imap_port)
+    dsn = (
+        (DATA / "dsn_bounce.eml")
+        .read_bytes()
+        .replace(b"<original-42@example.test>", item["message_id"].encode())
+    )
+    dovecot.deliver(user, [dsn])
+    code, _ = cli_json(outbound, "fetch", "--once")
+    assert code == 0
+    _, shown = cli_json(outbound, "outbox", "show", str(item["id"]))
+    statuses = {r["address"]: (r["status"], r["detail"]) for r in shown["recipients"]}
+    assert statuses["ann@example.org"] == ("accepted", None)
+    assert statuses["nobody@example.net"] == ("bounced", "5.1.1 smtp; 550 5.1.1 user unknown")
+    assert shown["state"] == "sent"  # ann has it; one recipient bounced
+
+
+def test_an_email_whose_only_recipient_bounced_is_bounced(
+    outbound: Cli, smtp_server: SmtpServer, dovecot: Dovecot
+) -> None:
+    item = _send(outbound, "--to", "nobody@example.net")
+    _flush(outbound)
+    user = add_desk(outbound, dovecot, "imap", dovecot.imap_port)
+    dovecot.deliver(
+        user,
+        [
+            (DATA / "dsn_bounce.eml")
+            .read_bytes()
+            .replace(b"<original-42@example.test>", item["message_id"].encode())
+        ],
+    )
+    cli_json(outbound, "fetch", "--once")
+    _, shown = cli_json(outbound, "outbox", "show", str(item["id"]))
+    assert shown["state"] == "bounced"
+    assert "550 5.1.1 user unknown" in shown["last_error"]

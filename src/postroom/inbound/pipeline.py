@@ -21,6 +21,7 @@ from postroom.domain.messages import Headers, Hit
 from postroom.inbound.parse import is_unparseable, parse_headers
 from postroom.inbound.route import Decision, decide, subject_token, thread_ids
 from postroom.inbound.rules import RuleContext, run_chain, verdict
+from postroom.services import bounces
 from postroom.storage.models import Mailbox, Message, Request, utcnow
 
 LOOKUP_CHUNK = 500
@@ -160,6 +161,8 @@ def ingest(
                 [],
             )
         request = router.apply(decision, headers)
+        if any(hit.rule == "bounce" for hit in hits):
+            bounces.record(db, remote.raw)  # marks the outbox item this answers, if it is ours
         rows.append(_message(mailbox, remote, headers, decision, hits, request))
         if decision.action == "hold":
             result.held += 1
