@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     max_message_size: int = 25 * 1024 * 1024  # larger mail is held as oversize, never dropped
     sender_rate_limit: int = 20  # messages from one sender an hour before they are held
     acknowledgement_limit: int = 3  # acknowledgements to one sender a day, whatever they send
+    # Emails marked "end of DATA" in one commit. 1: a crash leaves at most one email
+    # uncertain; more: faster, and up to that many uncertain (never resent). See benchmarks/send.
+    send_window: int = 1
     public_url: str = "http://127.0.0.1:8025"  # links to it are rewritten per connection
 
     @property

@@ -4,12 +4,9 @@ SIGKILL at random instants. Afterwards every email is in exactly one request or 
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
-import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ from sqlalchemy import func, select
 from postroom.storage.db import default_engine
 from postroom.storage.models import Message
 from tests.conftest import Cli
+from tests.integration.killing import kill_randomly
 from tests.integration.mailhelpers import add_desk, cli_json
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
@@ -56,45 +54,6 @@ def test_a_connection_cut_mid_fetch_loses_nothing_and_resumes(cli: Cli, dovecot:
     assert dovecot.count(user) == 0
 
 
-def _timed_run(env: dict[str, str], timeout: float | None = None) -> tuple[float, bool]:
-    """One `postroom fetch --once`, killed with SIGKILL after `timeout` seconds if still running.
-    Returns how long it ran and whether it was killed."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "postroom", "fetch", "--once"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        proc.wait(timeout=timeout)  # the fault injected: death at a random instant
-        return time.perf_counter() - started, False
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return time.perf_counter() - started, True
-
-
-def _kill_randomly(env: dict[str, str], seed: int, refill: Callable[[], None]) -> int:
-    """Kill `postroom fetch --once` with SIGKILL at random instants while it has work.
-
-    The instants are drawn from the start-up time of a run with nothing to do (measured here
-    first) to a second past it, so they land while mail is being fetched and stored, on a
-    fast machine or a slow one. A run that finished before its instant emptied the mailbox:
-    `refill` delivers more, and the rounds go on until KILLS runs died mid-way.
-    """
-    rng = random.Random(seed)
-    idle, _ = _timed_run(env)
-    killed = 0
-    for _ in range(KILLS * 6):
-        if killed == KILLS:
-            break
-        refill()
-        _, was_killed = _timed_run(env, rng.uniform(idle * 0.5, idle + 1.0))
-        killed += was_killed
-    return killed
-
-
 @pytest.mark.parametrize(("protocol", "port_name"), [("imap", "imap_port"), ("pop3", "pop3_port")])
 def test_sigkill_at_random_instants_loses_nothing_and_imports_nothing_twice(
     cli: Cli, dovecot: Dovecot, postroom_env: Path, protocol: str, port_name: str
@@ -112,7 +71,7 @@ def test_sigkill_at_random_instants_loses_nothing_and_imports_nothing_twice(
             delivered += dovecot.deliver(user, mails)
 
     env = os.environ | {"POSTROOM_FETCH_BATCH_SIZE": "25"}
-    killed = _kill_randomly(env, zlib.crc32(protocol.encode()), refill)
+    killed = kill_randomly(["fetch", "--once"], env, zlib.crc32(protocol.encode()), KILLS, refill)
     assert killed >= 1, "no run was killed: the proof proved nothing"
     final = subprocess.run(
         [sys.executable, "-m", "postroom", "fetch", "--once", "--json"],

@@ -12,7 +12,7 @@ from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, fields, read_text_file, table
 from postroom.errors import InvalidInput
 from postroom.outbound.compose import Attachment, Draft
-from postroom.services import connections, outbox, present
+from postroom.services import connections, delivery, outbox, present
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import default_engine
 
@@ -111,7 +111,7 @@ def outbox_flush(
         raise InvalidInput("Say --once: continuous sending runs inside `postroom serve`.")
     with database():
         pass
-    result = outbox.flush_once(default_engine(), retry_now=retry_now)
+    result = delivery.flush_once(default_engine(), retry_now=retry_now)
     data = result.as_dict()
     emit(as_json, data, fields(data))
     if result.errors:

@@ -29,6 +29,9 @@ def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SM
                 client.starttls(context=context)
         if client.sock is not None:
             client.sock.settimeout(endpoint.timeout)
+            # The outbox writes the final dot on its own, after recording that moment: with
+            # Nagle's algorithm that small write waits for the delayed ACK, ~40 ms an email.
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if credentials is not None:
             client.login(credentials.login, credentials.password)
     except smtplib.SMTPAuthenticationError as exc:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Engine, or_, select
 
 from postroom.domain.settings import MailboxState, Protocol
-from postroom.services import fetching, outbox
+from postroom.services import delivery, fetching
 from postroom.services.fetching import MailboxRun
 from postroom.storage.models import Mailbox, Server, utcnow
 from postroom.workers import leases
@@ -128,7 +128,7 @@ class Scheduler:
 
     def _send(self) -> None:
         try:
-            outbox.flush_once(self.engine)
+            delivery.flush_once(self.engine)
         except Exception:  # logged; the next tick tries again, the rows keep their state
             log.exception("sending the outbox failed unexpectedly")
 

@@ -1,0 +1,396 @@
+"""Sending the outbox: claim due rows, send them over one SMTP session per route, record
+each outcome.
+
+A worker claims rows with a conditional UPDATE and a lease, so any number of workers on any
+machines share the table; a lease that expires (the worker died) puts the row back, unless
+the worker had already reached the end of DATA: then it may have been delivered, and it waits
+as "uncertain" for a person instead of being sent twice.
+
+Speed comes from writing little: rows are loaded in bulk, and each email's outcome is
+committed together with the next email's end-of-DATA marker, one commit an email. With
+`POSTROOM_SEND_WINDOW` above 1, one commit marks that many emails at once: after a crash,
+up to that many are "uncertain" instead of one, never resent.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection as DbConnection
+from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy.orm import Session, defer, selectinload
+
+from postroom.config import get_settings
+from postroom.connectors.smtp import open_smtp
+from postroom.domain.endpoints import Credentials, Endpoint
+from postroom.errors import InvalidInput, PostroomError
+from postroom.outbound.retry import next_attempt
+from postroom.outbound.sender import Outcome, transmit
+from postroom.services import connections, sent_copies
+from postroom.services.connection_tests import credentials_of, endpoint_of
+from postroom.storage.db import unit_of_work
+from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow
+
+LEASE = timedelta(minutes=5)
+CLAIM_BATCH = 500
+PREFETCH_BYTES = 8 * 1024 * 1024  # emails read ahead: one query for many small ones
+
+
+@dataclass
+class FlushResult:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    copied: int = 0  # copies appended to IMAP Sent folders
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "deferred": self.deferred,
+            "failed": self.failed,
+            "uncertain": self.uncertain,
+            "copied": self.copied,
+            "errors": self.errors,
+        }
+
+
+@dataclass(frozen=True)
+class _Route:
+    endpoint: Endpoint
+    credentials: Credentials | None
+
+
+@dataclass
+class _Claimed:
+    """What sending one row needs, read once at claim time; the lease makes it ours alone."""
+
+    id: int
+    connection_id: int | None
+    mailbox_id: int | None
+    sender: str
+    attempts: int
+    size: int
+    deadline_at: datetime
+    statuses: dict[str, str]  # recipient address -> pending, accepted, refused, bounced
+
+    @property
+    def pending(self) -> list[str]:
+        return [a for a, status in self.statuses.items() if status == "pending"]
+
+
+def flush_once(engine: Engine, *, retry_now: bool = False) -> FlushResult:
+    """Send what is due, one SMTP session per route, then return."""
+    result = FlushResult()
+    sweep(engine)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    claimed = _claim(engine, owner, utcnow(), retry_now)
+    groups: dict[_Route, list[_Claimed]] = defaultdict(list)
+    journal = _Journal(engine, result)
+    with unit_of_work(engine) as db:
+        routes: dict[tuple[int | None, int | None], _Route | PostroomError] = {}
+        for item in claimed:
+            key = (item.connection_id, item.mailbox_id)
+            if key not in routes:
+                try:
+                    routes[key] = _route(db, *key)
+                except PostroomError as exc:
+                    routes[key] = exc
+            route = routes[key]
+            if isinstance(route, PostroomError):
+                journal.settle(item, Outcome(refused={a: (0, str(route)) for a in item.pending}))
+            else:
+                groups[route].append(item)
+    try:
+        journal.commit()
+        for route, items in groups.items():
+            _send_group(route, items, journal)
+    finally:
+        journal.close()
+    copies = sent_copies.copy_pending(engine)
+    result.copied += copies.copied
+    result.errors += copies.errors
+    return result
+
+
+def sweep(engine: Engine, now: datetime | None = None) -> None:
+    """Rows left in sending by a dead worker: back to the queue, or uncertain past DATA."""
+    now = now or utcnow()
+    expired = and_(OutboxItem.state == "sending", OutboxItem.lease_until < now)
+    with engine.begin() as connection:
+        connection.execute(
+            update(OutboxItem)
+            .where(expired, OutboxItem.data_sent_at.is_(None))
+            .values(state="queued", lease_owner=None, lease_until=None)
+        )
+        connection.execute(
+            update(OutboxItem)
+            .where(expired, OutboxItem.data_sent_at.is_not(None))
+            .values(
+                state="uncertain",
+                lease_owner=None,
+                lease_until=None,
+                last_error="The worker died after the end of DATA: the "
+                "server may have delivered it. Check, then `outbox retry`.",
+            )
+        )
+
+
+def _claim(engine: Engine, owner: str, now: datetime, retry_now: bool) -> list[_Claimed]:
+    due = select(OutboxItem.id).where(OutboxItem.state == "queued")
+    if not retry_now:
+        due = due.where(OutboxItem.next_attempt_at <= now)
+    with engine.begin() as connection:
+        ids = list(connection.scalars(due.order_by(OutboxItem.id).limit(CLAIM_BATCH)))
+        if not ids:
+            return []
+        # Conditional: a row another worker took between the SELECT and here stays theirs.
+        connection.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids), OutboxItem.state == "queued")
+            .values(state="sending", lease_owner=owner, lease_until=now + LEASE)
+        )
+    with unit_of_work(engine) as db:
+        rows = db.execute(
+            select(OutboxItem, func.length(OutboxItem.raw))
+            .options(defer(OutboxItem.raw), selectinload(OutboxItem.recipients))
+            .where(OutboxItem.lease_owner == owner, OutboxItem.state == "sending")
+            .order_by(OutboxItem.id)
+            .execution_options(populate_existing=True)
+        )
+        return [
+            _Claimed(
+                id=row.id,
+                connection_id=row.connection_id,
+                mailbox_id=row.mailbox_id,
+                sender=row.sender,
+                attempts=row.attempts,
+                size=size or 0,
+                deadline_at=_aware(row.deadline_at),
+                statuses={r.address: r.status for r in row.recipients},
+            )
+            for row, size in rows
+        ]
+
+
+def _route(db: Session, connection_id: int | None, mailbox_id: int | None) -> _Route:
+    if connection_id is not None:
+        route = db.get(Connection, connection_id)
+        assert route is not None
+        server = route.mailbox.outgoing_server
+        assert server is not None
+        login = None if route.auth == "none" else credentials_of(route.mailbox, server)
+        return _Route(connections.endpoint(route), login)
+    mailbox = db.get(Mailbox, mailbox_id) if mailbox_id else None
+    if mailbox is None or mailbox.outgoing_server is None:
+        raise InvalidInput("The email's mailbox can no longer send: it has no outgoing server.")
+    return _Route(
+        endpoint_of(mailbox.outgoing_server), credentials_of(mailbox, mailbox.outgoing_server)
+    )
+
+
+def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None:
+    try:
+        client = open_smtp(route.endpoint, route.credentials)
+    except PostroomError as exc:
+        journal.result.errors.append(str(exc))
+        for item in items:
+            journal.settle(item, Outcome(deferred={a: (0, str(exc)) for a in item.pending}))
+        journal.commit()
+        return
+    window = max(1, get_settings().send_window)
+    try:
+        for index, item in enumerate(items):
+            if item.id not in journal.raw:
+                journal.load(items[index:])
+            if window > 1 and index % window == 0:
+                journal.window = [i.id for i in items[index : index + window]]
+            try:
+                outcome = transmit(
+                    client,
+                    item.sender,
+                    item.pending,
+                    journal.raw.pop(item.id),
+                    partial(journal.mark, item.id),
+                )
+            except (smtplib.SMTPException, OSError) as exc:
+                # Before the final dot: nothing was delivered. This and the rest wait for later.
+                error = f"the SMTP session failed: {exc}"
+                journal.result.errors.append(error)
+                for rest in items[index:]:
+                    journal.settle(rest, Outcome(deferred={a: (0, error) for a in rest.pending}))
+                return
+            journal.settle(item, outcome)
+            if outcome.uncertain:
+                return  # the session is broken: its state is unknown
+    finally:
+        journal.commit()
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
+
+
+class _Journal:
+    """The durable record of a flush: end-of-DATA markers and outcomes.
+
+    An outcome waits in memory and is committed with the next marker (or at the end), so an
+    email costs one commit. A crash loses at most outcomes that were not committed; their
+    rows keep their marker, so the sweeper makes them "uncertain", never resends them.
+    """
+
+    def __init__(self, engine: Engine, result: FlushResult) -> None:
+        self.result = result
+        # One connection for the whole flush: a pool checkout and its reset an email cost
+        # more than the commit itself.
+        self.connection = engine.connect()
+        self.raw: dict[int, bytes] = {}
+        self.marked: set[int] = set()
+        self.window: list[int] = []
+        self.items: list[dict[str, Any]] = []
+        self.recipients: list[dict[str, Any]] = []
+
+    def load(self, upcoming: list[_Claimed]) -> None:
+        """The bytes of the next emails, as many as fit in PREFETCH_BYTES (at least one)."""
+        ids: list[int] = []
+        budget = PREFETCH_BYTES
+        for item in upcoming:
+            if ids and item.size > budget:
+                break
+            ids.append(item.id)
+            budget -= item.size
+        with self.connection.begin():
+            rows = self.connection.execute(
+                select(OutboxItem.id, OutboxItem.raw).where(OutboxItem.id.in_(ids))
+            )
+            self.raw.update((item_id, raw) for item_id, raw in rows)
+
+    def mark(self, item_id: int) -> None:
+        """Called just before the final dot: from here on a crash means 'maybe delivered'."""
+        if item_id in self.marked:
+            return
+        ids = self.window or [item_id]
+        with self.connection.begin():
+            self._write(self.connection)
+            self.connection.execute(
+                update(OutboxItem).where(OutboxItem.id.in_(ids)).values(data_sent_at=utcnow())
+            )
+        self.marked.update(ids)
+        self.window = []
+
+    def settle(self, item: _Claimed, outcome: Outcome) -> None:
+        now = utcnow()
+        errors = []
+        for address in item.statuses:
+            change: tuple[str, int | None, str | None] | None = None
+            if address in outcome.accepted:
+                change = ("accepted", 250, None)
+            elif address in outcome.refused:
+                code, detail = outcome.refused[address]
+                change = ("refused", code, detail)
+                errors.append(f"{address}: {code} {detail}")
+            elif address in outcome.deferred:
+                code, detail = outcome.deferred[address]
+                change = ("pending", code, detail)
+                errors.append(f"{address}: {code} {detail}")
+            if change is not None:
+                item.statuses[address] = change[0]
+                self._recipient(item.id, address, *change)
+        attempts = item.attempts + 1
+        values: dict[str, Any] = {
+            "iid": item.id,
+            "attempts": attempts,
+            "last_error": "; ".join(errors) or None,
+        }
+        pending = item.pending
+        if outcome.uncertain:  # the marker stays: the sweeper and people see why
+            values.update(state="uncertain", last_error=outcome.uncertain)
+            self.result.uncertain += 1
+        elif pending and now < item.deadline_at:
+            values.update(
+                state="queued", next_attempt_at=next_attempt(now, attempts), data_sent_at=None
+            )
+            self.result.deferred += 1
+        else:
+            for address in pending:  # past the deadline: given up
+                self._recipient(item.id, address, "refused", None, None, keep_detail=True)
+            if any(status == "accepted" for status in item.statuses.values()):
+                values.update(state="sent", sent_at=now)
+                self.result.sent += 1
+            else:
+                values.update(state="failed")
+                self.result.failed += 1
+        self.items.append(values)
+
+    def _recipient(
+        self,
+        item_id: int,
+        address: str,
+        status: str,
+        code: int | None,
+        detail: str | None,
+        *,
+        keep_detail: bool = False,
+    ) -> None:
+        if keep_detail:  # only the status changes; the last answer stays as the reason
+            for entry in reversed(self.recipients):
+                if entry["iid"] == item_id and entry["addr"] == address:
+                    entry["st"] = status
+                    return
+            code, detail = 0, "no answer before the delivery deadline"
+        self.recipients.append(
+            {"iid": item_id, "addr": address, "st": status, "code": code, "detail": detail}
+        )
+
+    def close(self) -> None:
+        self.commit()
+        self.connection.close()
+
+    def commit(self) -> None:
+        if self.items or self.recipients:
+            with self.connection.begin():
+                self._write(self.connection)
+
+    def _write(self, connection: DbConnection) -> None:
+        if self.recipients:
+            connection.execute(
+                update(OutboxRecipient)
+                .where(
+                    OutboxRecipient.item_id == bindparam("iid"),
+                    OutboxRecipient.address == bindparam("addr"),
+                )
+                .values(status=bindparam("st"), code=bindparam("code"), detail=bindparam("detail")),
+                self.recipients,
+            )
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for values in self.items:  # the columns differ by state: one executemany a shape
+            by_columns[tuple(sorted(values))].append(values)
+        for columns, rows in by_columns.items():
+            connection.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == bindparam("iid"))
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    **{c: bindparam(f"v_{c}") for c in columns if c != "iid"},
+                ),
+                [
+                    {"iid": r["iid"], **{f"v_{c}": r[c] for c in columns if c != "iid"}}
+                    for r in rows
+                ],
+            )
+        self.items, self.recipients = [], []
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
