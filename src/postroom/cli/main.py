@@ -10,6 +10,7 @@ from typing import Annotated
 import click
 import typer
 
+from postroom.cli import discovery as discovery_cli
 from postroom.cli import inbound, mailboxes, oauth_apps, outbound, servers, users, workflows
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, table
@@ -35,6 +36,8 @@ app.command()(inbound.fetch)
 app.add_typer(outbound.outbox_app, name="outbox")
 app.add_typer(outbound.connection_app, name="connection")
 app.command()(outbound.send)
+app.add_typer(discovery_cli.provider_app, name="provider")
+app.command()(discovery_cli.discover)
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -3,7 +3,7 @@ is set. This is the one place that decides what leaves the process."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from postroom.storage.models import (
     AuditEntry,
@@ -15,6 +15,10 @@ from postroom.storage.models import (
     User,
     Workflow,
 )
+
+if TYPE_CHECKING:
+    from postroom.discovery.model import Candidate, Discovery
+    from postroom.services.providers import ProviderView
 
 
 def server(row: Server) -> dict[str, Any]:
@@ -132,4 +136,60 @@ def outbox_item(row: OutboxItem) -> dict[str, Any]:
             {"address": r.address, "status": r.status, "code": r.code, "detail": r.detail}
             for r in row.recipients
         ],
+    }
+
+
+def candidate(item: Candidate) -> dict[str, Any]:
+    return {
+        "source": item.source,
+        "protocol": item.protocol.value,
+        "host": item.host,
+        "port": item.port,
+        "security": item.security.value,
+        "login_format": item.login_format.value,
+        "oauth_provider": item.oauth_provider.value if item.oauth_provider else None,
+        "provider": item.provider,
+        "guessed": item.guessed,
+        "also_found_by": list(item.also_found_by),
+        "note": item.note,
+    }
+
+
+def discovery(result: Discovery) -> dict[str, Any]:
+    return {
+        "address": result.address,
+        "domain": result.domain,
+        "candidates": [candidate(c) for c in result.candidates],
+        "outcomes": [
+            {
+                "source": o.source,
+                "status": o.status.value,
+                "detail": o.detail,
+                "seconds": round(o.seconds, 3),
+            }
+            for o in result.outcomes
+        ],
+    }
+
+
+def provider(view: ProviderView) -> dict[str, Any]:
+    return {
+        "name": view.name,
+        "display_name": view.display_name,
+        "kind": view.kind,
+        "oauth_provider": view.oauth_provider.value if view.oauth_provider else None,
+        "domains": list(view.domains),
+        "added_domains": list(view.added_domains),
+        "servers": list(view.server_names),
+        "settings": [
+            {
+                "protocol": s.protocol.value,
+                "host": s.host,
+                "port": s.port,
+                "security": s.security.value,
+                "login_format": s.login_format.value,
+            }
+            for s in view.settings
+        ],
+        "note": view.note,
     }

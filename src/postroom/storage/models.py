@@ -331,3 +331,43 @@ class OutboxRecipient(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")  # accepted, refused, bounced
     code: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Provider(Base):
+    """An administrator's own mail provider: a name for some servers and the domains they
+    serve, so discovery offers them first (the seeds' 'email providers domains')."""
+
+    __tablename__ = "providers"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    oauth_provider: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    servers: Mapped[list[Server]] = relationship(
+        secondary="provider_servers", lazy="selectin", order_by="Server.name"
+    )
+
+
+class ProviderServer(Base):
+    __tablename__ = "provider_servers"
+    __table_args__ = (UniqueConstraint("provider_id", "server_id"),)
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    server_id: Mapped[int] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"))
+
+
+class ProviderDomain(Base):
+    """A domain an administrator gave to a provider: a built-in one (by key) or their own.
+    One provider a domain, so discovery's first answer is never ambiguous."""
+
+    __tablename__ = "provider_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    builtin: Mapped[str | None] = mapped_column(String(50))
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    provider: Mapped[Provider | None] = relationship(lazy="joined")

@@ -1,0 +1,32 @@
+"""Discovery as a use case: the administrators' table from the database, then every source.
+
+Read-only and open to every user (adding a personal mailbox starts here); nothing is signed
+in to and nothing is stored, so it writes no audit entry."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from postroom.discovery import lookup
+from postroom.discovery.context import DiscoveryContext, DiscoverySettings
+from postroom.discovery.model import Discovery
+from postroom.domain import validate
+from postroom.services import providers
+from postroom.services.actors import Actor
+
+
+def discover(
+    db: Session,
+    actor: Actor,
+    address: str,
+    *,
+    timeout: float | None = None,
+    context: DiscoveryContext | None = None,
+) -> Discovery:
+    """Settings for `address`, ranked, each naming its source, with every source's outcome.
+    `timeout` bounds each source (default 5 s, POSTROOM_DISCOVERY_TIMEOUT); `context` replaces
+    the POSTROOM_DISCOVERY_* settings (nameserver, URLs, CA bundle, probe ports)."""
+    address, domain = lookup.checked_address(address)
+    seconds = validate.timeout(timeout, "discovery timeout")
+    ctx = (context if context is not None else DiscoverySettings().context()).with_timeout(seconds)
+    return lookup.discover(address, ctx, admin_entries=providers.admin_entries(db, domain))
