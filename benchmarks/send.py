@@ -142,7 +142,7 @@ def parallel(port: int, n: int, workers: int) -> tuple[float, float]:
 
         def drain(_: int) -> None:
             while True:
-                seconds, done = flush_seconds(engine)
+                _, done = flush_seconds(engine)
                 if not done:
                     return
 
