@@ -142,8 +142,7 @@ def parallel(port: int, n: int, workers: int) -> tuple[float, float]:
 
         def drain(_: int) -> None:
             while True:
-                _, done = flush_seconds(engine)
-                if not done:
+                if not flush_seconds(engine)[1]:
                     return
 
         started = time.perf_counter()
