@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, Select, and_, select, update
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
@@ -30,7 +30,7 @@ from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE, next_attempt
 from postroom.outbound.sender import Outcome, transmit
 from postroom.services import audit, connections, mailboxes
-from postroom.services.actors import Actor
+from postroom.services.actors import OPERATOR, Actor
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow
@@ -54,6 +54,8 @@ def enqueue(
         existing = db.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == key))
         if existing is not None:
             return existing
+    if connection:
+        actor.require_admin("send through a named connection")
     route = connections.get(db, connection) if connection else None
     mailbox = route.mailbox if route else mailboxes.get_for(db, actor, draft.sender)
     if mailbox.outgoing_server is None or not mailbox.send_enabled:
@@ -87,25 +89,42 @@ def enqueue(
     return item
 
 
-def get(db: Session, item_id: int) -> OutboxItem:
-    item = db.get(OutboxItem, item_id)
+def _visible(query: Select[OutboxItem], actor: Actor) -> Select[OutboxItem]:
+    """A user sees what was sent from their own mailboxes; administrators see everything."""
+    if actor.is_admin:
+        return query
+    theirs = select(Mailbox.id).where(Mailbox.owner_id == actor.user_id)
+    return query.where(OutboxItem.mailbox_id.in_(theirs))
+
+
+def get(db: Session, item_id: int, actor: Actor = OPERATOR) -> OutboxItem:
+    item = db.scalar(_visible(select(OutboxItem).where(OutboxItem.id == item_id), actor))
     if item is None:
         raise NotFound(f"No outbox item {item_id}: `postroom outbox list` shows them.")
     return item
 
 
-def listing(db: Session, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
+def listing(
+    db: Session,
+    state: str | None = None,
+    limit: int = 100,
+    *,
+    actor: Actor = OPERATOR,
+    offset: int = 0,
+) -> list[OutboxItem]:
     query = select(OutboxItem).order_by(OutboxItem.id.desc())
     if state:
         query = query.where(OutboxItem.state == state)
     if limit:
         query = query.limit(limit)
-    return list(db.scalars(query))
+    if offset:
+        query = query.offset(offset)
+    return list(db.scalars(_visible(query, actor)))
 
 
 def retry(db: Session, actor: Actor, item_id: int) -> OutboxItem:
     """A person decides: send an uncertain or failed item again, to its unanswered recipients."""
-    item = get(db, item_id)
+    item = get(db, item_id, actor)
     if item.state not in ("uncertain", "failed"):
         raise Conflict(
             f"Outbox item {item_id} is {item.state}; only uncertain or failed ones retry."
