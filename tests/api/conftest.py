@@ -15,6 +15,8 @@ from postroom.services import api_tokens, users
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import unit_of_work
 
+PROBLEM = "application/problem+json"
+
 
 class Api:
     """One user's view of the REST API: every call carries their bearer token."""
