@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postroom import errors
 
@@ -62,6 +63,16 @@ def install(app: FastAPI) -> None:
         from postroom.web.render import error_page  # the console renders its own pages
 
         return error_page(request, status, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's own refusals (an unknown path, a body that is not JSON) in the same shape."""
+        if not is_api(request):
+            from postroom.web.render import error_page
+
+            return error_page(request, exc.status_code, str(exc.detail))
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "bad-request")
+        return problem(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
