@@ -6,6 +6,7 @@ host names would send DNS queries off this machine."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -35,7 +36,7 @@ def token(postroom_env: Path) -> str:
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_generated_request_gets_a_server_error(case: Case, token: str) -> None:
+def test_no_generated_request_gets_a_server_error(case: Case[Any], token: str) -> None:
     response = case.call(headers={"Authorization": f"Bearer {token}"})
     assert response.status_code < 500, (case.method, case.formatted_path, response.text)
     if response.status_code >= 400 and case.formatted_path.startswith("/api/"):
