@@ -18,8 +18,9 @@ from tests.servers.ports import free_port
 
 from postroom.config import get_settings
 from postroom.outbound.compose import Draft
-from postroom.services import mailboxes, outbox, servers
+from postroom.services import connections, mailboxes, outbox, servers
 from postroom.services.actors import OPERATOR
+from postroom.services.connections import ConnectionSpec
 from postroom.services.mailboxes import MailboxSpec
 from postroom.services.servers import ServerSpec
 from postroom.storage import db as storage_db
@@ -75,6 +76,8 @@ def postroom_rate(port: int, n: int, data_dir: Path) -> float:
             OPERATOR,
             MailboxSpec("desk@example.test", outgoing="sink", system=True, password="unused"),
         )
+        # smtp-sink answers AUTH with 250, which no client accepts: send as to a relay.
+        connections.add(db, OPERATOR, ConnectionSpec("sink", "desk@example.test", auth="none"))
     with unit_of_work(engine) as db:
         for i in range(n):
             outbox.enqueue(
@@ -86,6 +89,7 @@ def postroom_rate(port: int, n: int, data_dir: Path) -> float:
                     subject=f"Update {i}",
                     text=BODY,
                 ),
+                connection="sink",
             )
     started = time.perf_counter()
     sent = 0

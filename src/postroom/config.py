@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     fetch_batch_size: int = 200  # messages a transaction; see benchmarks/ingest for the choice
     max_message_size: int = 25 * 1024 * 1024  # larger mail is held as oversize, never dropped
     sender_rate_limit: int = 20  # messages from one sender an hour before they are held
+    acknowledgement_limit: int = 3  # acknowledgements to one sender a day, whatever they send
     public_url: str = "http://127.0.0.1:8025"  # links to it are rewritten per connection
 
     @property

@@ -102,7 +102,13 @@ def test_a_full_setup_reads_back_as_json(cli: Cli) -> None:
     assert isinstance(ann, dict)
     assert (ann["kind"], ann["owner"], ann["default"]) == ("personal", "ann@example.test", True)
     assert _ok(cli, "workflow", "list") == [
-        {"name": "Support", "steps": ["New", "Triage", "Done"], "active": True, "status": "active"}
+        {
+            "name": "Support",
+            "steps": ["New", "Triage", "Done"],
+            "active": True,
+            "status": "active",
+            "acknowledgement": None,
+        }
     ]
     shown = _ok(cli, "server", "show", "in")
     assert isinstance(shown, dict) and shown["mailboxes"] == [

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from postroom.cli.context import database
-from postroom.cli.output import JsonFlag, emit, fields, table
+from postroom.cli.output import JsonFlag, emit, fields, read_text_file, table
 from postroom.errors import InvalidInput
-from postroom.services import fetching, held, requests
+from postroom.services import fetching, held, present, replies, requests
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import default_engine
 
@@ -46,6 +47,36 @@ def request_list(
         rows = requests.listing(db, workflow, limit)
     columns = ["id", "workflow", "step", "subject", "requester", "messages"]
     emit(as_json, rows, table(rows, columns, "No requests yet."))
+
+
+@request_app.command("reply")
+def request_reply(
+    request_id: int,
+    body: Annotated[str | None, typer.Option(help="The reply text")] = None,
+    body_file: Annotated[Path | None, typer.Option(help="The reply text, from a file")] = None,
+    html_file: Annotated[Path | None, typer.Option(help="An HTML version")] = None,
+    sender: Annotated[
+        str | None, typer.Option("--from", help="Reply from this mailbox (default: the request's)")
+    ] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Repeat-safe submission key")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Reply to a request's latest email, in its thread; the workers send it."""
+    text = body if body is not None else read_text_file(body_file, "body")
+    if text is None:
+        raise InvalidInput("Give the reply with --body TEXT or --body-file FILE.", field="body")
+    with database() as db:
+        item = replies.reply(
+            db,
+            OPERATOR,
+            request_id,
+            body=text,
+            html=read_text_file(html_file, "HTML"),
+            mailbox=sender,
+            idempotency_key=idempotency_key,
+        )
+        data = present.outbox_item(item)
+    emit(as_json, data, f"Queued reply {data['id']} to request #{request_id}.")
 
 
 @request_app.command("show")

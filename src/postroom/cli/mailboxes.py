@@ -51,6 +51,9 @@ def add(
     name: Annotated[str, typer.Option("--name", help="A display name")] = "",
     poll_interval: Annotated[int, typer.Option(help="Seconds between polls (IDLE is faster)")] = 60,
     folder: Annotated[str, typer.Option(help="IMAP folder to fetch from")] = "INBOX",
+    sent_folder: Annotated[
+        str | None, typer.Option(help="IMAP folder that keeps a copy of each email sent")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a mailbox; the password is read from standard input."""
@@ -71,6 +74,7 @@ def add(
         display_name=name,
         poll_interval=poll_interval,
         folder=folder,
+        sent_folder=sent_folder,
     )
     with database() as db:
         data = present.mailbox(mailboxes.add(db, OPERATOR, spec))
@@ -133,6 +137,25 @@ def reconnect(
     with database() as db:
         reports = connection_tests.reconnect(db, OPERATOR, address, owner=owner, password=password)
     _print_reports(as_json, reports)
+
+
+@app.command()
+def edit(
+    address: str,
+    owner: Owner = None,
+    name: Annotated[str | None, typer.Option("--name", help="A new display name")] = None,
+    sent_folder: Annotated[
+        str | None, typer.Option(help='IMAP folder for copies of sent email; "" for none')
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a mailbox's name or Sent folder."""
+    with database() as db:
+        mailbox = mailboxes.get_for(db, OPERATOR, address, owner)
+        data = present.mailbox(
+            mailboxes.edit(db, OPERATOR, mailbox, display_name=name, sent_folder=sent_folder)
+        )
+    emit(as_json, data, f"Saved {data['address']}.")
 
 
 @app.command("set-default")

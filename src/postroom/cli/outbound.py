@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from postroom.cli.context import database
-from postroom.cli.output import JsonFlag, emit, fields, table
+from postroom.cli.output import JsonFlag, emit, fields, read_text_file, table
 from postroom.errors import InvalidInput
 from postroom.outbound.compose import Attachment, Draft
 from postroom.services import connections, outbox, present
@@ -20,15 +20,6 @@ outbox_app = typer.Typer(
     help="The outbox: email waiting to be sent, and what became of it.", no_args_is_help=True
 )
 connection_app = typer.Typer(help="Connections: named outbound routes.", no_args_is_help=True)
-
-
-def _read(path: Path | None, what: str) -> str | None:
-    if path is None:
-        return None
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"Cannot read the {what} file {path}: {exc}") from exc
 
 
 def _attachment(path: Path) -> Attachment:
@@ -60,8 +51,8 @@ def send(
         cc=tuple(cc or ()),
         bcc=tuple(bcc or ()),
         subject=subject,
-        text=_read(body_file, "body") or "",
-        html=_read(html_file, "HTML"),
+        text=read_text_file(body_file, "body") or "",
+        html=read_text_file(html_file, "HTML"),
         attachments=tuple(_attachment(p) for p in attach or ()),
     )
     with database() as db:
@@ -144,7 +135,9 @@ def connection_add(
     ] = None,
     connect_timeout: Annotated[float | None, typer.Option(help="Seconds; blank for none")] = None,
     send_timeout: Annotated[float | None, typer.Option(help="Seconds; blank for none")] = None,
-    auth: Annotated[str, typer.Option(help="basic or oauth2")] = "basic",
+    auth: Annotated[
+        str, typer.Option(help="basic, oauth2, or none for a relay that needs no login")
+    ] = "basic",
     action_base_url: Annotated[str | None, typer.Option(help="Base for links in bodies")] = None,
     as_json: JsonFlag = False,
 ) -> None:

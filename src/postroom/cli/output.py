@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -60,3 +61,12 @@ def read_secret_stdin(flag: bool, what: str) -> str | None:
     if not value:
         raise InvalidInput(f"--{what}-stdin was given but standard input was empty.", field=what)
     return value
+
+
+def read_text_file(path: Path | None, what: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"Cannot read the {what} file {path}: {exc}") from exc

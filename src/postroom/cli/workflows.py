@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from postroom.cli.context import database
-from postroom.cli.output import JsonFlag, emit, table
-from postroom.services import present, workflows
+from postroom.cli.output import JsonFlag, emit, read_text_file, table
+from postroom.errors import InvalidInput
+from postroom.services import acknowledgements, present, workflows
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="Workflows: the ordered steps requests move through.", no_args_is_help=True)
@@ -71,3 +73,29 @@ def remove(
     with database() as db:
         data = present.workflow(workflows.remove(db, OPERATOR, name, reason))
     emit(as_json, data, f"Removed workflow {name}.")
+
+
+@app.command()
+def acknowledge(
+    name: str,
+    body_file: Annotated[
+        Path | None, typer.Option(help="The text; $request, $subject, $requester, $workflow")
+    ] = None,
+    subject: Annotated[str | None, typer.Option(help="The subject, with the same fields")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Send no acknowledgements")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Email each sender whose email opens a request in this workflow (at most a few a day)."""
+    if off == (body_file is not None):
+        raise InvalidInput("Give either --body-file FILE or --off.", field="body")
+    with database() as db:
+        row = acknowledgements.configure(
+            db,
+            OPERATOR,
+            name,
+            body=None if off else read_text_file(body_file, "acknowledgement"),
+            subject=subject,
+        )
+        data = present.workflow(row)
+    state = "on" if data["acknowledgement"] else "off"
+    emit(as_json, data, f"Acknowledgements for workflow {data['name']} are {state}.")

@@ -6,6 +6,7 @@ import imaplib
 import ssl
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -131,6 +132,21 @@ class ImapConnector:
         else:
             self.client.copy(uids, folder)
             self._delete(uids)
+
+    def append_once(self, folder: str, message_id: str, raw: bytes, when: datetime) -> bool:
+        """Put a copy of a sent email into `folder` unless one with its Message-ID is there.
+
+        The search makes a repeat harmless: a worker that died after APPEND and before its
+        commit finds the copy on its next try instead of adding a second. False: it was there.
+        """
+        with self._session():
+            if not self.client.folder_exists(folder):
+                self.client.create_folder(folder)
+            self.client.select_folder(folder)
+            if self.client.search(["HEADER", "Message-ID", message_id]):
+                return False
+            self.client.append(folder, raw, flags=[SEEN], msg_time=when)
+            return True
 
     def close(self) -> None:
         try:

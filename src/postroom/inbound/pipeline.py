@@ -8,7 +8,7 @@ everything is written in one flush. The caller commits, and only then acts on th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,7 +21,6 @@ from postroom.domain.messages import Headers, Hit
 from postroom.inbound.parse import is_unparseable, parse_headers
 from postroom.inbound.route import Decision, decide, subject_token, thread_ids
 from postroom.inbound.rules import RuleContext, run_chain, verdict
-from postroom.services import bounces
 from postroom.storage.models import Mailbox, Message, Request, utcnow
 
 LOOKUP_CHUNK = 500
@@ -142,8 +141,16 @@ class Router:
 
 
 def ingest(
-    db: Session, mailbox: Mailbox, fetched: Sequence[RemoteMessage], own_addresses: frozenset[str]
+    db: Session,
+    mailbox: Mailbox,
+    fetched: Sequence[RemoteMessage],
+    own_addresses: frozenset[str],
+    *,
+    on_open: Callable[[Request, Headers], None] | None = None,
+    on_bounce: Callable[[bytes], object] | None = None,
 ) -> BatchResult:
+    """`on_open` and `on_bounce` run in the batch's transaction (an acknowledgement queued, an
+    outbox item marked bounced), so they commit together with the message, or not at all."""
     result = BatchResult()
     parsed = [(m, parse_headers(m.raw)) for m in fetched]
     router = Router(db, mailbox, own_addresses)
@@ -161,8 +168,10 @@ def ingest(
                 [],
             )
         request = router.apply(decision, headers)
-        if any(hit.rule == "bounce" for hit in hits):
-            bounces.record(db, remote.raw)  # marks the outbox item this answers, if it is ours
+        if on_bounce is not None and any(hit.rule == "bounce" for hit in hits):
+            on_bounce(remote.raw)
+        if on_open is not None and decision.action == "open" and request is not None:
+            on_open(request, headers)
         rows.append(_message(mailbox, remote, headers, decision, hits, request))
         if decision.action == "hold":
             result.held += 1

@@ -18,7 +18,8 @@ from postroom.services.actors import Actor
 from postroom.services.connection_tests import endpoint_of
 from postroom.storage.models import Connection
 
-AUTH_KINDS = ("basic", "oauth2")
+# "none": a relay that accepts mail by network address, as internal relays often do.
+AUTH_KINDS = ("basic", "oauth2", "none")
 
 
 @dataclass
@@ -39,7 +40,7 @@ def add(db: Session, actor: Actor, spec: ConnectionSpec) -> Connection:
     if mailbox.outgoing_server is None or not mailbox.send_enabled:
         raise InvalidInput(f"{mailbox.address} cannot send: give it an outgoing server first.")
     if spec.auth not in AUTH_KINDS:
-        raise InvalidInput(f"Unknown authentication {spec.auth!r}: use basic or oauth2.")
+        raise InvalidInput(f"Unknown authentication {spec.auth!r}: use basic, oauth2 or none.")
     if spec.auth == "oauth2" and mailbox.oauth_app is None:
         raise InvalidInput(f"{mailbox.address} has no OAuth app: connect it with OAuth2 first.")
     base = spec.action_base_url.strip().rstrip("/") if spec.action_base_url else None

@@ -12,6 +12,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,8 @@ from postroom.connectors.registry import open_receiver
 from postroom.domain.settings import MailboxState
 from postroom.errors import AuthFailed, NotFound, PostroomError
 from postroom.inbound.pipeline import BatchResult, ingest
+from postroom.services import bounces
+from postroom.services.acknowledgements import Acknowledger
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import FetchCursor, Mailbox, Message, utcnow
@@ -135,7 +138,20 @@ def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
             with unit_of_work(engine) as db:
                 mailbox = db.get(Mailbox, mailbox_id)
                 assert mailbox is not None
-                run.result.add(ingest(db, mailbox, fetched, _own_addresses(db)))
+                own = _own_addresses(db)
+                acknowledge = (
+                    Acknowledger(db, mailbox, own) if Acknowledger.wanted(mailbox) else None
+                )
+                run.result.add(
+                    ingest(
+                        db,
+                        mailbox,
+                        fetched,
+                        own,
+                        on_open=acknowledge,
+                        on_bounce=partial(bounces.record, db),
+                    )
+                )
                 _advance(_cursor_row(db, mailbox), listing.cursor, keys)
             connector.acknowledge([m.key for m in fetched], action)
             run.fetched += len(fetched)

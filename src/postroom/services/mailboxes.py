@@ -32,6 +32,7 @@ class MailboxSpec:
     display_name: str = ""
     poll_interval: int = 60
     folder: str = "INBOX"
+    sent_folder: str | None = None
 
 
 def parse_after_import(value: str | None, incoming: Server | None) -> str:
@@ -118,6 +119,7 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
         after_import=parse_after_import(spec.after_import, incoming),
         poll_interval=_poll_interval(spec.poll_interval),
         folder=_folder(spec.folder, incoming),
+        sent_folder=_sent_folder(spec.sent_folder, incoming, outgoing),
         state=MailboxState.NEW.value,
     )
     db.add(mailbox)
@@ -143,6 +145,47 @@ def _folder(folder: str, incoming: Server | None) -> str:
     if cleaned != "INBOX" and incoming is not None and incoming.protocol == Protocol.POP3.value:
         raise InvalidInput("POP3 has only the inbox: leave --folder out.", field="folder")
     return cleaned
+
+
+def _sent_folder(
+    folder: str | None, incoming: Server | None, outgoing: Server | None
+) -> str | None:
+    if folder is None or not folder.strip():
+        return None
+    if incoming is None or incoming.protocol != Protocol.IMAP.value or outgoing is None:
+        raise InvalidInput(
+            "A Sent folder copy needs an IMAP incoming server and an outgoing server: "
+            "set both (--incoming, --outgoing) or leave --sent-folder out.",
+            field="sent_folder",
+        )
+    cleaned = folder.strip()
+    if len(cleaned) > 500 or any(ord(c) < 32 for c in cleaned):
+        raise InvalidInput(f"{folder!r} is not a folder name.", field="sent_folder")
+    return cleaned
+
+
+def edit(
+    db: Session,
+    actor: Actor,
+    mailbox: Mailbox,
+    *,
+    display_name: str | None = None,
+    sent_folder: str | None = None,
+) -> Mailbox:
+    """Change what needs no new sign-in; None leaves a value as it is, "" clears it.
+
+    The caller has already found the mailbox through get_for, so the actor may manage it.
+    """
+    changed: dict[str, str | None] = {}
+    if display_name is not None:
+        mailbox.display_name = changed["display_name"] = display_name.strip()
+    if sent_folder is not None:
+        mailbox.sent_folder = changed["sent_folder"] = _sent_folder(
+            sent_folder, mailbox.incoming_server, mailbox.outgoing_server
+        )
+    if changed:
+        audit.record(db, actor, "mailbox.edited", _label(mailbox), **changed)
+    return mailbox
 
 
 def _poll_interval(seconds: int) -> int:

@@ -29,7 +29,7 @@ from postroom.outbound.compose import Draft, check, compose, new_message_id, rec
 from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE, next_attempt
 from postroom.outbound.sender import Outcome, transmit
-from postroom.services import audit, connections, mailboxes
+from postroom.services import audit, connections, mailboxes, sent_copies
 from postroom.services.actors import OPERATOR, Actor
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
@@ -47,8 +47,15 @@ def enqueue(
     connection: str | None = None,
     idempotency_key: str | None = None,
     request_id: int | None = None,
+    sending: Mailbox | None = None,
+    kind: str = "email",
+    audited: bool = True,
 ) -> OutboxItem:
-    """Queue one email. The same idempotency key twice returns the first item, sends once."""
+    """Queue one email. The same idempotency key twice returns the first item, sends once.
+
+    `sending` is a mailbox the caller has already decided the actor may send from (a reply
+    from a workflow's system mailbox); otherwise the sender must be one the actor manages.
+    """
     key = idempotency_key.strip() if idempotency_key else None
     if key:
         existing = db.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == key))
@@ -57,7 +64,12 @@ def enqueue(
     if connection:
         actor.require_admin("send through a named connection")
     route = connections.get(db, connection) if connection else None
-    mailbox = route.mailbox if route else mailboxes.get_for(db, actor, draft.sender)
+    if route is not None:
+        mailbox = route.mailbox
+    elif sending is not None:
+        mailbox = sending
+    else:
+        mailbox = mailboxes.get_for(db, actor, draft.sender)
     if mailbox.outgoing_server is None or not mailbox.send_enabled:
         raise InvalidInput(f"{mailbox.address} cannot send: it has no outgoing server.")
     draft = check(replace(draft, sender=mailbox.address, request_id=request_id or draft.request_id))
@@ -81,11 +93,14 @@ def enqueue(
         next_attempt_at=now,
         deadline_at=now + DEADLINE,
         recipients=[OutboxRecipient(address=a) for a in recipients(draft)],
+        kind=kind,
+        sent_copy="pending" if sent_copies.wanted(mailbox) else None,
     )
     db.add(item)
     db.flush()
     item.raw = compose(draft, item.message_id, item.id)
-    audit.record(db, actor, "outbox.queued", f"outbox {item.id}", to=len(item.recipients))
+    if audited:
+        audit.record(db, actor, "outbox.queued", f"outbox {item.id}", to=len(item.recipients))
     return item
 
 
@@ -123,8 +138,13 @@ def listing(
 
 
 def retry(db: Session, actor: Actor, item_id: int) -> OutboxItem:
-    """A person decides: send an uncertain or failed item again, to its unanswered recipients."""
+    """A person decides: send an uncertain or failed item again, to its unanswered recipients,
+    or, for a sent one whose Sent-folder copy failed, make that copy again."""
     item = get(db, item_id, actor)
+    if item.state in sent_copies.COPIED_STATES and item.sent_copy == "failed":
+        item.sent_copy, item.sent_copy_error = "pending", None
+        audit.record(db, actor, "outbox.copy-retried", f"outbox {item_id}")
+        return item
     if item.state not in ("uncertain", "failed"):
         raise Conflict(
             f"Outbox item {item_id} is {item.state}; only uncertain or failed ones retry."
@@ -145,6 +165,7 @@ class FlushResult:
     deferred: int = 0
     failed: int = 0
     uncertain: int = 0
+    copied: int = 0  # copies appended to IMAP Sent folders
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -153,6 +174,7 @@ class FlushResult:
             "deferred": self.deferred,
             "failed": self.failed,
             "uncertain": self.uncertain,
+            "copied": self.copied,
             "errors": self.errors,
         }
 
@@ -210,7 +232,8 @@ def _route(db: Session, item: OutboxItem) -> _Route:
         assert route is not None
         server = route.mailbox.outgoing_server
         assert server is not None
-        return _Route(connections.endpoint(route), credentials_of(route.mailbox, server))
+        login = None if route.auth == "none" else credentials_of(route.mailbox, server)
+        return _Route(connections.endpoint(route), login)
     mailbox = db.get(Mailbox, item.mailbox_id) if item.mailbox_id else None
     if mailbox is None or mailbox.outgoing_server is None:
         raise InvalidInput(f"Outbox item {item.id}'s mailbox can no longer send.")
@@ -241,6 +264,9 @@ def flush_once(engine: Engine, *, retry_now: bool = False) -> FlushResult:
             groups[route].append((item_id, item.sender, pending, item.raw))
     for route, items in groups.items():
         _send_group(engine, route, items, result)
+    copies = sent_copies.copy_pending(engine)
+    result.copied += copies.copied
+    result.errors += copies.errors
     return result
 
 

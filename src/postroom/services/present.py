@@ -40,6 +40,11 @@ def workflow(row: Workflow) -> dict[str, Any]:
         "steps": [s.name for s in row.steps],
         "active": row.active,
         "status": row.status,
+        "acknowledgement": (
+            {"subject": row.acknowledgement_subject, "body": row.acknowledgement_body}
+            if row.acknowledgement_body is not None
+            else None
+        ),
     }
 
 
@@ -75,6 +80,7 @@ def mailbox(row: Mailbox) -> dict[str, Any]:
         "workflow_status": row.workflow.status if row.workflow else None,
         "after_import": row.after_import,
         "folder": row.folder,
+        "sent_folder": row.sent_folder,
         "poll_interval": row.poll_interval,
         "state": row.state,
         "last_error": row.last_error,
@@ -113,6 +119,7 @@ def connection(row: Connection) -> dict[str, Any]:
 def outbox_item(row: OutboxItem) -> dict[str, Any]:
     return {
         "id": row.id,
+        "kind": row.kind,
         "state": row.state,
         "message_id": row.message_id,
         "sender": row.sender,
@@ -121,6 +128,8 @@ def outbox_item(row: OutboxItem) -> dict[str, Any]:
         "next_attempt_at": row.next_attempt_at.isoformat() if row.state == "queued" else None,
         "last_error": row.last_error,
         "request": row.request_id,
+        "sent_copy": row.sent_copy,
+        "sent_copy_error": row.sent_copy_error,
         "recipients": [
             {"address": r.address, "status": r.status, "code": r.code, "detail": r.detail}
             for r in row.recipients

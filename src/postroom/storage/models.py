@@ -102,6 +102,9 @@ class Workflow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The email that tells a sender their request was opened; none is sent while the body is null.
+    acknowledgement_subject: Mapped[str | None] = mapped_column(Text)
+    acknowledgement_body: Mapped[str | None] = mapped_column(Text)
     steps: Mapped[list[WorkflowStep]] = relationship(
         order_by="WorkflowStep.position", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -167,6 +170,7 @@ class Mailbox(Base):
     workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id"))
     after_import: Mapped[str] = mapped_column(String(300), default="mark-read")
     folder: Mapped[str] = mapped_column(String(500), default="INBOX")
+    sent_folder: Mapped[str | None] = mapped_column(String(500))  # IMAP: keep a copy of sent mail
     poll_interval: Mapped[int] = mapped_column(Integer, default=60)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -285,7 +289,10 @@ class OutboxItem(Base):
     is queued, so a retry sends exactly what was asked for."""
 
     __tablename__ = "outbox_items"
-    __table_args__ = (Index("ix_outbox_items_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_items_due", "state", "next_attempt_at"),
+        Index("ix_outbox_items_sent_copy", "sent_copy"),
+    )
 
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id"))
@@ -295,6 +302,10 @@ class OutboxItem(Base):
     sender: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(20), default="email")  # email, reply, acknowledgement
+    # The copy in the mailbox's IMAP Sent folder: null (none wanted), "pending", "done", "failed".
+    sent_copy: Mapped[str | None] = mapped_column(String(20))
+    sent_copy_error: Mapped[str | None] = mapped_column(Text)
     # queued -> sending -> sent | failed | bounced; "uncertain" when the process died between
     # the end of DATA and the server's answer: it may have been delivered, so it is not resent.
     state: Mapped[str] = mapped_column(String(20), default="queued")
@@ -321,7 +332,7 @@ class OutboxRecipient(Base):
     item_id: Mapped[int] = mapped_column(
         ForeignKey("outbox_items.id", ondelete="CASCADE"), index=True
     )
-    address: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(320), index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")  # accepted, refused, bounced
     code: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)

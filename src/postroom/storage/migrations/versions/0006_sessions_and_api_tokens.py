@@ -1,7 +1,7 @@
 """sessions and API tokens: web sessions, login failures, API tokens, workflow members
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-23 10:53:22.088636
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
