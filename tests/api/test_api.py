@@ -193,3 +193,45 @@ def test_an_enqueued_email_with_the_same_idempotency_key_is_queued_once(admin: A
     assert admin.get(f"/outbox/{first.json()['id']}").json()["subject"] == "Invoice"
     early = admin.post(f"/outbox/{first.json()['id']}/retry")
     assert early.status_code == 409 and "queued" in early.json()["detail"]
+
+
+def test_a_reply_goes_out_from_my_default_mailbox_into_the_thread(
+    admin: Api, ann: Api, bob: Api, dovecot: Dovecot
+) -> None:
+    address = desk(admin, dovecot)
+    dovecot.deliver(address, [email_from("cust@example.org", "Broken")])
+    fetch()
+    [request] = admin.get("/requests").json()["items"]
+    smtp = {"name": "out", "protocol": "smtp", "host": "127.0.0.1", "security": "none"}
+    assert admin.post("/servers", json=smtp).status_code == 201
+    ann.post(
+        "/mailboxes",
+        json={
+            "address": "ann@example.test",
+            "outgoing": "out",
+            "password": "pw",
+            "display_name": "Ann",
+        },
+    )
+    hidden = ann.post(f"/requests/{request['id']}/reply", json={"body": "On it."})
+    assert hidden.status_code == 404  # not given the workflow: the request is not there
+    admin.post("/workflows/Support/members", json={"email": "ann@example.test"})
+    sent = ann.post(
+        f"/requests/{request['id']}/reply",
+        json={"body": "On it."},
+        headers={"Idempotency-Key": "r1"},
+    )
+    assert sent.status_code == 202 and sent.json()["sender"] == "ann@example.test"
+    again = ann.post(
+        f"/requests/{request['id']}/reply",
+        json={"body": "On it."},
+        headers={"Idempotency-Key": "r1"},
+    )
+    assert again.json()["id"] == sent.json()["id"]
+    thread = ann.get(f"/requests/{request['id']}").json()["thread"]
+    assert [(m["direction"], m["sender"]) for m in thread] == [
+        ("in", "cust@example.org"),
+        ("out", "ann@example.test"),
+    ]
+    assert "On it." in thread[1]["text"]
+    assert bob.get(f"/requests/{request['id']}").status_code == 404

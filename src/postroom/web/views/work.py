@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.pages import page
-from postroom.services import audit, held, mailboxes, present, requests, users, workflows
+from postroom.services import (
+    audit,
+    held,
+    mailboxes,
+    present,
+    replies,
+    requests,
+    users,
+    workflows,
+)
 from postroom.web.render import attempt, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -111,7 +120,9 @@ def _request_page(
         for m in mailboxes.listing(db, caller.actor)
         if m.owner_id == caller.user.id and m.outgoing_server is not None
     ]
-    return render(request, "request.html", caller, r=found, senders=senders, **extra)
+    return render(
+        request, "request.html", caller, r=found, senders=senders, reply_enabled=True, **extra
+    )
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
@@ -127,6 +138,27 @@ def move_request(
     if not done.ok:
         return _request_page(request, db, caller, request_id, status=422, errors=done.errors)
     return redirect(f"/requests/{request_id}", "request-moved")
+
+
+@router.post("/requests/{request_id}/reply", response_class=HTMLResponse)
+def reply(
+    request: Request,
+    request_id: int,
+    db: Db,
+    caller: CallerDep,
+    body: Text = "",
+    mailbox: Text = "",
+) -> Response:
+    done = attempt(
+        lambda tx: replies.reply(tx, caller.actor, request_id, body=body, mailbox=mailbox or None),
+        ["body", "mailbox"],
+    )
+    if not done.ok:
+        values = {"body": body, "mailbox": mailbox}
+        return _request_page(
+            request, db, caller, request_id, status=422, errors=done.errors, values=values
+        )
+    return redirect(f"/requests/{request_id}", "reply-queued")
 
 
 @router.get("/inbox", response_class=HTMLResponse)
