@@ -19,7 +19,7 @@ from postroom.config import get_settings
 from postroom.storage import db as storage_db
 from postroom.storage import migrate
 from postroom.storage.models import Base
-from postroom.storage.secrets import default_box
+from postroom.storage.secrets import default_box, derived_key
 from tests.servers.certs import TestCA
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
@@ -33,6 +33,7 @@ USERS = {"desk@example.test": "desk-pass-1", "ann": "ann-pass-2"}
 def _reset_caches() -> None:
     get_settings.cache_clear()
     default_box.cache_clear()
+    derived_key.cache_clear()
     storage_db.engine_for.cache_clear()
 
 

@@ -37,6 +37,18 @@ class PermissionDenied(PostroomError):
     code = "permission-denied"
 
 
+class NotSignedIn(PostroomError):
+    """No valid session or API token came with the request, or the sign-in was refused."""
+
+    code = "not-signed-in"
+
+
+class RateLimited(PostroomError):
+    """Too many attempts in a short time; the message says how long to wait."""
+
+    code = "rate-limited"
+
+
 class ReasonRequired(InvalidInput):
     code = "reason-required"
 

@@ -15,7 +15,7 @@ from imapclient import IMAPClient
 
 from postroom.config import get_settings
 from postroom.errors import InvalidInput, NotFound
-from postroom.services import replies, users
+from postroom.services import replies, users, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.services.mailboxes import MailboxSpec
 from postroom.services.mailboxes import add as add_mailbox_row
@@ -142,6 +142,7 @@ def test_a_user_replies_from_their_default_mailbox_and_never_from_someone_elses(
         for owner, address in ((bea, "bea@example.test"), (cyd, "cyd@example.test")):
             spec = MailboxSpec(address, outgoing="out", owner=owner.email, password="pw")
             add_mailbox_row(db, OPERATOR, spec)
+        workflows.give(db, OPERATOR, "Support", bea)  # users work the workflows given them
         as_bea = Actor(label="bea", user_id=bea.id)
         item = replies.reply(db, as_bea, request_id, body="Hello from Bea.")
         assert item.sender == "bea@example.test"

@@ -1,4 +1,4 @@
-"""`postroom serve` (what `make run` starts) answers on its port with health and a page."""
+"""`postroom serve` (what `make run` starts) answers on its port with health and the console."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def test_serve_migrates_the_database_and_answers_health(tmp_path: Path) -> None:
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
         assert health.status_code == 200
         assert health.json() == {"status": "ok", "database": "ok"}
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-        assert page.status_code == 200 and "postroom is running" in page.text
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5, follow_redirects=True)
+        assert page.status_code == 200 and "Sign in to postroom" in page.text
         assert (tmp_path / "data" / "postroom.db").exists()
     finally:
         server.terminate()

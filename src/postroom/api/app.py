@@ -1,5 +1,5 @@
-"""The web application: a health endpoint and a placeholder page until the console lands.
-With `workers=True` it also runs the fetch scheduler, so one process serves a small office."""
+"""The web application: the REST API under /api/v1, the console, and /health. With
+`workers=True` it also runs the fetch scheduler, so one process serves a small office."""
 
 from __future__ import annotations
 
@@ -7,18 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from postroom.api import problems
+from postroom.api.v1 import router as api_v1
 from postroom.storage.db import default_engine
+from postroom.web import views
+from postroom.web.render import HERE
 from postroom.workers.scheduler import Scheduler
-
-PLACEHOLDER = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>postroom</title></head>
-<body><h1>postroom</h1><p>postroom is running. The console arrives with the console issue;
-until then use the <code>postroom</code> command.</p>
-<p><a href="/health">health</a></p></body></html>
-"""
 
 
 def create_app(workers: bool = True) -> FastAPI:
@@ -33,16 +30,26 @@ def create_app(workers: bool = True) -> FastAPI:
             if scheduler is not None:
                 scheduler.stop()
 
-    app = FastAPI(title="postroom", openapi_url="/api/openapi.json", lifespan=lifespan)
+    app = FastAPI(
+        title="postroom",
+        summary="Mail servers, mailboxes, and the mail that becomes work.",
+        version="1",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    problems.install(app)
 
-    @app.get("/health")
+    @app.get("/health", tags=["audit and health"])
     def health() -> dict[str, str]:
+        """Liveness for load balancers: the process answers and the database too."""
         with default_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
         return {"status": "ok", "database": "ok"}
 
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
-        return PLACEHOLDER
-
+    app.include_router(api_v1)
+    for router in views.routers():
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

@@ -11,6 +11,7 @@ import typer
 
 from postroom.connectors.test_connection import Report
 from postroom.errors import InvalidInput
+from postroom.services import present
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -49,10 +50,7 @@ def report_text(title: str, report: Report) -> str:
 
 
 def reports_json(reports: list[tuple[str, Report]]) -> dict[str, Any]:
-    return {
-        "ok": all(r.ok for _, r in reports),
-        "reports": [{"role": role, **r.as_dict()} for role, r in reports],
-    }
+    return present.reports(reports)
 
 
 def read_secret_stdin(flag: bool, what: str) -> str | None:

@@ -19,9 +19,11 @@ def record(
     )
 
 
-def entries(db: Session, actor: Actor, limit: int = 100) -> list[AuditEntry]:
+def entries(db: Session, actor: Actor, limit: int = 100, *, offset: int = 0) -> list[AuditEntry]:
     actor.require_admin("read the audit log")
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     if limit:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return list(db.scalars(query))

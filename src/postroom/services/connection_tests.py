@@ -16,6 +16,7 @@ from postroom.domain.settings import MailboxState, Protocol, Security
 from postroom.errors import InvalidInput, PostroomError
 from postroom.services import audit, mailboxes, servers
 from postroom.services.actors import Actor
+from postroom.services.servers import ServerSpec
 from postroom.storage.models import Mailbox, Server, utcnow
 
 FAILURE_STATES = {
@@ -164,3 +165,9 @@ def reconnect(
     mailbox.last_error = None
     audit.record(db, actor, "mailbox.reconnected", mailbox.address)
     return _check(db, actor, mailbox)
+
+
+def check_unsaved_server(actor: Actor, spec: ServerSpec) -> Report:
+    """Test a server as typed, before it is saved: the add form's Test connection button."""
+    actor.require_admin("test servers")
+    return run_connection_test(endpoint_of(servers.checked(spec)))

@@ -1,27 +1,103 @@
-"""Held messages: kept with their reason, visible, and reprocessable exactly once."""
+"""Held messages: kept with their reason, visible, and reprocessable exactly once. A user sees
+those of their own mailboxes and of the workflows they are given; administrators see all."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from postroom.errors import Conflict, NotFound
-from postroom.inbound.parse import parse_headers
+from postroom.inbound.parse import parse_body, parse_headers
 from postroom.inbound.pipeline import Router
-from postroom.services import audit
-from postroom.services.actors import Actor
-from postroom.storage.models import Mailbox, Message
+from postroom.services import audit, requests, workflows
+from postroom.services.actors import OPERATOR, Actor
+from postroom.storage.models import Mailbox, Message, Request, utcnow
 
 
-def listing(db: Session, reason: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def _visible(query: Select[Message], actor: Actor) -> Select[Message]:
+    if actor.is_admin:
+        return query
+    theirs = select(Mailbox.id).where(
+        or_(
+            Mailbox.owner_id == actor.user_id,
+            Mailbox.workflow_id.in_(requests.workflow_ids_of(actor)),
+        )
+    )
+    return query.where(Message.mailbox_id.in_(theirs))
+
+
+def listing(
+    db: Session,
+    reason: str | None = None,
+    limit: int = 100,
+    *,
+    actor: Actor = OPERATOR,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
     query = select(Message).where(Message.status == "held").order_by(Message.id.desc())
-    if reason is not None:
+    if reason:
         query = query.where(Message.held_reason == reason)
     if limit:
         query = query.limit(limit)
-    return [_row(m) for m in db.scalars(query)]
+    if offset:
+        query = query.offset(offset)
+    return [_row(m) for m in db.scalars(_visible(query, actor))]
+
+
+def _held(db: Session, actor: Actor, message_id: int, *, lock: bool = False) -> Message:
+    query = _visible(select(Message).where(Message.id == message_id), actor)
+    if lock and db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()  # two people deciding at once: one wins
+    message = db.scalar(query)
+    if message is None:
+        raise NotFound(f"No message {message_id}: `postroom held list` shows the held ones.")
+    if message.status != "held":
+        raise Conflict(f"Message {message_id} is already in request #{message.request_id}.")
+    return message
+
+
+def show(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
+    message = db.scalar(_visible(select(Message).where(Message.id == message_id), actor))
+    if message is None:
+        raise NotFound(f"No message {message_id}: `postroom held list` shows the held ones.")
+    return _row(message) | {"status": message.status, "text": parse_body(message.raw).text}
+
+
+def open_request(db: Session, actor: Actor, message_id: int, workflow: str) -> Request:
+    """A person decides a held message is new work: a request opens in the workflow chosen."""
+    message = _held(db, actor, message_id, lock=True)
+    chosen = workflows.get(db, workflow)
+    steps = chosen.steps
+    request = Request(
+        workflow=chosen,
+        step=steps[1] if len(steps) > 1 else steps[0],  # as the pipeline opens one
+        mailbox_id=message.mailbox_id,
+        subject=message.subject,
+        requester=message.sender,
+    )
+    db.add(request)
+    _route(message, request)
+    db.flush()
+    audit.record(db, actor, "message.opened", f"message {message_id}", request=request.id)
+    return request
+
+
+def attach(db: Session, actor: Actor, message_id: int, request_id: int) -> Request:
+    """A person decides a held message belongs to a request already open."""
+    message = _held(db, actor, message_id, lock=True)
+    request = requests.get(db, request_id, actor)
+    _route(message, request)
+    request.updated_at = utcnow()
+    db.flush()
+    audit.record(db, actor, "message.attached", f"message {message_id}", request=request.id)
+    return request
+
+
+def _route(message: Message, request: Request) -> None:
+    message.status, message.held_reason, message.request = "routed", None, request
+    message.rule_hits = [*message.rule_hits, {"rule": "person", "reason": "routed by hand"}]
 
 
 def _row(message: Message) -> dict[str, Any]:
@@ -38,14 +114,7 @@ def _row(message: Message) -> dict[str, Any]:
 
 def reprocess(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
     """Route a held message again with today's settings (a workflow re-activated, say)."""
-    query = select(Message).where(Message.id == message_id)
-    if db.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()  # two admins reprocessing at once: one wins
-    message = db.scalar(query)
-    if message is None:
-        raise NotFound(f"No message {message_id}: `postroom held list` shows the held ones.")
-    if message.status != "held":
-        raise Conflict(f"Message {message_id} is already in request #{message.request_id}.")
+    message = _held(db, actor, message_id, lock=True)
     mailbox = db.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
     if mailbox is None:
         raise Conflict(f"Message {message_id}'s mailbox was removed; it cannot be routed again.")

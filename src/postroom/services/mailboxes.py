@@ -12,7 +12,7 @@ from postroom.domain.settings import AfterImportKind, LoginFormat, MailboxState,
 from postroom.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from postroom.services import audit, oauth_apps, servers, users, workflows
 from postroom.services.actors import Actor
-from postroom.storage.models import Mailbox, Server
+from postroom.storage.models import Mailbox, Server, User
 from postroom.storage.secrets import default_box
 
 
@@ -230,7 +230,10 @@ def get_for(db: Session, actor: Actor, address: str, owner: str | None = None) -
     """A mailbox the actor may manage; another user's is reported as not found, never refused."""
     query = visible_to(actor).where(Mailbox.address == address.strip().lower())
     if owner is not None:
-        query = query.where(Mailbox.owner_id == users.get(db, owner).id)
+        owner_row = db.scalar(select(User).where(User.email == owner.strip().lower()))
+        if owner_row is None and actor.is_admin:
+            users.get(db, owner)  # an administrator may learn that no such user exists
+        query = query.where(Mailbox.owner_id == (owner_row.id if owner_row else -1))
     found = list(db.scalars(query))
     if len(found) > 1:
         system = [m for m in found if m.owner_id is None]
@@ -240,6 +243,34 @@ def get_for(db: Session, actor: Actor, address: str, owner: str | None = None) -
     if not found:
         raise NotFound(f"No mailbox {address} among those you manage: `postroom mailbox list`.")
     return found[0]
+
+
+def get_system(db: Session, actor: Actor, address: str) -> Mailbox:
+    actor.require_admin("manage system mailboxes")
+    query = select(Mailbox).where(
+        Mailbox.address == address.strip().lower(), Mailbox.owner_id.is_(None)
+    )
+    mailbox = db.scalar(query)
+    if mailbox is None:
+        raise NotFound(f"No system mailbox {address}: `postroom mailbox list` shows them.")
+    return mailbox
+
+
+def rename(
+    db: Session, actor: Actor, address: str, display_name: str, owner: str | None = None
+) -> Mailbox:
+    """The name people see beside the address when mail is sent from it."""
+    mailbox = get_for(db, actor, address, owner)
+    name = display_name.strip()
+    if len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise InvalidInput(
+            "The name is too long or holds control characters: write it on one line, "
+            "at most 200 characters.",
+            field="display_name",
+        )
+    mailbox.display_name = name
+    audit.record(db, actor, "mailbox.renamed", _label(mailbox), name=name)
+    return mailbox
 
 
 def set_default(db: Session, actor: Actor, address: str, owner: str | None = None) -> Mailbox:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
@@ -21,7 +21,7 @@ from postroom.outbound.compose import Draft, check, compose, new_message_id, rec
 from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE
 from postroom.services import audit, connections, mailboxes, sent_copies
-from postroom.services.actors import Actor
+from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, OutboxItem, OutboxRecipient, utcnow
 
 LEASE = timedelta(minutes=5)
@@ -50,6 +50,8 @@ def enqueue(
         existing = db.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == key))
         if existing is not None:
             return existing
+    if connection:
+        actor.require_admin("send through a named connection")
     route = connections.get(db, connection) if connection else None
     if route is not None:
         mailbox = route.mailbox
@@ -91,26 +93,43 @@ def enqueue(
     return item
 
 
-def get(db: Session, item_id: int) -> OutboxItem:
-    item = db.get(OutboxItem, item_id)
+def _visible(query: Select[OutboxItem], actor: Actor) -> Select[OutboxItem]:
+    """A user sees what was sent from their own mailboxes; administrators see everything."""
+    if actor.is_admin:
+        return query
+    theirs = select(Mailbox.id).where(Mailbox.owner_id == actor.user_id)
+    return query.where(OutboxItem.mailbox_id.in_(theirs))
+
+
+def get(db: Session, item_id: int, actor: Actor = OPERATOR) -> OutboxItem:
+    item = db.scalar(_visible(select(OutboxItem).where(OutboxItem.id == item_id), actor))
     if item is None:
         raise NotFound(f"No outbox item {item_id}: `postroom outbox list` shows them.")
     return item
 
 
-def listing(db: Session, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
+def listing(
+    db: Session,
+    state: str | None = None,
+    limit: int = 100,
+    *,
+    actor: Actor = OPERATOR,
+    offset: int = 0,
+) -> list[OutboxItem]:
     query = select(OutboxItem).order_by(OutboxItem.id.desc())
     if state:
         query = query.where(OutboxItem.state == state)
     if limit:
         query = query.limit(limit)
-    return list(db.scalars(query))
+    if offset:
+        query = query.offset(offset)
+    return list(db.scalars(_visible(query, actor)))
 
 
 def retry(db: Session, actor: Actor, item_id: int) -> OutboxItem:
     """A person decides: send an uncertain or failed item again, to its unanswered recipients,
     or, for a sent one whose Sent-folder copy failed, make that copy again."""
-    item = get(db, item_id)
+    item = get(db, item_id, actor)
     if item.state in sent_copies.COPIED_STATES and item.sent_copy == "failed":
         item.sent_copy, item.sent_copy_error = "pending", None
         audit.record(db, actor, "outbox.copy-retried", f"outbox {item_id}")

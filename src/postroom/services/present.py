@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from postroom.connectors.test_connection import Report
 from postroom.storage.models import (
+    ApiToken,
     AuditEntry,
     Connection,
     Mailbox,
@@ -192,4 +194,23 @@ def provider(view: ProviderView) -> dict[str, Any]:
             for s in view.settings
         ],
         "note": view.note,
+    }
+
+
+def reports(found: list[tuple[str, Report]]) -> dict[str, Any]:
+    """Connection-test reports by role (incoming, outgoing, test email)."""
+    return {
+        "ok": all(r.ok for _, r in found),
+        "reports": [{"role": role, **r.as_dict()} for role, r in found],
+    }
+
+
+def api_token(row: ApiToken) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "revoked": row.revoked_at is not None,
     }

@@ -39,7 +39,7 @@ def reply(
     """
     if not body.strip() and not (html and html.strip()):
         raise InvalidInput("The reply is empty: write a message.", field="body")
-    request = requests.get(db, request_id)
+    request = requests.get(db, request_id, actor)  # only requests the actor may work
     sending = sending_mailbox(db, actor, request, mailbox)
     thread = list(
         db.scalars(select(Message).where(Message.request_id == request.id).order_by(Message.id))

@@ -1,33 +1,80 @@
-"""Requests and their threads, as people and scripts read them."""
+"""Requests and their threads, as people and scripts read them. Administrators see every
+request; a user sees those of the workflows they are given, and nothing says the others exist."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from postroom.errors import NotFound
-from postroom.services import workflows
-from postroom.storage.models import Message, Request
+from postroom.errors import InvalidInput, NotFound
+from postroom.inbound.parse import parse_body
+from postroom.services import audit, workflows
+from postroom.services.actors import OPERATOR, Actor
+from postroom.storage.models import Message, Request, WorkflowMember, utcnow
+
+Q = TypeVar("Q", bound=Select[Any])
 
 
-def listing(db: Session, workflow: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def workflow_ids_of(actor: Actor) -> Select[int]:
+    return select(WorkflowMember.workflow_id).where(WorkflowMember.user_id == actor.user_id)
+
+
+def _visible(query: Q, actor: Actor) -> Q:
+    if actor.is_admin:
+        return query
+    return query.where(Request.workflow_id.in_(workflow_ids_of(actor)))
+
+
+def listing(
+    db: Session,
+    workflow: str | None = None,
+    limit: int = 50,
+    *,
+    actor: Actor = OPERATOR,
+    step: str | None = None,
+    search: str | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
     counts = (
         select(Message.request_id, func.count().label("n")).group_by(Message.request_id).subquery()
     )
-    query = (
+    query = _visible(
         select(Request, counts.c.n)
         .outerjoin(counts, counts.c.request_id == Request.id)
-        .order_by(Request.id.desc())
+        .order_by(Request.id.desc()),
+        actor,
     )
-    if workflow is not None:
-        query = query.where(
-            Request.workflow_id == workflows.get(db, workflow, include_deleted=True).id
-        )
+    if workflow:
+        chosen = workflows.get(db, workflow, include_deleted=True)
+        query = query.where(Request.workflow_id == chosen.id)
+        if step:
+            query = query.where(Request.step_id == _step(chosen.steps, step).id)
+    elif step:
+        raise InvalidInput("Choose a workflow to filter by one of its steps.", field="step")
+    if search and search.strip():
+        words = search.strip().lstrip("#")
+        conditions: list[ColumnElement[bool]] = [
+            Request.subject.ilike(f"%{words}%"),
+            Request.requester.ilike(f"%{words}%"),
+        ]
+        if words.isdigit():
+            conditions.append(Request.id == int(words))
+        query = query.where(or_(*conditions))
     if limit:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [summary(request, count or 0) for request, count in db.execute(query)]
+
+
+def _step(steps: list[Any], name: str) -> Any:
+    for step in steps:
+        if step.name.lower() == name.strip().lower():
+            return step
+    names = ", ".join(s.name for s in steps)
+    raise InvalidInput(f"No step {name!r} in this workflow: choose one of {names}.", field="step")
 
 
 def summary(request: Request, messages: int) -> dict[str, Any]:
@@ -42,19 +89,23 @@ def summary(request: Request, messages: int) -> dict[str, Any]:
     }
 
 
-def get(db: Session, request_id: int) -> Request:
-    request = db.get(Request, request_id)
+def get(db: Session, request_id: int, actor: Actor = OPERATOR) -> Request:
+    request = db.scalar(_visible(select(Request).where(Request.id == request_id), actor))
     if request is None:
         raise NotFound(f"No request #{request_id}: `postroom request list` shows them.")
     return request
 
 
-def detail(db: Session, request_id: int) -> dict[str, Any]:
-    request = get(db, request_id)
+def detail(
+    db: Session, request_id: int, actor: Actor = OPERATOR, *, bodies: bool = False
+) -> dict[str, Any]:
+    """With bodies, each message's text too (parsed from the raw bytes, which stay the truth)."""
+    request = get(db, request_id, actor)
     thread = list(
         db.scalars(select(Message).where(Message.request_id == request.id).order_by(Message.id))
     )
     return summary(request, len(thread)) | {
+        "steps": [s.name for s in request.workflow.steps],
         "thread": [
             {
                 "id": m.id,
@@ -66,6 +117,20 @@ def detail(db: Session, request_id: int) -> dict[str, Any]:
                 "size": m.size,
                 "rules": m.rule_hits,
             }
+            | ({"text": parse_body(m.raw).text} if bodies else {})
             for m in thread
-        ]
+        ],
     }
+
+
+def move(db: Session, actor: Actor, request_id: int, step: str) -> Request:
+    request = get(db, request_id, actor)
+    target = _step(request.workflow.steps, step)
+    if request.step_id != target.id:
+        before = request.step.name if request.step else None
+        request.step = target
+        request.updated_at = utcnow()
+        audit.record(
+            db, actor, "request.moved", f"request #{request.id}", step=target.name, before=before
+        )
+    return request

@@ -38,7 +38,8 @@ class ServerSpec:
     provider_domains: tuple[str, ...] = ()
 
 
-def _checked(spec: ServerSpec) -> Server:
+def checked(spec: ServerSpec) -> Server:
+    """The server a spec describes, validated but not stored (the console tests it first)."""
     protocol = validate.choice(Protocol, spec.protocol, "protocol")
     security = validate.choice(Security, spec.security or "tls", "security")
     if protocol.speaks_tcp:
@@ -69,12 +70,48 @@ def _checked(spec: ServerSpec) -> Server:
 
 def add(db: Session, actor: Actor, spec: ServerSpec) -> Server:
     actor.require_admin("add servers")
-    server = _checked(spec)
+    server = checked(spec)
     if db.scalar(select(Server.id).where(Server.name == server.name)) is not None:
         raise Conflict(f"A server named {server.name!r} already exists: choose another name.")
     db.add(server)
     db.flush()
     audit.record(db, actor, "server.added", server.name, host=server.host, port=server.port)
+    return server
+
+
+EDITABLE = (
+    "name",
+    "protocol",
+    "host",
+    "port",
+    "security",
+    "connect_timeout",
+    "timeout",
+    "login_format",
+    "verify_tls",
+    "provider_domains",
+)
+
+
+def update(db: Session, actor: Actor, name: str, spec: ServerSpec) -> Server:
+    actor.require_admin("change servers")
+    server = get(db, name)
+    changed = checked(spec)
+    if changed.name != server.name and db.scalar(
+        select(Server.id).where(Server.name == changed.name)
+    ):
+        raise Conflict(f"A server named {changed.name!r} already exists: choose another name.")
+    in_use = users_of(db, server)
+    if changed.protocol != server.protocol and in_use:
+        names = ", ".join(m.address for m in in_use)
+        raise InvalidInput(
+            f"Mailboxes use this server as {server.protocol} ({names}): add a new server for "
+            f"{changed.protocol} instead of changing its protocol.",
+            field="protocol",
+        )
+    for column in EDITABLE:
+        setattr(server, column, getattr(changed, column))
+    audit.record(db, actor, "server.changed", server.name, host=server.host, port=server.port)
     return server
 
 

@@ -14,6 +14,8 @@ from postroom.storage.models import User
 
 MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHash.recommended()
+_BURNER = _hasher.hash("no user has this password")
+FIRST_RUN = Actor(label="first-run", user_id=None, is_admin=True)
 
 
 def add(db: Session, actor: Actor, email: str, password: str, *, admin: bool = False) -> User:
@@ -43,6 +45,23 @@ def get(db: Session, email: str) -> User:
 def listing(db: Session, actor: Actor) -> list[User]:
     actor.require_admin("list users")
     return list(db.scalars(select(User).order_by(User.email)))
+
+
+def needs_first_admin(db: Session) -> bool:
+    return db.scalar(select(User.id).where(User.is_admin).limit(1)) is None
+
+
+def add_first_admin(db: Session, email: str, password: str) -> User:
+    """The first-run page's one action; once an administrator exists it is refused for good."""
+    if not needs_first_admin(db):
+        raise Conflict("An administrator already exists: sign in, or ask them to add you.")
+    return add(db, FIRST_RUN, email, password, admin=True)
+
+
+def burn_time(password: str) -> None:
+    """Spend what verifying a real hash costs, so a refusal does not tell whether the account
+    exists."""
+    _hasher.verify(password, _BURNER)
 
 
 def verify_password(user: User, password: str) -> bool:

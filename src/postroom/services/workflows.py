@@ -3,14 +3,14 @@ pointed at a workflow still show which one it was."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from postroom.domain import validate
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.services import audit
 from postroom.services.actors import Actor
-from postroom.storage.models import Workflow, WorkflowStep, utcnow
+from postroom.storage.models import User, Workflow, WorkflowMember, WorkflowStep, utcnow
 
 
 def parse_steps(steps: str | list[str]) -> list[str]:
@@ -73,3 +73,37 @@ def remove(db: Session, actor: Actor, name: str, reason: str) -> Workflow:
     workflow.active = False
     audit.record(db, actor, "workflow.removed", name, reason=why)
     return workflow
+
+
+def members(db: Session, name: str) -> list[User]:
+    workflow = get(db, name)
+    query = (
+        select(User)
+        .join(WorkflowMember, WorkflowMember.user_id == User.id)
+        .where(WorkflowMember.workflow_id == workflow.id)
+        .order_by(User.email)
+    )
+    return list(db.scalars(query))
+
+
+def give(db: Session, actor: Actor, name: str, user: User) -> None:
+    """The user works this workflow's requests from now on."""
+    actor.require_admin("give workflows to users")
+    workflow = get(db, name)
+    already = select(WorkflowMember.id).where(
+        WorkflowMember.workflow_id == workflow.id, WorkflowMember.user_id == user.id
+    )
+    if db.scalar(already) is None:
+        db.add(WorkflowMember(workflow_id=workflow.id, user_id=user.id))
+        audit.record(db, actor, "workflow.given", name, user=user.email)
+
+
+def take_back(db: Session, actor: Actor, name: str, user: User) -> None:
+    actor.require_admin("take workflows back from users")
+    workflow = get(db, name)
+    db.execute(
+        delete(WorkflowMember).where(
+            WorkflowMember.workflow_id == workflow.id, WorkflowMember.user_id == user.id
+        )
+    )
+    audit.record(db, actor, "workflow.taken-back", name, user=user.email)

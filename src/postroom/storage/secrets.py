@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -80,3 +82,12 @@ class SecretBox:
 def default_box() -> SecretBox:
     settings = get_settings()
     return SecretBox(load_or_create_key(settings.secret_key, settings.key_file))
+
+
+@lru_cache(maxsize=8)
+def derived_key(purpose: str) -> bytes:
+    """A key for one purpose (signing session cookies), derived from the secret key, so one
+    key file serves every use and a leak of one derived key reveals neither the others nor it."""
+    settings = get_settings()
+    key = load_or_create_key(settings.secret_key, settings.key_file)
+    return hmac.new(key, b"postroom/" + purpose.encode(), hashlib.sha256).digest()

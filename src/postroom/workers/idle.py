@@ -84,6 +84,9 @@ class IdleWatchers:
                 with self.lock:
                     self.clients[mailbox_id] = client
                 failures = 0
+                # Mail that came between the last fetch and this SELECT raises no EXISTS in
+                # IDLE: fetch once now, so nothing waits for the next poll.
+                self.on_new_mail(mailbox_id)
                 self._idle(mailbox_id, client)
             except (
                 PostroomError,

@@ -1,0 +1,97 @@
+"""Who is asking, and one transaction an HTTP request. A browser session and an API token lead
+to the same user and the same Actor, so the services apply one set of rules to both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from postroom.errors import NotSignedIn, PermissionDenied
+from postroom.services import api_tokens, auth, users
+from postroom.services.actors import Actor
+from postroom.storage.db import unit_of_work
+from postroom.storage.models import User, WebSession
+from postroom.storage.secrets import derived_key
+
+SESSION_COOKIE = "postroom_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def database() -> Iterator[Session]:
+    with unit_of_work() as db:
+        yield db
+
+
+Db = Annotated[Session, Depends(database)]
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(derived_key("session-cookie"), salt="postroom-session")
+
+
+def cookie_for(session_id: str) -> str:
+    return _signer().dumps(session_id)
+
+
+def session_id_in(cookie: str | None) -> str | None:
+    if not cookie:
+        return None
+    try:
+        value = _signer().loads(cookie, max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    session: WebSession | None  # None when an API token brought the request
+
+    @property
+    def actor(self) -> Actor:
+        return users.actor_for(self.user)
+
+
+def current_session(request: Request, db: Session) -> WebSession | None:
+    session_id = session_id_in(request.cookies.get(SESSION_COOKIE))
+    return auth.session_for(db, session_id) if session_id else None
+
+
+async def _csrf_token(request: Request) -> str | None:
+    token = request.headers.get(CSRF_HEADER)
+    if token is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        token = value if isinstance(value, str) else None
+    return token
+
+
+async def caller(request: Request, db: Db) -> Caller:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        user = api_tokens.user_for(db, header[7:].strip())
+        if user is None:
+            raise NotSignedIn(
+                "The API token is unknown or revoked: make a new one under My profile."
+            )
+        return Caller(user=user, session=None)
+    session = current_session(request, db)
+    if session is None:
+        raise NotSignedIn("Sign in first, or send an API token as 'Authorization: Bearer TOKEN'.")
+    if request.method not in SAFE_METHODS and not auth.csrf_ok(session, await _csrf_token(request)):
+        raise PermissionDenied(
+            "The form's security token is missing or stale: reload the page and try again."
+        )
+    return Caller(user=session.user, session=session)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]

@@ -1,0 +1,121 @@
+"""What API clients send. Answers come from services/present.py, never from these models."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerIn(Strict):
+    name: str = Field(max_length=100)
+    protocol: str = Field(max_length=10)
+    host: str | None = Field(default=None, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: str | None = Field(default=None, max_length=10)
+    connect_timeout: float | None = Field(default=15.0, gt=0, le=3600)
+    timeout: float | None = Field(default=60.0, gt=0, le=3600)
+    login_format: str = Field(default="address", max_length=20)
+    verify_tls: bool = True
+    provider_domains: list[str] = Field(default_factory=list, max_length=50)
+
+
+class OAuthAppIn(Strict):
+    name: str = Field(max_length=100)
+    provider: str = Field(max_length=20)
+    client_id: str = Field(max_length=300)
+    client_secret: str | None = Field(default=None, max_length=2000, description="write-only")
+    tenant: str | None = Field(default=None, max_length=200)
+    authorize_url: str | None = Field(default=None, max_length=2000)
+    token_url: str | None = Field(default=None, max_length=2000)
+    scopes: str | None = Field(default=None, max_length=2000)
+
+
+class MailboxIn(Strict):
+    address: str = Field(max_length=320)
+    incoming: str | None = Field(default=None, max_length=100)
+    outgoing: str | None = Field(default=None, max_length=100)
+    system: bool = Field(default=False, description="a system mailbox (administrators only)")
+    owner: str | None = Field(default=None, max_length=320)
+    username: str | None = Field(default=None, max_length=320)
+    password: str | None = Field(default=None, max_length=2000, description="write-only")
+    oauth_app: str | None = Field(default=None, max_length=100)
+    workflow: str | None = Field(default=None, max_length=100)
+    after_import: str | None = Field(default=None, max_length=300)
+    default: bool = False
+    display_name: str = Field(default="", max_length=200)
+    poll_interval: int = Field(default=60, ge=1, le=86_400)
+    folder: str = Field(default="INBOX", max_length=500)
+
+
+class MailboxChange(Strict):
+    display_name: str = Field(max_length=200)
+
+
+class Reconnect(Strict):
+    password: str | None = Field(default=None, max_length=2000, description="write-only")
+
+
+class ConnectionIn(Strict):
+    name: str = Field(max_length=100)
+    mailbox: str = Field(max_length=320)
+    security: str | None = Field(default=None, max_length=10)
+    connect_timeout: float | None = Field(default=None, gt=0, le=3600)
+    send_timeout: float | None = Field(default=None, gt=0, le=3600)
+    auth: str = Field(default="basic", max_length=10)
+    action_base_url: str | None = Field(default=None, max_length=2000)
+
+
+class WorkflowIn(Strict):
+    name: str = Field(max_length=100)
+    steps: list[str] = Field(max_length=50)
+
+
+class WorkflowChange(Strict):
+    active: bool
+
+
+class UserIn(Strict):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1000, description="write-only")
+    admin: bool = False
+
+
+class Member(Strict):
+    email: str = Field(max_length=320)
+
+
+class Move(Strict):
+    step: str = Field(max_length=100)
+
+
+class Reply(Strict):
+    body: str = Field(max_length=1_000_000)
+    html: str | None = Field(default=None, max_length=5_000_000)
+    mailbox: str | None = Field(default=None, max_length=320, description="sending address")
+
+
+class OpenRequest(Strict):
+    workflow: str = Field(max_length=100)
+
+
+class Attach(Strict):
+    request: int = Field(ge=1, le=2**31 - 1)
+
+
+class EmailIn(Strict):
+    sender: str = Field(max_length=320, description="the sending mailbox's address")
+    to: list[str] = Field(min_length=1, max_length=500)
+    cc: list[str] = Field(default_factory=list, max_length=500)
+    bcc: list[str] = Field(default_factory=list, max_length=500)
+    subject: str = Field(default="", max_length=2000)
+    text: str = Field(default="", max_length=1_000_000)
+    html: str | None = Field(default=None, max_length=5_000_000)
+    connection: str | None = Field(default=None, max_length=100)
+    request: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class TokenIn(Strict):
+    name: str = Field(max_length=100)

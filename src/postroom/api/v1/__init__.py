@@ -1,0 +1,35 @@
+"""The REST API, version 1: each module a few lines over the services."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from postroom.api.v1 import (
+    audit,
+    connections,
+    held,
+    mailboxes,
+    oauth_apps,
+    outbox,
+    requests,
+    servers,
+    tokens,
+    users,
+    workflows,
+)
+
+router = APIRouter(prefix="/api/v1")
+for module in (
+    servers,
+    oauth_apps,
+    mailboxes,
+    connections,
+    workflows,
+    users,
+    tokens,
+    requests,
+    held,
+    outbox,
+    audit,
+):
+    router.include_router(module.router)

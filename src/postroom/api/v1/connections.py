@@ -1,0 +1,40 @@
+"""Named outbound connections (administrators)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from postroom.api.deps import CallerDep, Db
+from postroom.api.pages import Limit, Offset, page
+from postroom.api.schemas import ConnectionIn
+from postroom.services import connections, present
+from postroom.services.connections import ConnectionSpec
+
+router = APIRouter(prefix="/connections", tags=["connections"])
+
+
+@router.get("")
+def list_connections(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
+    caller.actor.require_admin("see the connections")
+    rows = [present.connection(c) for c in connections.listing(db)]
+    return page(rows, limit, offset, fetched_extra=False)
+
+
+@router.post("", status_code=201)
+def add_connection(body: ConnectionIn, db: Db, caller: CallerDep) -> Any:
+    spec = ConnectionSpec(**body.model_dump())
+    return present.connection(connections.add(db, caller.actor, spec))
+
+
+@router.get("/{name}")
+def show_connection(name: str, db: Db, caller: CallerDep) -> Any:
+    caller.actor.require_admin("see the connections")
+    return present.connection(connections.get(db, name))
+
+
+@router.delete("/{name}", status_code=204)
+def remove_connection(name: str, db: Db, caller: CallerDep) -> Response:
+    connections.remove(db, caller.actor, name)
+    return Response(status_code=204)

@@ -1,0 +1,33 @@
+"""OAuth apps (administrators). The client secret is write-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from postroom.api.deps import CallerDep, Db
+from postroom.api.pages import Limit, Offset, page
+from postroom.api.schemas import OAuthAppIn
+from postroom.services import oauth_apps, present
+from postroom.services.oauth_apps import OAuthAppSpec
+
+router = APIRouter(prefix="/oauth-apps", tags=["oauth apps"])
+
+
+@router.get("")
+def list_oauth_apps(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
+    caller.actor.require_admin("see the OAuth apps")
+    rows = [present.oauth_app(a) for a in oauth_apps.listing(db)]
+    return page(rows, limit, offset, fetched_extra=False)
+
+
+@router.post("", status_code=201)
+def add_oauth_app(body: OAuthAppIn, db: Db, caller: CallerDep) -> Any:
+    return present.oauth_app(oauth_apps.add(db, caller.actor, OAuthAppSpec(**body.model_dump())))
+
+
+@router.get("/{name}")
+def show_oauth_app(name: str, db: Db, caller: CallerDep) -> Any:
+    caller.actor.require_admin("see the OAuth apps")
+    return present.oauth_app(oauth_apps.get(db, name))

@@ -1,0 +1,66 @@
+"""The outbox: enqueue (idempotent with the Idempotency-Key header), list, show, retry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+
+from postroom.api.deps import CallerDep, Db
+from postroom.api.pages import Id, Limit, Offset, page
+from postroom.api.schemas import EmailIn
+from postroom.outbound.compose import Draft
+from postroom.services import outbox, present
+
+router = APIRouter(prefix="/outbox", tags=["outbox"])
+
+
+@router.post("", status_code=202)
+def enqueue_email(
+    body: EmailIn,
+    db: Db,
+    caller: CallerDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """Queued, not yet sent: the outbox item says what happened. The same Idempotency-Key again
+    answers with the first item and sends nothing more."""
+    draft = Draft(
+        sender=body.sender,
+        to=tuple(body.to),
+        cc=tuple(body.cc),
+        bcc=tuple(body.bcc),
+        subject=body.subject,
+        text=body.text,
+        html=body.html,
+    )
+    item = outbox.enqueue(
+        db,
+        caller.actor,
+        draft,
+        connection=body.connection,
+        idempotency_key=idempotency_key,
+        request_id=body.request,
+    )
+    return present.outbox_item(item)
+
+
+@router.get("")
+def list_outbox(
+    db: Db,
+    caller: CallerDep,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Any:
+    rows = outbox.listing(db, state, limit + 1, actor=caller.actor, offset=offset)
+    return page([present.outbox_item(i) for i in rows], limit, offset, fetched_extra=True)
+
+
+@router.get("/{item_id}")
+def show_outbox_item(item_id: Id, db: Db, caller: CallerDep) -> Any:
+    return present.outbox_item(outbox.get(db, item_id, caller.actor))
+
+
+@router.post("/{item_id}/retry")
+def retry_outbox_item(item_id: Id, db: Db, caller: CallerDep) -> Any:
+    return present.outbox_item(outbox.retry(db, caller.actor, item_id))

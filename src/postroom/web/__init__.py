@@ -1,0 +1,1 @@
+"""The console: server-rendered pages (Jinja2) with htmx for the parts that update in place."""

@@ -1,0 +1,11 @@
+"""Console pages, one module an area; each view a few lines over the services."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    from postroom.web.views import profile, servers, settings, signin, work
+
+    return [signin.router, servers.router, settings.router, profile.router, work.router]

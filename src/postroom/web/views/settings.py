@@ -1,0 +1,221 @@
+"""OAuth apps, system mailboxes and connections (administrators)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from postroom.api.deps import Caller, CallerDep, Db
+from postroom.domain.settings import OAuthProvider
+from postroom.services import (
+    connection_tests,
+    connections,
+    mailboxes,
+    oauth_apps,
+    present,
+    servers,
+    workflows,
+)
+from postroom.services.connections import ConnectionSpec
+from postroom.services.mailboxes import MailboxSpec
+from postroom.services.oauth_apps import OAuthAppSpec
+from postroom.web.render import attempt, redirect, render
+from postroom.web.views.reports import report_page
+
+router = APIRouter(prefix="/settings", include_in_schema=False)
+Text = Annotated[str, Form()]
+
+
+def _or_none(text: str) -> str | None:
+    return text.strip() or None
+
+
+def _oauth_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
+    caller.actor.require_admin("manage OAuth apps")
+    apps = [present.oauth_app(a) for a in oauth_apps.listing(db)]
+    providers = [p.value for p in OAuthProvider]
+    return render(request, "oauth_apps.html", caller, apps=apps, providers=providers, **extra)
+
+
+@router.get("/oauth-apps", response_class=HTMLResponse)
+def oauth_app_list(request: Request, db: Db, caller: CallerDep) -> Response:
+    return _oauth_page(request, db, caller)
+
+
+@router.post("/oauth-apps", response_class=HTMLResponse)
+def add_oauth_app(
+    request: Request,
+    db: Db,
+    caller: CallerDep,
+    name: Text = "",
+    provider: Text = "microsoft",
+    client_id: Text = "",
+    client_secret: Text = "",
+    tenant: Text = "",
+    authorize_url: Text = "",
+    token_url: Text = "",
+    scopes: Text = "",
+) -> Response:
+    spec = OAuthAppSpec(
+        name=name,
+        provider=provider,
+        client_id=client_id,
+        client_secret=_or_none(client_secret),
+        tenant=_or_none(tenant),
+        authorize_url=_or_none(authorize_url),
+        token_url=_or_none(token_url),
+        scopes=_or_none(scopes),
+    )
+    fields = ["name", "provider", "client_id", "tenant", "authorize_url", "token_url", "scopes"]
+    done = attempt(lambda tx: oauth_apps.add(tx, caller.actor, spec), fields)
+    if not done.ok:
+        values = {k: getattr(spec, k) or "" for k in fields}
+        return _oauth_page(request, db, caller, status=422, errors=done.errors, values=values)
+    return redirect("/settings/oauth-apps", "oauth-app-added")
+
+
+def _mailbox_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
+    caller.actor.require_admin("manage system mailboxes")
+    rows = [present.mailbox(m) for m in mailboxes.listing(db, caller.actor) if m.owner_id is None]
+    return render(
+        request,
+        "system_mailboxes.html",
+        caller,
+        mailboxes=rows,
+        incoming=[s.name for s in servers.listing(db) if s.protocol != "smtp"],
+        outgoing=[s.name for s in servers.listing(db) if s.protocol in ("smtp", "graph", "gmail")],
+        workflows=[w.name for w in workflows.listing(db)],
+        apps=[a.name for a in oauth_apps.listing(db)],
+        **extra,
+    )
+
+
+@router.get("/mailboxes", response_class=HTMLResponse)
+def system_mailboxes(request: Request, db: Db, caller: CallerDep) -> Response:
+    return _mailbox_page(request, db, caller)
+
+
+MAILBOX_FIELDS = [
+    "address",
+    "display_name",
+    "incoming",
+    "outgoing",
+    "username",
+    "password",
+    "workflow",
+    "after_import",
+    "folder",
+    "oauth_app",
+]
+
+
+@router.post("/mailboxes", response_class=HTMLResponse)
+def add_system_mailbox(
+    request: Request,
+    db: Db,
+    caller: CallerDep,
+    address: Text = "",
+    display_name: Text = "",
+    incoming: Text = "",
+    outgoing: Text = "",
+    username: Text = "",
+    password: Text = "",
+    oauth_app: Text = "",
+    workflow: Text = "",
+    after_import: Text = "",
+    folder: Text = "INBOX",
+) -> Response:
+    spec = MailboxSpec(
+        address=address,
+        display_name=display_name,
+        system=True,
+        incoming=_or_none(incoming),
+        outgoing=_or_none(outgoing),
+        username=_or_none(username),
+        password=password or None,
+        oauth_app=_or_none(oauth_app),
+        workflow=_or_none(workflow),
+        after_import=_or_none(after_import),
+        folder=folder,
+    )
+    done = attempt(lambda tx: mailboxes.add(tx, caller.actor, spec), MAILBOX_FIELDS)
+    if not done.ok:
+        values = {k: getattr(spec, k) or "" for k in MAILBOX_FIELDS if k != "password"}
+        return _mailbox_page(request, db, caller, status=422, errors=done.errors, values=values)
+    return redirect("/settings/mailboxes", "mailbox-added")
+
+
+@router.post("/mailboxes/{address}/test", response_class=HTMLResponse)
+def test_system_mailbox(request: Request, address: str, caller: CallerDep) -> Response:
+    def run(db: Session) -> Any:
+        mailboxes.get_system(db, caller.actor, address)
+        return connection_tests.check_mailbox(db, caller.actor, address)
+
+    return report_page(request, caller, run)
+
+
+@router.post("/mailboxes/{address}/remove", response_class=HTMLResponse)
+def remove_system_mailbox(
+    request: Request, address: str, db: Db, caller: CallerDep, reason: Text = ""
+) -> Response:
+    def run(tx: Session) -> None:
+        mailbox = mailboxes.get_system(tx, caller.actor, address)
+        mailboxes.remove(tx, caller.actor, mailbox.address, reason)
+
+    done = attempt(run)
+    if not done.ok:
+        return _mailbox_page(
+            request, db, caller, status=422, errors={"remove:" + address: done.errors["_form"]}
+        )
+    return redirect("/settings/mailboxes", "mailbox-removed")
+
+
+def _connection_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
+    caller.actor.require_admin("manage connections")
+    rows = [present.connection(c) for c in connections.listing(db)]
+    senders = [
+        m.address
+        for m in mailboxes.listing(db, caller.actor)
+        if m.owner_id is None and m.outgoing_server is not None
+    ]
+    return render(request, "connections.html", caller, connections=rows, senders=senders, **extra)
+
+
+@router.get("/connections", response_class=HTMLResponse)
+def connection_list(request: Request, db: Db, caller: CallerDep) -> Response:
+    return _connection_page(request, db, caller)
+
+
+@router.post("/connections", response_class=HTMLResponse)
+def add_connection(
+    request: Request,
+    db: Db,
+    caller: CallerDep,
+    name: Text = "",
+    mailbox: Text = "",
+    security: Text = "",
+    action_base_url: Text = "",
+) -> Response:
+    spec = ConnectionSpec(
+        name=name,
+        mailbox=mailbox,
+        security=_or_none(security),
+        action_base_url=_or_none(action_base_url),
+    )
+    fields = ["name", "mailbox", "security", "action_base_url"]
+    done = attempt(lambda tx: connections.add(tx, caller.actor, spec), fields)
+    if not done.ok:
+        values = {k: getattr(spec, k) or "" for k in fields}
+        return _connection_page(request, db, caller, status=422, errors=done.errors, values=values)
+    return redirect("/settings/connections", "connection-added")
+
+
+@router.post("/connections/{connection}/remove", response_class=HTMLResponse)
+def remove_connection(request: Request, connection: str, db: Db, caller: CallerDep) -> Response:
+    done = attempt(lambda tx: connections.remove(tx, caller.actor, connection))
+    if not done.ok:
+        return _connection_page(request, db, caller, status=422, errors=done.errors)
+    return redirect("/settings/connections", "connection-removed")

@@ -1,0 +1,115 @@
+"""Sign-in, sign-out, and the first-run page that makes the first administrator."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from postroom.api.deps import (
+    SESSION_COOKIE,
+    CallerDep,
+    Db,
+    cookie_for,
+    current_session,
+    session_id_in,
+)
+from postroom.errors import NotFound, NotSignedIn, RateLimited
+from postroom.services import auth, users
+from postroom.storage.db import default_engine
+from postroom.web.render import attempt, redirect, render
+
+router = APIRouter(include_in_schema=False)
+Field = Annotated[str, Form()]
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def is_local(request: Request) -> bool:
+    try:
+        return ip_address(client_of(request)).is_loopback
+    except ValueError:
+        return False
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site, so a link cannot send a person elsewhere after sign-in."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def signed_in(request: Request, signed: auth.SignedIn, target: str) -> RedirectResponse:
+    response = redirect(safe_next(target))
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie_for(signed.session_id),
+        max_age=int(auth.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request, db: Db, next: str = "/") -> Response:
+    if current_session(request, db) is not None:
+        return redirect(safe_next(next))
+    first_run = is_local(request) and users.needs_first_admin(db)
+    return render(request, "sign_in.html", None, next=safe_next(next), first_run=first_run)
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(request: Request, email: Field, password: Field, next: Field = "/") -> Response:
+    try:
+        signed = auth.sign_in(default_engine(), email, password, client_of(request))
+    except (NotSignedIn, RateLimited) as exc:
+        status = 429 if isinstance(exc, RateLimited) else 401
+        return render(
+            request,
+            "sign_in.html",
+            None,
+            status=status,
+            errors={"_form": str(exc)},
+            values={"email": email},
+            next=safe_next(next),
+        )
+    return signed_in(request, signed, next)
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, db: Db, caller: CallerDep) -> Response:
+    plain = session_id_in(request.cookies.get(SESSION_COOKIE))
+    if plain:
+        auth.sign_out(db, plain)
+    response = redirect("/sign-in")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _first_run_allowed(request: Request, db: Db) -> None:
+    if not (is_local(request) and users.needs_first_admin(db)):
+        raise NotFound("There is no first-run page: an administrator exists, or you are not local.")
+
+
+@router.get("/first-run", response_class=HTMLResponse)
+def first_run_page(request: Request, db: Db) -> Response:
+    _first_run_allowed(request, db)
+    return render(request, "first_run.html", None)
+
+
+@router.post("/first-run", response_class=HTMLResponse)
+def first_run(request: Request, db: Db, email: Field, password: Field) -> Response:
+    _first_run_allowed(request, db)
+    made = attempt(lambda tx: users.add_first_admin(tx, email, password), ["email", "password"])
+    if not made.ok:
+        return render(
+            request, "first_run.html", None, status=422, errors=made.errors, values={"email": email}
+        )
+    signed = auth.sign_in(default_engine(), email, password, client_of(request))
+    return signed_in(request, signed, "/settings/servers")
