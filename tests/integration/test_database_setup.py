@@ -10,9 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+from postroom.config import get_settings
 from postroom.storage import migrate
 from postroom.storage.db import make_engine, normalise_url
 from postroom.storage.models import Base
+from tests.conftest import Cli
 
 
 def test_the_default_database_is_sqlite_in_wal_mode_with_foreign_keys_under_the_data_dir(
@@ -81,3 +83,31 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(
 def _drop(admin: Engine, name: str) -> None:
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+def test_the_cli_upgrades_an_older_sqlite_file_and_refuses_an_older_postgresql(
+    postroom_env: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local SQLite file follows the code it belongs to; a shared PostgreSQL database is
+    changed only by `postroom db upgrade`, and until then every command says so."""
+    old = make_engine(f"sqlite:///{postroom_env / 'old.db'}")
+    migrate.upgrade(old, "0002")
+    monkeypatch.setenv("POSTROOM_DATABASE_URL", str(old.url))
+    get_settings.cache_clear()
+    assert Cli()("server", "list").code == 0
+    assert migrate.revisions(old)[0] == migrate.revisions(old)[1]
+    old.dispose()
+
+    shared = make_engine(postgres_url)
+    with shared.begin() as connection:  # the shared test database, back to an older schema
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(shared, "0002")
+    monkeypatch.setenv("POSTROOM_DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    refused = Cli()("server", "list")
+    assert refused.code == 1
+    assert "is at revision 0002" in refused.stderr and "postroom db upgrade" in refused.stderr
+    assert Cli()("db", "upgrade").code == 0
+    assert Cli()("server", "list").code == 0
+    shared.dispose()

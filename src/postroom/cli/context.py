@@ -1,4 +1,5 @@
-"""The database for a CLI command: made on first use of a SQLite file, checked otherwise."""
+"""The database for a CLI command: a SQLite file is made or upgraded on use; PostgreSQL is
+checked, and upgraded only by `postroom db upgrade`."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from postroom.storage.db import default_engine, unit_of_work
 @contextmanager
 def database() -> Iterator[Session]:
     engine = default_engine()
-    if not migrate.is_current(engine):
-        if engine.dialect.name != "sqlite":
+    current, head = migrate.revisions(engine)
+    if current != head:
+        if engine.dialect.name != "sqlite":  # a shared database changes only when told
+            state = f"is at revision {current}" if current else "has no postroom schema yet"
             raise ConfigurationError(
-                "The database has no postroom schema yet: run `postroom db upgrade` first."
+                f"The database {state}; this postroom needs {head}: run `postroom db upgrade`."
             )
-        migrate.upgrade(engine)
+        migrate.upgrade(engine)  # a local SQLite file follows the code it belongs to
     with unit_of_work(engine) as db:
         yield db

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
 
 from postroom.storage.db import default_engine
 
@@ -24,6 +26,9 @@ def upgrade(engine: Engine | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine or default_engine()), revision)
 
 
-def is_current(engine: Engine) -> bool:
-    """True when the schema exists; callers use it to say 'run postroom db upgrade'."""
-    return inspect(engine).has_table("alembic_version")
+def revisions(engine: Engine) -> tuple[str | None, str | None]:
+    """(the database's schema revision, or None when it has no schema; this code's head)."""
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    return current, head
