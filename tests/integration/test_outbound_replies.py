@@ -14,9 +14,13 @@ from tests.servers.scripted_smtp import Reply, ScriptedSmtpServer
 SENDER = "desk@example.test"
 
 
-@pytest.fixture
-def scripted(cli: Cli) -> Iterator[ScriptedSmtpServer]:
-    with ScriptedSmtpServer(users={SENDER: "desk-pass-1"}, tls=False) as server:
+@pytest.fixture(params=[False, True], ids=["one-by-one", "pipelined"])
+def scripted(cli: Cli, request: pytest.FixtureRequest) -> Iterator[ScriptedSmtpServer]:
+    """Each answer is tested twice: to a server that offers PIPELINING (MAIL, RCPT and DATA
+    go in one write) and to one that does not."""
+    with ScriptedSmtpServer(
+        users={SENDER: "desk-pass-1"}, tls=False, pipelining=request.param
+    ) as server:
         add_server(cli, "out", "smtp", server.port, "none", "--timeout", "1")
         add_mailbox(cli, SENDER, "desk-pass-1", "--outgoing", "out")
         yield server

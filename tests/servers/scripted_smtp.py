@@ -203,7 +203,11 @@ class ScriptedSmtpServer:
         ca: TestCA | None = None,
         hostname: str = "localhost",
         startup_timeout: float = 10.0,
+        pipelining: bool = False,
     ) -> None:
+        #: Offer PIPELINING (RFC 2920) in the EHLO answer; commands are read one by one
+        #: either way, so a client may send MAIL, RCPT and DATA in one write.
+        self.pipelining = pipelining
         self._condition = threading.Condition()
         self._rules: deque[Reply] = deque()
         self._received: list[Received] = []
@@ -480,6 +484,19 @@ class _ScriptedHandler(smtp._Handler):
     def __init__(self, owner: _Engine, scripted: ScriptedSmtpServer) -> None:
         super().__init__(owner)
         self._scripted = scripted
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves this to a 5-argument EHLO hook
+        if self._scripted.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self,

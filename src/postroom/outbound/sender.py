@@ -49,25 +49,26 @@ def transmit(
 ) -> Outcome:
     """Raises smtplib/OSError exceptions only before the final dot (nothing was sent then)."""
     outcome = Outcome()
-    code, message = client.mail(sender)
-    if code != 250:
-        client.rset()
-        _classify(outcome, recipients, code, _text(message))
+    client.ehlo_or_helo_if_needed()
+    envelope = [sender, *recipients]
+    if client.has_extn("pipelining") and all(a.isascii() for a in envelope):
+        mail, answers, data = _pipelined(client, sender, recipients)
+    else:
+        mail, answers, data = _one_by_one(client, sender, recipients)
+    if mail[0] != 250:
+        _abandon(client, data)
+        _classify(outcome, recipients, mail[0], _text(mail[1]))
         return outcome
     rcpt_ok: list[str] = []
-    for address in recipients:
-        code, message = client.rcpt(address)
+    for address, (code, message) in zip(recipients, answers, strict=True):
         if code in (250, 251):
             rcpt_ok.append(address)
         else:
             _classify(outcome, [address], code, _text(message))
-    if not rcpt_ok:
-        client.rset()
-        return outcome
-    code, message = client.docmd("DATA")
-    if code != 354:
-        client.rset()
-        _classify(outcome, rcpt_ok, code, _text(message))
+    if not rcpt_ok or data[0] != 354:
+        _abandon(client, data)
+        if rcpt_ok:
+            _classify(outcome, rcpt_ok, data[0], _text(data[1]))
         return outcome
     client.send(_dot_stuffed(raw))
     before_final_dot()
@@ -82,3 +83,40 @@ def transmit(
     else:
         _classify(outcome, rcpt_ok, code, _text(message))
     return outcome
+
+
+_Reply = tuple[int, bytes]
+
+
+def _pipelined(
+    client: smtplib.SMTP, sender: str, recipients: Sequence[str]
+) -> tuple[_Reply, list[_Reply], _Reply]:
+    """MAIL, every RCPT and DATA in one write (RFC 2920), then their answers in order: two
+    round trips an email fewer, which is most of the time an email takes to a distant server."""
+    commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}"]
+    commands += [f"RCPT TO:{smtplib.quoteaddr(a)}" for a in recipients]
+    client.send("".join(f"{c}\r\n" for c in [*commands, "DATA"]))
+    mail = client.getreply()
+    answers = [client.getreply() for _ in recipients]
+    return mail, answers, client.getreply()
+
+
+def _one_by_one(
+    client: smtplib.SMTP, sender: str, recipients: Sequence[str]
+) -> tuple[_Reply, list[_Reply], _Reply]:
+    mail = client.mail(sender)
+    if mail[0] != 250:
+        return mail, [mail for _ in recipients], (0, b"")
+    answers = [client.rcpt(address) for address in recipients]
+    if not any(code in (250, 251) for code, _ in answers):
+        return mail, answers, (0, b"")
+    return mail, answers, client.docmd("DATA")
+
+
+def _abandon(client: smtplib.SMTP, data: _Reply) -> None:
+    """Leave a transaction that will not be sent. A server that answered DATA with 354 anyway
+    (it accepted no recipient, so it can deliver nothing) waits for the end of data first."""
+    if data[0] == 354:
+        client.send(b".\r\n")
+        client.getreply()
+    client.rset()
