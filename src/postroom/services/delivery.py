@@ -21,11 +21,11 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import Connection as DbConnection
-from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy import Engine, Update, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session, defer, selectinload
 
 from postroom.config import get_settings
@@ -281,9 +281,7 @@ class _Journal:
         ids = self.window or [item_id]
         with self.connection.begin():
             self._write(self.connection)
-            self.connection.execute(
-                update(OutboxItem).where(OutboxItem.id.in_(ids)).values(data_sent_at=utcnow())
-            )
+            self.connection.execute(_MARK, {"ids": ids, "now": utcnow()})
         self.marked.update(ids)
         self.window = []
 
@@ -362,33 +360,43 @@ class _Journal:
 
     def _write(self, connection: DbConnection) -> None:
         if self.recipients:
-            connection.execute(
-                update(OutboxRecipient)
-                .where(
-                    OutboxRecipient.item_id == bindparam("iid"),
-                    OutboxRecipient.address == bindparam("addr"),
-                )
-                .values(status=bindparam("st"), code=bindparam("code"), detail=bindparam("detail")),
-                self.recipients,
-            )
+            connection.execute(_RECIPIENT_OUTCOME, self.recipients)
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for values in self.items:  # the columns differ by state: one executemany a shape
             by_columns[tuple(sorted(values))].append(values)
         for columns, rows in by_columns.items():
             connection.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == bindparam("iid"))
-                .values(
-                    lease_owner=None,
-                    lease_until=None,
-                    **{c: bindparam(f"v_{c}") for c in columns if c != "iid"},
-                ),
-                [
-                    {"iid": r["iid"], **{f"v_{c}": r[c] for c in columns if c != "iid"}}
-                    for r in rows
-                ],
+                _item_outcome(columns),
+                [{f"v_{c}" if c != "iid" else c: v for c, v in r.items()} for r in rows],
             )
         self.items, self.recipients = [], []
+
+
+# Built once: on the one-commit-an-email path, building a statement costs more than running it.
+_RECIPIENT_OUTCOME = (
+    update(OutboxRecipient)
+    .where(
+        OutboxRecipient.item_id == bindparam("iid"),
+        OutboxRecipient.address == bindparam("addr"),
+    )
+    .values(status=bindparam("st"), code=bindparam("code"), detail=bindparam("detail"))
+)
+_MARK = (
+    update(OutboxItem)
+    .where(OutboxItem.id.in_(bindparam("ids", expanding=True)))
+    .values(data_sent_at=bindparam("now"))
+)
+
+
+@cache
+def _item_outcome(columns: tuple[str, ...]) -> Update:
+    """The UPDATE for one shape of outcome (the columns a state sets), made once a shape."""
+    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns if c != "iid"}
+    return (
+        update(OutboxItem)
+        .where(OutboxItem.id == bindparam("iid"))
+        .values(lease_owner=None, lease_until=None, **values)
+    )
 
 
 def _aware(moment: datetime) -> datetime:
