@@ -115,3 +115,17 @@ def test_a_lost_answer_to_data_is_never_resent_by_itself(
     code, _ = cli_json(cli, "outbox", "retry", str(item_id))  # a person decides
     assert code == 0
     assert _flush(cli)["sent"] == 1
+
+
+def test_the_emails_after_a_lost_answer_go_back_to_the_queue_unmarked(
+    cli: Cli, scripted: ScriptedSmtpServer
+) -> None:
+    scripted.script(Reply(drop_after_data=True))
+    first, second = _send(cli, "ann@example.org"), _send(cli, "bob@example.org")
+    result = _flush(cli)
+    assert (result["uncertain"], result["deferred"]) == (1, 1)
+    assert _item(cli, first)["state"] == "uncertain"
+    waiting = _item(cli, second)
+    assert waiting["state"] == "queued" and "broke on an earlier email" in waiting["last_error"]
+    assert _flush(cli)["sent"] == 1  # never marked, so sent, not left uncertain
+    assert _item(cli, second)["state"] == "sent"

@@ -230,8 +230,11 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
                     journal.settle(rest, Outcome(deferred={a: (0, error) for a in rest.pending}))
                 return
             journal.settle(item, outcome)
-            if outcome.uncertain:
-                return  # the session is broken: its state is unknown
+            if outcome.uncertain:  # the session is broken: the rest go back to the queue
+                error = "not sent: the SMTP session broke on an earlier email"
+                for rest in items[index + 1 :]:
+                    journal.settle(rest, Outcome(deferred={a: (0, error) for a in rest.pending}))
+                return
     finally:
         journal.commit()
         try:
