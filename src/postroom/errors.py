@@ -75,3 +75,16 @@ class Transient(MailServerError):
     """Try again later: 4xx, timeouts, dropped connections."""
 
     code = "transient"
+
+
+class NeedsReconnect(AuthFailed):
+    """The OAuth2 grant is gone (revoked, expired, password changed): a person must sign in
+    again; postroom never falls back to a password."""
+
+    code = "needs-reconnect"
+
+
+class TokenRejected(AuthFailed):
+    """The provider refused the access token (HTTP 401): refresh once, then reconnect."""
+
+    code = "token-rejected"
