@@ -17,6 +17,7 @@ from postroom.errors import NeedsReconnect
 from postroom.services import tokens
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import AuditEntry, Mailbox, OutboxItem
+from postroom.workers.scheduler import Scheduler
 from tests.cloud_fixtures import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import Cli
 from tests.integration.oauthhelpers import add_apps, add_cloud_servers, connect, ok
@@ -222,3 +223,28 @@ def test_concurrent_renewals_of_one_mailbox_make_one_refresh_call(
         logging.getLogger("postroom.services.tokens").removeHandler(seen)
     assert cloud.refresh_calls == 1
     assert len(results) == 2 and results[0] == results[1] != stale
+
+
+def test_the_scheduler_renews_tokens_ahead_of_expiry(
+    cli: Cli,
+    cloud: IdentityServer,
+    graph: GraphServer,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_apps(cli)
+    add_cloud_servers(cli, graph, None)
+    ok(cli, "mailbox", "add", "out@contoso.test", "--outgoing", "graph", "--oauth-app", "m365")
+    connect(cli, cloud, "out@contoso.test")
+    before = tokens.access_token(engine, _mailbox_id(engine, "out@contoso.test"))
+    monkeypatch.setenv("POSTROOM_OAUTH_REFRESH_AHEAD", str(10 * 3600))
+    get_settings.cache_clear()
+    scheduler = Scheduler(engine, idle=False)
+    scheduler.start()
+    try:
+        assert cloud.refresh_arrived.wait(10)
+    finally:
+        scheduler.stop()
+    monkeypatch.setenv("POSTROOM_OAUTH_REFRESH_AHEAD", "0")
+    get_settings.cache_clear()
+    assert tokens.access_token(engine, _mailbox_id(engine, "out@contoso.test")) != before

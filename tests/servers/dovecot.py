@@ -69,6 +69,7 @@ class Dovecot:
         ca: TestCA | None = None,
         startup_timeout: float = 10.0,
         binary: str = DOVECOT_BINARY,
+        oauth2_introspection_url: str | None = None,
     ) -> None:
         self._users: dict[str, str] = {}
         for name, password in (users or {}).items():
@@ -78,6 +79,9 @@ class Dovecot:
         self._ca = ca
         self._startup_timeout = startup_timeout
         self._binary = binary
+        # With a URL, XOAUTH2 and OAUTHBEARER logins are checked by an oauth2 passdb that posts
+        # the token there (RFC 7662 introspection); passwords then only work for PLAIN/LOGIN.
+        self._oauth2_url = oauth2_introspection_url
         self._dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._ports: dict[str, int] = {}
@@ -342,6 +346,13 @@ class Dovecot:
             _DICT_PASSDB.format(dir=directory), encoding="utf-8"
         )
         (directory / "dict-passdb.conf.ext").chmod(0o644)
+        oauth2 = ""
+        if self._oauth2_url:
+            (directory / "oauth2.conf.ext").write_text(
+                _OAUTH2_PASSDB.format(url=self._oauth2_url), encoding="utf-8"
+            )
+            (directory / "oauth2.conf.ext").chmod(0o644)
+            oauth2 = _OAUTH2_CONFIG.format(dir=directory)
 
         names = ["imap", "pop3"] + (["imaps", "pop3s"] if self._tls else [])
         self._ports = {name: free_port() for name in names}
@@ -367,6 +378,9 @@ class Dovecot:
             internal_user=INTERNAL_USER,
             imap_listeners=listeners["imap"],
             pop3_listeners=listeners["pop3"],
+            mechanisms="plain login xoauth2 oauthbearer" if oauth2 else "plain login",
+            oauth2_passdb=oauth2,
+            password_mechanisms="  mechanisms = plain login\n" if oauth2 else "",
         )
         (directory / "dovecot.conf").write_text(config, encoding="utf-8")
 
@@ -547,6 +561,24 @@ _DICT_PASSDB = textwrap.dedent(
     """
 )
 
+_OAUTH2_PASSDB = textwrap.dedent(
+    """\
+    # Generated for one test run; see tests/servers/dovecot.py.
+    introspection_mode = post
+    introspection_url = {url}
+    force_introspection = yes
+    username_attribute = username
+    active_attribute = active
+    active_value = true
+    """
+)
+
+_OAUTH2_CONFIG = """passdb {{
+      driver = oauth2
+      mechanisms = xoauth2 oauthbearer
+      args = {dir}/oauth2.conf.ext
+    }}"""
+
 _CONFIG = textwrap.dedent(
     """\
     # Generated for one test run; see tests/servers/dovecot.py.
@@ -560,7 +592,7 @@ _CONFIG = textwrap.dedent(
 
     {ssl_settings}
     disable_plaintext_auth = no
-    auth_mechanisms = plain login
+    auth_mechanisms = {mechanisms}
     auth_verbose = yes
     # Usernames are used exactly as typed (the default lowercases them), and
     # may contain any character (the default allows only [a-zA-Z0-9.@_-]).
@@ -614,7 +646,8 @@ _CONFIG = textwrap.dedent(
     passdb {{
       driver = dict
       args = {dir}/dict-passdb.conf.ext
-    }}
+    {password_mechanisms}}}
+    {oauth2_passdb}
     userdb {{
       driver = static
       args = uid={mail_uid} gid={mail_gid}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import socket
 import ssl
 import threading
 import warnings
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -71,6 +72,7 @@ class SmtpServer:
         ca: TestCA | None = None,
         hostname: str = "localhost",
         startup_timeout: float = 10.0,
+        bearer: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._users = dict(users or {})
         self._tls = tls
@@ -80,6 +82,7 @@ class SmtpServer:
         self._ca = ca
         self._hostname = hostname
         self._startup_timeout = startup_timeout
+        self._bearer = bearer  # (user, access token) -> accepted: offers AUTH XOAUTH2
         self._controller: _Controller | None = None
         self._port: int | None = None
         self._condition = threading.Condition()
@@ -204,6 +207,8 @@ class SmtpServer:
 
     def _create_handler(self) -> _Handler:
         """The aiosmtpd hook object; subclasses may answer differently."""
+        if self._bearer is not None:
+            return _BearerHandler(self, self._bearer)
         return _Handler(self)
 
     def _create_protocol(self, handler: _Handler, **kwargs: Any) -> SMTP:
@@ -301,6 +306,32 @@ class _Handler:
         # while connection_lost would only run some time later.
         self._owner._record_abandoned(envelope)
         return "221 2.0.0 Bye"
+
+
+class _BearerHandler(_Handler):
+    """Adds AUTH XOAUTH2 (Google's and Microsoft's SASL profile): the initial response is
+    base64 of "user=U^Aauth=Bearer TOKEN^A^A"."""
+
+    def __init__(self, owner: SmtpServer, bearer: Callable[[str, str], bool]) -> None:
+        super().__init__(owner)
+        self._bearer = bearer
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        if len(args) < 2:
+            return AuthResult(
+                success=False, handled=False, message="501 5.5.2 initial response required"
+            )
+        fields = dict(
+            part.split("=", 1)
+            for part in base64.b64decode(args[1]).decode().split("\x01")
+            if "=" in part
+        )
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        if not self._bearer(user, token):
+            return AuthResult(
+                success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
+            )
+        return AuthResult(success=True, auth_data=user)
 
 
 class _RecordingSMTP(SMTP):

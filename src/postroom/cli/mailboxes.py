@@ -129,7 +129,13 @@ def reconnect(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Clear the mailbox's error state (with a new password if given) and test it again."""
+    """Clear the mailbox's error state (with a new password if given) and test it again.
+    An OAuth2 mailbox signs in again instead (device code flow)."""
+    with database() as db:
+        app_name = present.mailbox(mailboxes.get_for(db, OPERATOR, address, owner))["oauth_app"]
+    if app_name is not None:
+        connect(address, app_name, owner, as_json=as_json)
+        return
     password = read_secret_stdin(password_stdin, "password")
     with database() as db:
         reports = connection_tests.reconnect(db, OPERATOR, address, owner=owner, password=password)

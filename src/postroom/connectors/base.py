@@ -27,7 +27,8 @@ class AfterImport:
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the last fetch stopped: a folder's UIDVALIDITY and the highest UID stored.
+    """Where the last fetch stopped: a folder's UIDVALIDITY and the highest UID stored, or the
+    provider's token for "changes since".
 
     It is an optimisation; the stored messages' remote keys are the truth, so a lost or stale
     cursor costs a re-listing, never a duplicate."""
@@ -35,6 +36,7 @@ class Cursor:
     folder: str = "INBOX"
     validity: int | None = None
     last_uid: int = 0
+    token: str | None = None  # a provider's own cursor: Graph's delta link, Gmail's history id
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from postroom.connectors.test_connection import Envelope, Report, Step, run_conn
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import MailboxState, Protocol, Security
 from postroom.errors import InvalidInput, PostroomError
-from postroom.services import audit, mailboxes, servers
+from postroom.services import audit, mailboxes, servers, tokens
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, Server, utcnow
 
@@ -37,6 +37,9 @@ def endpoint_of(server: Server) -> Endpoint:
 
 
 def credentials_of(mailbox: Mailbox, server: Server) -> Credentials | None:
+    """An OAuth2 mailbox signs in with its access token and nothing else: never a password."""
+    if mailbox.oauth_app_id is not None:
+        return tokens.credentials_for(mailbox)
     password = mailboxes.password_of(mailbox)
     if password is None:
         return None

@@ -29,7 +29,7 @@ from postroom.outbound.compose import Draft, check, compose, new_message_id, rec
 from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE, next_attempt
 from postroom.outbound.sender import Outcome, transmit
-from postroom.services import audit, connections, mailboxes
+from postroom.services import audit, connections, mailboxes, tokens
 from postroom.services.actors import Actor
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
@@ -183,6 +183,7 @@ def _claim(engine: Engine, owner: str, now: datetime, retry_now: bool) -> list[i
 class _Route:
     endpoint: Endpoint
     credentials: Credentials | None
+    mailbox_id: int  # whose token to renew when the provider refuses it
 
 
 def _route(db: Session, item: OutboxItem) -> _Route:
@@ -191,12 +192,16 @@ def _route(db: Session, item: OutboxItem) -> _Route:
         assert route is not None
         server = route.mailbox.outgoing_server
         assert server is not None
-        return _Route(connections.endpoint(route), credentials_of(route.mailbox, server))
+        return _Route(
+            connections.endpoint(route), credentials_of(route.mailbox, server), route.mailbox_id
+        )
     mailbox = db.get(Mailbox, item.mailbox_id) if item.mailbox_id else None
     if mailbox is None or mailbox.outgoing_server is None:
         raise InvalidInput(f"Outbox item {item.id}'s mailbox can no longer send.")
     return _Route(
-        endpoint_of(mailbox.outgoing_server), credentials_of(mailbox, mailbox.outgoing_server)
+        endpoint_of(mailbox.outgoing_server),
+        credentials_of(mailbox, mailbox.outgoing_server),
+        mailbox.id,
     )
 
 
@@ -232,7 +237,15 @@ def _send_group(
     result: FlushResult,
 ) -> None:
     try:
-        client = open_smtp(route.endpoint, route.credentials)
+        if route.credentials is not None and route.credentials.bearer:
+            client = tokens.with_renewal(
+                engine,
+                route.mailbox_id,
+                route.credentials,
+                lambda given: open_smtp(route.endpoint, given),
+            )
+        else:
+            client = open_smtp(route.endpoint, route.credentials)
     except PostroomError as exc:
         result.errors.append(str(exc))
         for item_id, _, pending, _ in items:

@@ -11,18 +11,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from postroom.config import get_settings
 from postroom.connectors.oauth2 import OAuthClient, TokenSet
 from postroom.domain.endpoints import Credentials
 from postroom.domain.settings import MailboxState, Protocol
-from postroom.errors import NeedsReconnect, PostroomError
+from postroom.errors import NeedsReconnect, PostroomError, TokenRejected
 from postroom.services import oauth_apps, reconnects
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox, utcnow
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)  # longer than any token request takes (its timeout is 30 s)
 LEASE_POLL = 0.05
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,36 @@ def credentials(engine: Engine, mailbox_id: int, rejected: str | None = None) ->
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None
         return Credentials(mailbox.oauth_account or mailbox.address, token, bearer=True)
+
+
+def credentials_for(mailbox: Mailbox) -> Credentials:
+    """For callers that hold a mailbox row: renewal uses transactions of its own."""
+    session = object_session(mailbox)
+    assert session is not None
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    return credentials(engine, mailbox.id)
+
+
+def with_renewal(
+    engine: Engine, mailbox_id: int, given: Credentials, attempt: Callable[[Credentials], T]
+) -> T:
+    """Run `attempt`; when the provider refuses the access token (401), renew it once (unless
+    another worker already did) and run it again. Refused twice: the mailbox needs a person."""
+    try:
+        return attempt(given)
+    except TokenRejected:
+        if not given.bearer:
+            raise
+    fresh = credentials(engine, mailbox_id, rejected=given.password)
+    try:
+        return attempt(fresh)
+    except TokenRejected as exc:
+        with unit_of_work(engine) as db:
+            mailbox = db.get(Mailbox, mailbox_id)
+            assert mailbox is not None
+            reconnects.mark(db, mailbox, f"a freshly renewed access token was refused: {exc}")
+        raise NeedsReconnect(f"{exc} Sign in again.") from exc
 
 
 def access_token(engine: Engine, mailbox_id: int, rejected: str | None = None) -> str:

@@ -1,0 +1,113 @@
+"""XOAUTH2 for IMAP, POP3 and SMTP with the mailbox's access token: the real Dovecot checks
+each token at the local identity server's introspection endpoint (its oauth2 passdb)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cloud_fixtures import CLIENT_ID, CLIENT_SECRET, GOOGLE_ID
+from tests.conftest import USERS, Cli
+from tests.integration.mailhelpers import add_server
+from tests.integration.oauthhelpers import add_apps, connect, ok
+from tests.mailfactory import email_from
+from tests.servers.certs import TestCA
+from tests.servers.dovecot import Dovecot
+from tests.servers.identity import IdentityServer
+from tests.servers.smtp import SmtpServer
+
+DESK = "desk@example.test"
+
+
+@pytest.fixture(scope="module")
+def shared_identity(test_ca: TestCA) -> Iterator[IdentityServer]:
+    with IdentityServer(test_ca) as server:
+        server.register(CLIENT_ID, CLIENT_SECRET)
+        server.register(GOOGLE_ID, CLIENT_SECRET)
+        yield server
+
+
+@pytest.fixture
+def identity(shared_identity: IdentityServer) -> IdentityServer:
+    """Dovecot is told the introspection URL at start, so the tests share one server."""
+    shared_identity.refresh_calls = 0
+    return shared_identity
+
+
+@pytest.fixture(scope="module")
+def oauth_dovecot(test_ca: TestCA, shared_identity: IdentityServer) -> Iterator[Dovecot]:
+    with Dovecot(
+        users=USERS, ca=test_ca, oauth2_introspection_url=shared_identity.introspection_url
+    ) as server:
+        yield server
+
+
+def _desk(cli: Cli, cloud: IdentityServer, protocol: str, port: int, after: str) -> None:
+    add_apps(cli)
+    ok(cli, "workflow", "add", "Support", "--steps", "New,Triage,Done")
+    add_server(cli, "in", protocol, port, "none")
+    ok(
+        cli,
+        "mailbox",
+        "add",
+        DESK,
+        "--incoming",
+        "in",
+        "--oauth-app",
+        "m365",
+        "--workflow",
+        "Support",
+        "--after-import",
+        after,
+    )
+    connect(cli, cloud, DESK)
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_mail_is_fetched_with_xoauth2_and_an_expired_token_is_renewed_once(
+    protocol: str, cli: Cli, cloud: IdentityServer, oauth_dovecot: Dovecot
+) -> None:
+    port = oauth_dovecot.imap_port if protocol == "imap" else oauth_dovecot.pop3_port
+    _desk(cli, cloud, protocol, port, "delete")
+    oauth_dovecot.deliver(DESK, [email_from("ann@example.org", subject="Printer on fire")])
+    assert ok(cli, "fetch", "--once")[0]["opened"] == 1
+    assert cloud.refresh_calls == 0
+    cloud.expire_access_tokens()  # Dovecot's introspection now says inactive
+    oauth_dovecot.deliver(DESK, [email_from("bob@example.org", subject="Paper jam")])
+    runs = ok(cli, "fetch", "--once")
+    assert (runs[0]["ok"], runs[0]["opened"], cloud.refresh_calls) == (True, 1, 1)
+    assert oauth_dovecot.count(DESK) == 0
+
+
+def test_a_revoked_grant_stops_the_mailbox_without_trying_a_password(
+    cli: Cli, cloud: IdentityServer, oauth_dovecot: Dovecot
+) -> None:
+    _desk(cli, cloud, "imap", oauth_dovecot.imap_port, "keep")
+    cloud.revoke(DESK)
+    result = cli("fetch", "--once", "--json")
+    assert result.code == 1
+    shown = ok(cli, "mailbox", "show", DESK)
+    assert shown["state"] == "needs-reconnect" and shown["password_set"] is False
+    assert "invalid_grant" in shown["last_error"]
+
+
+def test_smtp_sends_with_xoauth2(cli: Cli, cloud: IdentityServer, test_ca: TestCA) -> None:
+    def bearer(user: str, token: str) -> bool:
+        grant = cloud.account_of(token)
+        return grant is not None and grant.account == user
+
+    with SmtpServer(ca=test_ca, tls=False, bearer=bearer) as smtp:
+        add_apps(cli)
+        add_server(cli, "out", "smtp", smtp.port, "none")
+        ok(cli, "mailbox", "add", DESK, "--outgoing", "out", "--oauth-app", "m365")
+        connect(cli, cloud, DESK)
+        ok(cli, "send", "--from", DESK, "--to", "ann@example.org", "--subject", "Hello")
+        assert ok(cli, "outbox", "flush", "--once")["sent"] == 1
+        assert [m.username for m in smtp.wait_for(1)] == [DESK]
+        cloud.revoke(DESK)
+        ok(cli, "send", "--from", DESK, "--to", "ann@example.org", "--subject", "Again")
+        flushed = cli("outbox", "flush", "--once", "--json")
+        assert flushed.code == 1 and "invalid_grant" in flushed.stdout
+        assert ok(cli, "mailbox", "show", DESK)["state"] == "needs-reconnect"
+        assert len(smtp.messages) == 1
