@@ -88,3 +88,9 @@ class TokenRejected(AuthFailed):
     """The provider refused the access token (HTTP 401): refresh once, then reconnect."""
 
     code = "token-rejected"
+
+
+class AnswerLost(Unreachable):
+    """The request went out but no answer came back: it may have taken effect."""
+
+    code = "answer-lost"

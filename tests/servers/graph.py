@@ -42,7 +42,7 @@ class GraphServer:
     messages: dict[str, dict[str, GraphMessage]] = field(default_factory=dict)  # user -> id
     removed: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # (change, id)
     sent: list[tuple[str, bytes, bool]] = field(default_factory=list)  # user, MIME, saved
-    calls: list[tuple[float, str, str]] = field(default_factory=list)  # time, method, path
+    calls: list[tuple[float, str, str, dict[str, str]]] = field(default_factory=list)
     _throttles: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -88,7 +88,7 @@ class GraphServer:
     # -------------------------------------------------------------- machinery
 
     def _auth(self, request: Request) -> str | Response:
-        self.calls.append((time.monotonic(), request.method, request.path))
+        self.calls.append((time.monotonic(), request.method, request.path, request.query))
         if self._throttles:
             status, retry_after = self._throttles.pop(0)
             code = "TooManyRequests" if status == 429 else "ServiceUnavailable"
@@ -147,7 +147,7 @@ class GraphServer:
         size = self.page_size
         prefer = request.headers.get("prefer", "")
         if "odata.maxpagesize=" in prefer:
-            size = int(prefer.split("odata.maxpagesize=")[1].split(",")[0])
+            size = min(size, int(prefer.split("odata.maxpagesize=")[1].split(",")[0]))
         with self._lock:
             now = self._change
             items: list[dict[str, object]] = [

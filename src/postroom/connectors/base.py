@@ -65,3 +65,13 @@ class Connector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class ApiSender(Protocol):
+    """Sending through a mail API (Graph, Gmail) instead of SMTP: all recipients or none."""
+
+    def send(self, raw: bytes, recipients: Sequence[str]) -> None:
+        """Submit the MIME message; recipients not in To/Cc travel as Bcc."""
+        ...
+
+    def close(self) -> None: ...

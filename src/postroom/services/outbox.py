@@ -22,9 +22,19 @@ from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
+from postroom.connectors.registry import API_SENDERS, open_api_sender
 from postroom.connectors.smtp import open_smtp
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.errors import Conflict, InvalidInput, NotFound, PostroomError
+from postroom.errors import (
+    AnswerLost,
+    AuthFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PostroomError,
+    Transient,
+    Unreachable,
+)
 from postroom.outbound.compose import Draft, check, compose, new_message_id, recipients
 from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE, next_attempt
@@ -236,6 +246,10 @@ def _send_group(
     items: list[tuple[int, str, list[str], bytes]],
     result: FlushResult,
 ) -> None:
+    if route.endpoint.protocol in API_SENDERS:
+        for item_id, _, pending, raw in items:
+            _finish(engine, item_id, _send_api(engine, route, item_id, pending, raw), result)
+        return
     try:
         if route.credentials is not None and route.credentials.bearer:
             client = tokens.with_renewal(
@@ -277,6 +291,33 @@ def _send_group(
             client.quit()
         except (smtplib.SMTPException, OSError):
             client.close()
+
+
+def _send_api(
+    engine: Engine, route: _Route, item_id: int, pending: list[str], raw: bytes
+) -> Outcome:
+    """Graph's sendMail or Gmail's messages.send: one request for all recipients. The moment
+    it goes out is recorded first, as with SMTP's final dot: a lost answer is "uncertain"."""
+
+    def attempt(given: Credentials) -> None:
+        sender = open_api_sender(route.endpoint, given)
+        try:
+            _mark_data(engine, item_id)
+            sender.send(raw, pending)
+        finally:
+            sender.close()
+
+    if route.credentials is None:
+        return Outcome(deferred={a: (0, "the mailbox is not signed in") for a in pending})
+    try:
+        tokens.with_renewal(engine, route.mailbox_id, route.credentials, attempt)
+    except AnswerLost as exc:
+        return Outcome(uncertain=str(exc))
+    except (Transient, Unreachable, AuthFailed) as exc:
+        return Outcome(deferred={a: (0, str(exc)) for a in pending})
+    except PostroomError as exc:
+        return Outcome(refused={a: (0, str(exc)) for a in pending})
+    return Outcome(accepted=list(pending))
 
 
 def _mark_data(engine: Engine, item_id: int) -> None:
