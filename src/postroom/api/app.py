@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
+from postroom.api import oauth
 from postroom.storage.db import default_engine
 from postroom.workers.scheduler import Scheduler
 
@@ -34,6 +35,7 @@ def create_app(workers: bool = True) -> FastAPI:
                 scheduler.stop()
 
     app = FastAPI(title="postroom", openapi_url="/api/openapi.json", lifespan=lifespan)
+    app.include_router(oauth.router)
 
     @app.get("/health")
     def health() -> dict[str, str]:
