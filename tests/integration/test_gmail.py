@@ -105,3 +105,11 @@ def test_messages_send_carries_the_raw_message(
     ((user, raw),) = gmail.sent
     assert (user, message_from_bytes(raw)["Subject"]) == (ANN, "Quote")
     assert len(gmail.with_label(ANN, "SENT")) == 1
+
+
+def test_mailbox_test_reads_the_gmail_profile(
+    cli: Cli, cloud: IdentityServer, gmail: GmailServer
+) -> None:
+    _desk(cli, cloud, gmail)
+    result = cli("mailbox", "test", ANN, "--json")
+    assert result.code == 0 and f"{ANN}: 0 messages" in result.stdout

@@ -175,3 +175,15 @@ def test_send_mail_goes_out_as_mime_with_bcc_and_is_saved_to_sent_items(
     assert len(graph.in_folder(DESK, "sentitems")) == 1
     item = ok(cli, "outbox", "list")[0]
     assert item["state"] == "sent"
+
+
+def test_mailbox_test_makes_one_authenticated_graph_call(
+    cli: Cli, cloud: IdentityServer, graph: GraphServer
+) -> None:
+    _desk(cli, cloud, graph)
+    graph.deliver(DESK, _mails(2))
+    result = cli("mailbox", "test", DESK, "--json")
+    assert result.code == 0, result.stdout
+    assert "Inbox: 2 messages" in result.stdout
+    cloud.revoke(DESK)
+    assert cli("mailbox", "test", DESK).code == 1

@@ -111,3 +111,14 @@ def test_smtp_sends_with_xoauth2(cli: Cli, cloud: IdentityServer, test_ca: TestC
         assert flushed.code == 1 and "invalid_grant" in flushed.stdout
         assert ok(cli, "mailbox", "show", DESK)["state"] == "needs-reconnect"
         assert len(smtp.messages) == 1
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop3"])
+def test_mailbox_test_signs_in_with_xoauth2(
+    protocol: str, cli: Cli, cloud: IdentityServer, oauth_dovecot: Dovecot
+) -> None:
+    port = oauth_dovecot.imap_port if protocol == "imap" else oauth_dovecot.pop3_port
+    _desk(cli, cloud, protocol, port, "keep")
+    result = cli("mailbox", "test", DESK, "--json")
+    assert result.code == 0, result.stdout
+    assert f"signed in as {DESK}" in result.stdout

@@ -50,6 +50,7 @@ class GraphServer:
         self._change = 0
         self.http = HttpServer(
             [
+                ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)", self._folder),
                 ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)/messages/delta", self._delta),
                 ("GET", USER + r"/messages/(?P<id>[^/]+)/\$value", self._value),
                 ("PATCH", USER + r"/messages/(?P<id>[^/]+)", self._patch),
@@ -132,6 +133,21 @@ class GraphServer:
         )
 
     # ---------------------------------------------------------------- endpoints
+
+    def _folder(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        folder = request.params["folder"].lower()
+        inside = [m for m in self.messages.get(user, {}).values() if m.folder == folder]
+        return Response.json(
+            {
+                "id": folder,
+                "displayName": folder.title(),
+                "totalItemCount": len(inside),
+                "unreadItemCount": sum(not m.is_read for m in inside),
+            }
+        )
 
     def _delta(self, request: Request) -> Response:
         user = self._auth(request)

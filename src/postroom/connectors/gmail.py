@@ -96,6 +96,11 @@ class GmailConnector:
                 change = {"addLabelIds": [action.folder], "removeLabelIds": ["INBOX"]}
                 self.api.request("POST", url + "/modify", json=change, allow=(404,))
 
+    def probe(self, folder: str) -> str:
+        """For the connection test: the account as Gmail sees it."""
+        profile = self.api.request("GET", USER + "/profile").json()
+        return f"{profile.get('emailAddress')}: {profile.get('messagesTotal')} messages"
+
     def send(self, raw: bytes, recipients: Sequence[str]) -> None:
         encoded = base64.urlsafe_b64encode(with_bcc(raw, recipients)).decode()
         self.api.request("POST", USER + "/messages/send", json={"raw": encoded})

@@ -79,6 +79,12 @@ class GraphConnector:
                 body = {"destinationId": action.folder}
                 self.api.request("POST", url + "/move", json=body, allow=(404,))
 
+    def probe(self, folder: str) -> str:
+        """For the connection test: the folder as Graph sees it."""
+        url = f"{self.user}/mailFolders/{quote(folder_name(folder))}"
+        info = self.api.request("GET", url).json()
+        return f"{info.get('displayName')}: {info.get('totalItemCount')} messages"
+
     def send(self, raw: bytes, recipients: Sequence[str]) -> None:
         self.api.request(
             "POST",

@@ -19,7 +19,7 @@ def pop3_key(uidl: str) -> str:
     return f"pop3:{uidl}"
 
 
-def _auth_xoauth2(client: poplib.POP3, credentials: Credentials) -> None:
+def auth_xoauth2(client: poplib.POP3, credentials: Credentials) -> None:
     """poplib has no AUTH (RFC 5034). A refused token is answered with a "+" challenge that
     carries the error; an empty line then ends the exchange with -ERR."""
     answer = client._shortcmd("AUTH XOAUTH2 " + xoauth2_b64(credentials))  # type: ignore[attr-defined]
@@ -54,7 +54,7 @@ class Pop3Connector:
             raise Unreachable(f"POP3 {endpoint.host}:{endpoint.port}: {exc}") from exc
         try:
             if credentials.bearer:
-                _auth_xoauth2(client, credentials)
+                auth_xoauth2(client, credentials)
             else:
                 client.user(credentials.login)
                 client.pass_(credentials.password)

@@ -31,7 +31,7 @@ def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SM
         if client.sock is not None:
             client.sock.settimeout(endpoint.timeout)
         if credentials is not None and credentials.bearer:
-            _xoauth2(client, credentials)
+            smtp_xoauth2(client, credentials)
         elif credentials is not None:
             client.login(credentials.login, credentials.password)
     except smtplib.SMTPAuthenticationError as exc:
@@ -54,7 +54,7 @@ def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SM
     return client
 
 
-def _xoauth2(client: smtplib.SMTP, credentials: Credentials) -> None:
+def smtp_xoauth2(client: smtplib.SMTP, credentials: Credentials) -> None:
     """AUTH XOAUTH2 with an initial response; after a refusal the server sends a JSON error
     as a challenge, which is answered with an empty line so it can say 535."""
     client.ehlo_or_helo_if_needed()
