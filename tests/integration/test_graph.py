@@ -187,3 +187,17 @@ def test_mailbox_test_makes_one_authenticated_graph_call(
     assert "Inbox: 2 messages" in result.stdout
     cloud.revoke(DESK)
     assert cli("mailbox", "test", DESK).code == 1
+
+
+def test_a_fresh_token_refused_again_means_needs_reconnect_after_one_renewal(
+    cli: Cli, cloud: IdentityServer, graph: GraphServer
+) -> None:
+    _desk(cli, cloud, graph)
+    graph.refuse_tokens = True
+    result = cli("fetch", "--once", "--json")
+    assert result.code == 1
+    assert cloud.refresh_calls == 1  # renewed once, not in a loop
+    shown = ok(cli, "mailbox", "show", DESK)
+    assert shown["state"] == "needs-reconnect" and "refused" in shown["last_error"]
+    actions = [e["action"] for e in ok(cli, "audit")]
+    assert "mailbox.needs-reconnect" in actions

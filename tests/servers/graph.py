@@ -43,6 +43,7 @@ class GraphServer:
     removed: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # (change, id)
     sent: list[tuple[str, bytes, bool]] = field(default_factory=list)  # user, MIME, saved
     calls: list[tuple[float, str, str, dict[str, str]]] = field(default_factory=list)
+    refuse_tokens: bool = False  # a tenant policy change: every token is refused
     _throttles: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -100,7 +101,7 @@ class GraphServer:
             )
         token = self.identity.account_of(request.bearer)
         user = request.params.get("user") or (token.account if token else None)
-        if token is None or user is None:
+        if token is None or user is None or self.refuse_tokens:
             return Response.json(
                 {
                     "error": {

@@ -9,17 +9,26 @@ import base64
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import authlib.deprecate
 import httpx
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.httpx_client import OAuth2Client
 
 from postroom.connectors.tls import client_context
 from postroom.errors import AuthFailed, NeedsReconnect, Transient, Unreachable
+
+# authlib now prefers the httpx2 fork and warns, on every command, about httpx, the client
+# DESIGN.md chose and this code uses; its own filter (installed above) says "always".
+with warnings.catch_warnings():
+    warnings.filterwarnings(
+        "ignore", "The httpx module is deprecated", authlib.deprecate.AuthlibDeprecationWarning
+    )
+    from authlib.integrations.httpx_client import OAuth2Client
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
@@ -74,6 +74,7 @@ def start_web_flow(
     if system:
         actor.require_admin("connect system mailboxes")
     target = Target(validate.address(mailbox_address) if mailbox_address else None, system)
+    db.execute(delete(OAuthFlow).where(OAuthFlow.expires_at < utcnow()))  # abandoned sign-ins
     verifier = secrets.token_urlsafe(64)
     flow = OAuthFlow(
         state=secrets.token_urlsafe(32),
