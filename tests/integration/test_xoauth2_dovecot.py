@@ -110,7 +110,11 @@ def test_smtp_sends_with_xoauth2(cli: Cli, cloud: IdentityServer, test_ca: TestC
         flushed = cli("outbox", "flush", "--once", "--json")
         assert flushed.code == 1 and "invalid_grant" in flushed.stdout
         assert ok(cli, "mailbox", "show", DESK)["state"] == "needs-reconnect"
-        assert len(smtp.messages) == 1
+        assert cli("outbox", "flush", "--once", "--retry-now").code == 0
+        assert [i["state"] for i in ok(cli, "outbox", "list")] == ["queued", "sent"]
+        connect(cli, cloud, DESK)  # signed in again: the waiting email goes out
+        assert ok(cli, "outbox", "flush", "--once", "--retry-now")["sent"] == 1
+        assert len(smtp.wait_for(2)) == 2
 
 
 @pytest.mark.parametrize("protocol", ["imap", "pop3"])

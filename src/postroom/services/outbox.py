@@ -22,24 +22,13 @@ from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
-from postroom.connectors.registry import API_SENDERS, open_api_sender
-from postroom.connectors.smtp import open_smtp
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.errors import (
-    AnswerLost,
-    AuthFailed,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PostroomError,
-    Transient,
-    Unreachable,
-)
+from postroom.errors import AuthFailed, Conflict, InvalidInput, NotFound, PostroomError
 from postroom.outbound.compose import Draft, check, compose, new_message_id, recipients
 from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE, next_attempt
 from postroom.outbound.sender import Outcome, transmit
-from postroom.services import audit, connections, mailboxes, tokens
+from postroom.services import audit, cloud_sending, connections, mailboxes
 from postroom.services.actors import Actor
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
@@ -229,6 +218,11 @@ def flush_once(engine: Engine, *, retry_now: bool = False) -> FlushResult:
             pending = [r.address for r in item.recipients if r.status == "pending"]
             try:
                 route = _route(db, item)
+            except AuthFailed as exc:  # an OAuth2 mailbox waiting to be signed in again
+                _finish(
+                    engine, item_id, Outcome(deferred={a: (0, str(exc)) for a in pending}), result
+                )
+                continue
             except PostroomError as exc:
                 _finish(
                     engine, item_id, Outcome(refused={a: (0, str(exc)) for a in pending}), result
@@ -246,20 +240,18 @@ def _send_group(
     items: list[tuple[int, str, list[str], bytes]],
     result: FlushResult,
 ) -> None:
-    if route.endpoint.protocol in API_SENDERS:
+    if cloud_sending.sends_through_api(route.endpoint):
         for item_id, _, pending, raw in items:
-            _finish(engine, item_id, _send_api(engine, route, item_id, pending, raw), result)
+            mark = partial(_mark_data, engine, item_id)
+            outcome = cloud_sending.send_through_api(
+                engine, route.endpoint, route.credentials, route.mailbox_id, pending, raw, mark
+            )
+            _finish(engine, item_id, outcome, result)
         return
     try:
-        if route.credentials is not None and route.credentials.bearer:
-            client = tokens.with_renewal(
-                engine,
-                route.mailbox_id,
-                route.credentials,
-                lambda given: open_smtp(route.endpoint, given),
-            )
-        else:
-            client = open_smtp(route.endpoint, route.credentials)
+        client = cloud_sending.open_smtp_renewing(
+            engine, route.endpoint, route.credentials, route.mailbox_id
+        )
     except PostroomError as exc:
         result.errors.append(str(exc))
         for item_id, _, pending, _ in items:
@@ -291,33 +283,6 @@ def _send_group(
             client.quit()
         except (smtplib.SMTPException, OSError):
             client.close()
-
-
-def _send_api(
-    engine: Engine, route: _Route, item_id: int, pending: list[str], raw: bytes
-) -> Outcome:
-    """Graph's sendMail or Gmail's messages.send: one request for all recipients. The moment
-    it goes out is recorded first, as with SMTP's final dot: a lost answer is "uncertain"."""
-
-    def attempt(given: Credentials) -> None:
-        sender = open_api_sender(route.endpoint, given)
-        try:
-            _mark_data(engine, item_id)
-            sender.send(raw, pending)
-        finally:
-            sender.close()
-
-    if route.credentials is None:
-        return Outcome(deferred={a: (0, "the mailbox is not signed in") for a in pending})
-    try:
-        tokens.with_renewal(engine, route.mailbox_id, route.credentials, attempt)
-    except AnswerLost as exc:
-        return Outcome(uncertain=str(exc))
-    except (Transient, Unreachable, AuthFailed) as exc:
-        return Outcome(deferred={a: (0, str(exc)) for a in pending})
-    except PostroomError as exc:
-        return Outcome(refused={a: (0, str(exc)) for a in pending})
-    return Outcome(accepted=list(pending))
 
 
 def _mark_data(engine: Engine, item_id: int) -> None:
