@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import socket
 import ssl
 import threading
 import warnings
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -18,7 +17,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from .certs import TestCA
 
@@ -72,7 +71,6 @@ class SmtpServer:
         ca: TestCA | None = None,
         hostname: str = "localhost",
         startup_timeout: float = 10.0,
-        bearer: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._users = dict(users or {})
         self._tls = tls
@@ -82,7 +80,6 @@ class SmtpServer:
         self._ca = ca
         self._hostname = hostname
         self._startup_timeout = startup_timeout
-        self._bearer = bearer  # (user, access token) -> accepted: offers AUTH XOAUTH2
         self._controller: _Controller | None = None
         self._port: int | None = None
         self._condition = threading.Condition()
@@ -207,8 +204,6 @@ class SmtpServer:
 
     def _create_handler(self) -> _Handler:
         """The aiosmtpd hook object; subclasses may answer differently."""
-        if self._bearer is not None:
-            return _BearerHandler(self, self._bearer)
         return _Handler(self)
 
     def _create_protocol(self, handler: _Handler, **kwargs: Any) -> SMTP:
@@ -308,32 +303,6 @@ class _Handler:
         return "221 2.0.0 Bye"
 
 
-class _BearerHandler(_Handler):
-    """Adds AUTH XOAUTH2 (Google's and Microsoft's SASL profile): the initial response is
-    base64 of "user=U^Aauth=Bearer TOKEN^A^A"."""
-
-    def __init__(self, owner: SmtpServer, bearer: Callable[[str, str], bool]) -> None:
-        super().__init__(owner)
-        self._bearer = bearer
-
-    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
-        if len(args) < 2:
-            return AuthResult(
-                success=False, handled=False, message="501 5.5.2 initial response required"
-            )
-        fields = dict(
-            part.split("=", 1)
-            for part in base64.b64decode(args[1]).decode().split("\x01")
-            if "=" in part
-        )
-        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
-        if not self._bearer(user, token):
-            return AuthResult(
-                success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
-            )
-        return AuthResult(success=True, auth_data=user)
-
-
 class _RecordingSMTP(SMTP):
     """SMTP protocol that reports envelopes discarded before DATA.
 
@@ -345,6 +314,14 @@ class _RecordingSMTP(SMTP):
     def __init__(self, owner: SmtpServer, handler: _Handler, **kwargs: Any) -> None:
         self._owner = owner
         super().__init__(handler, **kwargs)
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """RFC 4954 section 5: a server that offers AUTH accepts MAIL's AUTH= parameter,
+        which a relaying submission server (Dovecot's) sends; aiosmtpd would refuse it."""
+        if arg:
+            arg = " ".join(p for p in arg.split(" ") if not p.upper().startswith("AUTH="))
+        await super().smtp_MAIL(arg)
 
     def _create_envelope(self) -> Envelope:
         return _Envelope()
