@@ -141,7 +141,8 @@ def test_a_revoked_grant_stops_only_that_mailbox_and_reconnect_resumes_without_d
     states = {m["address"]: m["state"] for m in ok(cli, "mailbox", "list")}
     assert states == {DESK: "needs-reconnect", "sales@contoso.test": "ok"}
     calls_before = len(_delta_calls(graph))
-    connect(cli, cloud, DESK)  # consent again: the mailbox and its delta link are kept
+    cloud.sign_in_as = DESK
+    ok(cli, "mailbox", "reconnect", DESK)  # consent again: the mailbox and its link are kept
     assert ok(cli, "fetch", "--once", "--mailbox", DESK)[0]["opened"] == 2
     assert "$deltatoken" in _delta_calls(graph)[calls_before]
     assert len(ok(cli, "request", "list", "--limit", "0")) == 5
