@@ -113,3 +113,14 @@ def test_mailbox_test_reads_the_gmail_profile(
     _desk(cli, cloud, gmail)
     result = cli("mailbox", "test", ANN, "--json")
     assert result.code == 0 and f"{ANN}: 0 messages" in result.stdout
+
+
+def test_move_after_import_labels_the_message_and_takes_it_out_of_the_inbox(
+    cli: Cli, cloud: IdentityServer, gmail: GmailServer
+) -> None:
+    _desk(cli, cloud, gmail, "--after-import", "move:Processed")
+    gmail.deliver(ANN, _mails(2))
+    assert ok(cli, "fetch", "--once")[0]["opened"] == 2
+    label = gmail.label_named(ANN, "Processed")  # made on first use: modify takes label ids
+    assert label is not None
+    assert (len(gmail.with_label(ANN, "INBOX")), len(gmail.with_label(ANN, label))) == (0, 2)

@@ -104,13 +104,16 @@ def test_a_server_that_keeps_throttling_leaves_mail_in_place_for_the_next_round(
     assert ok(cli, "fetch", "--once")[0]["opened"] == 1
 
 
+@pytest.mark.parametrize("folder", ["archive", "Processed"])
 def test_move_after_import_moves_each_message_once_it_is_stored(
-    cli: Cli, cloud: IdentityServer, graph: GraphServer
+    folder: str, cli: Cli, cloud: IdentityServer, graph: GraphServer
 ) -> None:
-    _desk(cli, cloud, graph, "--after-import", "move:archive")
+    _desk(cli, cloud, graph, "--after-import", f"move:{folder}")
     graph.deliver(DESK, _mails(3))
     assert ok(cli, "fetch", "--once")[0]["opened"] == 3
-    assert (len(graph.in_folder(DESK)), len(graph.in_folder(DESK, "archive"))) == (0, 3)
+    target = folder if folder == "archive" else graph.folder_named(DESK, folder)  # made once
+    assert target is not None
+    assert (len(graph.in_folder(DESK)), len(graph.in_folder(DESK, target))) == (0, 3)
     assert ok(cli, "fetch", "--once")[0]["fetched"] == 0  # moves show as removals: skipped
 
 

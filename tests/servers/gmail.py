@@ -20,6 +20,7 @@ from .identity import IdentityServer
 __all__ = ["GmailServer"]
 
 USER = r"/gmail/v1/users/(?P<user>[^/]+)"
+SYSTEM_LABELS = ("INBOX", "UNREAD", "STARRED", "IMPORTANT", "SENT", "DRAFT", "SPAM", "TRASH")
 
 
 @dataclass
@@ -51,6 +52,7 @@ class GmailServer:
     page_size: int = 10
     messages: dict[str, dict[str, GmailMessage]] = field(default_factory=dict)
     history: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # messageAdded
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> id -> name
     oldest_history: int = 0  # history before this id is gone: 404
     sent: list[tuple[str, bytes]] = field(default_factory=list)
     _throttles: int = 0
@@ -61,6 +63,8 @@ class GmailServer:
         self.http = HttpServer(
             [
                 ("GET", USER + r"/profile", self._profile),
+                ("GET", USER + r"/labels", self._labels),
+                ("POST", USER + r"/labels", self._create_label),
                 ("GET", USER + r"/history", self._history),
                 ("GET", USER + r"/messages", self._list),
                 ("GET", USER + r"/messages/(?P<id>[^/]+)", self._get),
@@ -151,6 +155,29 @@ class GmailServer:
             }
         )
 
+    def _labels(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        system = [{"id": n, "name": n, "type": "system"} for n in SYSTEM_LABELS]
+        own = [{"id": i, "name": n, "type": "user"} for i, n in self.labels.get(user, {}).items()]
+        return Response.json({"labels": system + own})
+
+    def _create_label(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        name = str(request.json()["name"])
+        if name in SYSTEM_LABELS or name in self.labels.get(user, {}).values():
+            return _error(409, "ALREADY_EXISTS", "Label name exists or conflicts")
+        label_id = f"Label_{len(self.labels.get(user, {})) + 1}"
+        self.labels.setdefault(user, {})[label_id] = name
+        return Response.json({"id": label_id, "name": name, "type": "user"})
+
+    def label_named(self, user: str, name: str) -> str | None:
+        found = [i for i, n in self.labels.get(user, {}).items() if n == name]
+        return found[0] if found else None
+
     def _history(self, request: Request) -> Response:
         user = self._auth(request)
         if isinstance(user, Response):
@@ -232,6 +259,9 @@ class GmailServer:
             if isinstance(message, Response):
                 return message
             change = request.json()
+            known = set(SYSTEM_LABELS) | set(self.labels.get(user, {}))
+            if not set(change.get("addLabelIds", [])) <= known:
+                return _error(400, "INVALID_ARGUMENT", "Invalid label: " + str(change))
             message.labels |= set(change.get("addLabelIds", []))
             message.labels -= set(change.get("removeLabelIds", []))
         return Response.json({"id": message.id, "labelIds": sorted(message.labels)})

@@ -23,6 +23,7 @@ from .identity import IdentityServer
 __all__ = ["GraphServer"]
 
 USER = r"/v1\.0/(?:users/(?P<user>[^/]+)|me)"
+WELL_KNOWN = {"inbox", "archive", "deleteditems", "drafts", "junkemail", "sentitems"}
 
 
 @dataclass
@@ -43,6 +44,7 @@ class GraphServer:
     removed: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # (change, id)
     sent: list[tuple[str, bytes, bool]] = field(default_factory=list)  # user, MIME, saved
     calls: list[tuple[float, str, str, dict[str, str]]] = field(default_factory=list)
+    folders: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> id -> name
     refuse_tokens: bool = False  # a tenant policy change: every token is refused
     _throttles: list[tuple[int, str]] = field(default_factory=list)
 
@@ -51,6 +53,8 @@ class GraphServer:
         self._change = 0
         self.http = HttpServer(
             [
+                ("GET", USER + r"/mailFolders", self._folders),
+                ("POST", USER + r"/mailFolders", self._create_folder),
                 ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)", self._folder),
                 ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)/messages/delta", self._delta),
                 ("GET", USER + r"/messages/(?P<id>[^/]+)/\$value", self._value),
@@ -83,6 +87,11 @@ class GraphServer:
     def in_folder(self, user: str, folder: str = "inbox") -> list[GraphMessage]:
         with self._lock:
             return [m for m in self.messages.get(user, {}).values() if m.folder == folder]
+
+    def folder_named(self, user: str, name: str) -> str | None:
+        """The id of a folder made through the API, by its display name."""
+        found = [i for i, n in self.folders.get(user, {}).items() if n == name]
+        return found[0] if found else None
 
     def throttle(self, times: int, status: int = 429, retry_after: str = "1") -> None:
         self._throttles.extend([(status, retry_after)] * times)
@@ -134,6 +143,28 @@ class GraphServer:
         )
 
     # ---------------------------------------------------------------- endpoints
+
+    def _folders(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        wanted = request.query.get("$filter", "")
+        name = wanted.partition("displayName eq '")[2][:-1].replace("''", "'") if wanted else None
+        value = [
+            {"id": i, "displayName": n}
+            for i, n in self.folders.get(user, {}).items()
+            if name is None or n == name
+        ]
+        return Response.json({"value": value})
+
+    def _create_folder(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        name = str(request.json()["displayName"])
+        folder_id = "AAMkF" + secrets.token_urlsafe(8)
+        self.folders.setdefault(user, {})[folder_id] = name
+        return Response.json({"id": folder_id, "displayName": name}, 201)
 
     def _folder(self, request: Request) -> Response:
         user = self._auth(request)
@@ -233,7 +264,11 @@ class GraphServer:
         user = self._auth(request)
         if isinstance(user, Response):
             return user
-        destination = str(request.json().get("destinationId", "")).lower()
+        destination = str(request.json().get("destinationId", ""))
+        if destination.lower() in WELL_KNOWN:
+            destination = destination.lower()
+        elif destination not in self.folders.get(user, {}):
+            return self._not_found()
         with self._lock:
             message = self._find(user, request.params["id"])
             if message is None:

@@ -25,6 +25,7 @@ def gmail_key(message_id: str) -> str:
 class GmailConnector:
     def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
         self.api = ApiClient(endpoint, credentials, "Gmail")
+        self.label_ids: dict[str, str] = {}
 
     def _pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
         """Every page of a listing, or None when the server says 404 (history too old)."""
@@ -93,8 +94,23 @@ class GmailConnector:
             elif action.kind is AfterImportKind.DELETE:  # to the bin, as Gmail's own delete does
                 self.api.request("POST", url + "/trash", allow=(404,))
             elif action.kind is AfterImportKind.MOVE:
-                change = {"addLabelIds": [action.folder], "removeLabelIds": ["INBOX"]}
+                assert action.folder
+                change = {
+                    "addLabelIds": [self._label_id(action.folder)],
+                    "removeLabelIds": ["INBOX"],
+                }
                 self.api.request("POST", url + "/modify", json=change, allow=(404,))
+
+    def _label_id(self, name: str) -> str:
+        """modify takes label ids: find the label by name or id, or make it."""
+        if not self.label_ids:
+            labels = self.api.request("GET", USER + "/labels").json().get("labels", [])
+            self.label_ids = {label["name"].lower(): label["id"] for label in labels}
+            self.label_ids |= {label["id"].lower(): label["id"] for label in labels}
+        if name.lower() not in self.label_ids:
+            made = self.api.request("POST", USER + "/labels", json={"name": name}).json()
+            self.label_ids[name.lower()] = made["id"]
+        return self.label_ids[name.lower()]
 
     def probe(self, folder: str) -> str:
         """For the connection test: the account as Gmail sees it."""

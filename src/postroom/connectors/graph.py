@@ -15,6 +15,7 @@ from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import AfterImportKind
 
 PAGE_SIZE = 100
+WELL_KNOWN = {"inbox", "archive", "deleteditems", "drafts", "junkemail", "sentitems"}
 GONE = 410  # the delta token expired (SyncStateNotFound): start the delta query again
 
 
@@ -31,6 +32,7 @@ class GraphConnector:
     def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
         self.api = ApiClient(endpoint, credentials, "Microsoft Graph")
         self.user = f"/v1.0/users/{quote(credentials.login)}"
+        self.folder_ids: dict[str, str] = {}
 
     def _start(self, folder: str) -> str:
         return f"{self.user}/mailFolders/{quote(folder_name(folder))}/messages/delta?$select=isRead"
@@ -76,8 +78,26 @@ class GraphConnector:
             elif action.kind is AfterImportKind.DELETE:
                 self.api.request("DELETE", url, allow=(404,))
             elif action.kind is AfterImportKind.MOVE:
-                body = {"destinationId": action.folder}
+                assert action.folder
+                body = {"destinationId": self._folder_id(action.folder)}
                 self.api.request("POST", url + "/move", json=body, allow=(404,))
+
+    def _folder_id(self, name: str) -> str:
+        """A well-known name as it is; another folder by display name, made if missing."""
+        if name.lower() in WELL_KNOWN:
+            return name.lower()
+        if name not in self.folder_ids:
+            literal = name.replace("'", "''")  # an OData string literal
+            found = self.api.request(
+                "GET", f"{self.user}/mailFolders", params={"$filter": f"displayName eq '{literal}'"}
+            ).json()["value"]
+            if not found:
+                made = self.api.request(
+                    "POST", f"{self.user}/mailFolders", json={"displayName": name}
+                )
+                found = [made.json()]
+            self.folder_ids[name] = found[0]["id"]
+        return self.folder_ids[name]
 
     def probe(self, folder: str) -> str:
         """For the connection test: the folder as Graph sees it."""
