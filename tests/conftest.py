@@ -27,6 +27,8 @@ from tests.servers.smtp import SmtpServer
 POSTGRES_ADMIN_URL = os.environ.get(
     "POSTROOM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+pytest_plugins = ["tests.cloud_fixtures"]
+
 USERS = {"desk@example.test": "desk-pass-1", "ann": "ann-pass-2"}
 
 

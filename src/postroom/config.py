@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     # uncertain; more: faster, and up to that many uncertain (never resent). See benchmarks/send.
     send_window: int = 1
     public_url: str = "http://127.0.0.1:8025"  # links to it are rewritten per connection
+    # Where the identity providers live; only tests point these elsewhere (at loopback).
+    microsoft_login_url: str = "https://login.microsoftonline.com"
+    google_accounts_url: str = "https://accounts.google.com"
+    google_oauth2_url: str = "https://oauth2.googleapis.com"
+    oauth_refresh_ahead: int = 300  # seconds before expiry an access token is renewed
+    oauth_flow_lifetime: int = 600  # seconds a started sign-in may take
+    notify_connection: str | None = None  # the connection that tells owners of broken mailboxes
 
     @property
     def resolved_database_url(self) -> str:

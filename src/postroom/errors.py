@@ -87,3 +87,22 @@ class Transient(MailServerError):
     """Try again later: 4xx, timeouts, dropped connections."""
 
     code = "transient"
+
+
+class NeedsReconnect(AuthFailed):
+    """The OAuth2 grant is gone (revoked, expired, password changed): a person must sign in
+    again; postroom never falls back to a password."""
+
+    code = "needs-reconnect"
+
+
+class TokenRejected(AuthFailed):
+    """The provider refused the access token (HTTP 401): refresh once, then reconnect."""
+
+    code = "token-rejected"
+
+
+class AnswerLost(Unreachable):
+    """The request went out but no answer came back: it may have taken effect."""
+
+    code = "answer-lost"

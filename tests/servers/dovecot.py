@@ -69,6 +69,8 @@ class Dovecot:
         ca: TestCA | None = None,
         startup_timeout: float = 10.0,
         binary: str = DOVECOT_BINARY,
+        oauth2_introspection_url: str | None = None,
+        submission_relay_port: int | None = None,
     ) -> None:
         self._users: dict[str, str] = {}
         for name, password in (users or {}).items():
@@ -78,6 +80,12 @@ class Dovecot:
         self._ca = ca
         self._startup_timeout = startup_timeout
         self._binary = binary
+        # With a URL, XOAUTH2 and OAUTHBEARER logins are checked by an oauth2 passdb that posts
+        # the token there (RFC 7662 introspection); passwords then only work for PLAIN/LOGIN.
+        self._oauth2_url = oauth2_introspection_url
+        # With a port, Dovecot also speaks submission (SMTP with AUTH) and relays what it
+        # accepts to an SMTP server on that loopback port.
+        self._relay_port = submission_relay_port
         self._dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._ports: dict[str, int] = {}
@@ -187,6 +195,11 @@ class Dovecot:
     def pop3s_port(self) -> int:
         """Implicit-TLS POP3; only exists with tls=True."""
         return self._port("pop3s")
+
+    @property
+    def submission_port(self) -> int:
+        """SMTP submission (plain, STARTTLS with tls=True); only with a relay port."""
+        return self._port("submission")
 
     @property
     def users(self) -> dict[str, str]:
@@ -342,9 +355,24 @@ class Dovecot:
             _DICT_PASSDB.format(dir=directory), encoding="utf-8"
         )
         (directory / "dict-passdb.conf.ext").chmod(0o644)
+        oauth2 = ""
+        if self._oauth2_url:
+            (directory / "oauth2.conf.ext").write_text(
+                _OAUTH2_PASSDB.format(url=self._oauth2_url), encoding="utf-8"
+            )
+            (directory / "oauth2.conf.ext").chmod(0o644)
+            oauth2 = _OAUTH2_CONFIG.format(dir=directory)
 
         names = ["imap", "pop3"] + (["imaps", "pop3s"] if self._tls else [])
+        if self._relay_port is not None:
+            names.append("submission")
         self._ports = {name: free_port() for name in names}
+        submission = ""
+        if self._relay_port is not None:
+            submission = _SUBMISSION.format(
+                relay_port=self._relay_port,
+                listener=_listener("submission", self._ports["submission"], tls=False),
+            )
         listeners = {
             protocol: "".join(
                 _listener(name, port, tls=name.endswith("s"))
@@ -367,6 +395,11 @@ class Dovecot:
             internal_user=INTERNAL_USER,
             imap_listeners=listeners["imap"],
             pop3_listeners=listeners["pop3"],
+            mechanisms="plain login xoauth2 oauthbearer" if oauth2 else "plain login",
+            oauth2_passdb=oauth2,
+            password_mechanisms="  mechanisms = plain login\n" if oauth2 else "",
+            protocols="imap pop3 submission" if submission else "imap pop3",
+            submission=submission,
         )
         (directory / "dovecot.conf").write_text(config, encoding="utf-8")
 
@@ -383,7 +416,7 @@ class Dovecot:
         deadline = time.monotonic() + self._startup_timeout
         client_context = (self._ca or TestCA.shared()).client_ssl_context()
         for name, port in self._ports.items():
-            greeting = b"* OK" if name.startswith("imap") else b"+OK"
+            greeting = {"imap": b"* OK", "pop3": b"+OK", "submission": b"220"}[name.rstrip("s")]
             context = client_context if name.endswith("s") else None
             self._wait_for_listener(name, port, greeting, context, deadline)
 
@@ -547,6 +580,32 @@ _DICT_PASSDB = textwrap.dedent(
     """
 )
 
+_OAUTH2_PASSDB = textwrap.dedent(
+    """\
+    # Generated for one test run; see tests/servers/dovecot.py.
+    introspection_mode = post
+    introspection_url = {url}
+    force_introspection = yes
+    username_attribute = username
+    active_attribute = active
+    active_value = true
+    """
+)
+
+_OAUTH2_CONFIG = """passdb {{
+      driver = oauth2
+      mechanisms = xoauth2 oauthbearer
+      args = {dir}/oauth2.conf.ext
+    }}"""
+
+_SUBMISSION = """hostname = localhost
+    submission_relay_host = 127.0.0.1
+    submission_relay_port = {relay_port}
+    submission_relay_ssl = no
+    service submission-login {{
+    {listener}}}
+"""
+
 _CONFIG = textwrap.dedent(
     """\
     # Generated for one test run; see tests/servers/dovecot.py.
@@ -555,12 +614,12 @@ _CONFIG = textwrap.dedent(
     instance_name = postroom-test
     log_path = {dir}/dovecot.log
     info_log_path = {dir}/dovecot.log
-    protocols = imap pop3
+    protocols = {protocols}
     listen = 127.0.0.1
 
     {ssl_settings}
     disable_plaintext_auth = no
-    auth_mechanisms = plain login
+    auth_mechanisms = {mechanisms}
     auth_verbose = yes
     # Usernames are used exactly as typed (the default lowercases them), and
     # may contain any character (the default allows only [a-zA-Z0-9.@_-]).
@@ -614,7 +673,8 @@ _CONFIG = textwrap.dedent(
     passdb {{
       driver = dict
       args = {dir}/dict-passdb.conf.ext
-    }}
+    {password_mechanisms}}}
+    {oauth2_passdb}
     userdb {{
       driver = static
       args = uid={mail_uid} gid={mail_gid}
@@ -631,5 +691,6 @@ _CONFIG = textwrap.dedent(
         mode = 0
       }}
     }}
+    {submission}
     """
 )

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from .certs import TestCA
 
@@ -314,6 +314,14 @@ class _RecordingSMTP(SMTP):
     def __init__(self, owner: SmtpServer, handler: _Handler, **kwargs: Any) -> None:
         self._owner = owner
         super().__init__(handler, **kwargs)
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """RFC 4954 section 5: a server that offers AUTH accepts MAIL's AUTH= parameter,
+        which a relaying submission server (Dovecot's) sends; aiosmtpd would refuse it."""
+        if arg:
+            arg = " ".join(p for p in arg.split(" ") if not p.upper().startswith("AUTH="))
+        await super().smtp_MAIL(arg)
 
     def _create_envelope(self) -> Envelope:
         return _Envelope()

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from postroom.api import problems
+from postroom.api import oauth, problems
 from postroom.api.v1 import router as api_v1
 from postroom.storage.db import default_engine
 from postroom.web import views
@@ -40,6 +40,7 @@ def create_app(workers: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.include_router(oauth.router)
 
     @app.get("/health", tags=["audit and health"])
     def health() -> dict[str, str]:

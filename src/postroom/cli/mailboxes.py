@@ -16,8 +16,9 @@ from postroom.cli.output import (
     reports_json,
     table,
 )
+from postroom.connectors.oauth2 import OAuthClient
 from postroom.connectors.test_connection import Report
-from postroom.services import connection_tests, mailboxes, present
+from postroom.services import connection_tests, mailboxes, oauth, present
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(
@@ -132,7 +133,13 @@ def reconnect(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Clear the mailbox's error state (with a new password if given) and test it again."""
+    """Clear the mailbox's error state (with a new password if given) and test it again.
+    An OAuth2 mailbox signs in again instead (device code flow)."""
+    with database() as db:
+        app_name = present.mailbox(mailboxes.get_for(db, OPERATOR, address, owner))["oauth_app"]
+    if app_name is not None:
+        connect(address, app_name, owner, as_json=as_json)
+        return
     password = read_secret_stdin(password_stdin, "password")
     with database() as db:
         reports = connection_tests.reconnect(db, OPERATOR, address, owner=owner, password=password)
@@ -177,3 +184,31 @@ def remove(
     with database() as db:
         mailboxes.remove(db, OPERATOR, address, reason, owner)
     emit(as_json, {"removed": address}, f"Removed {address}.")
+
+
+@app.command()
+def connect(
+    address: str,
+    oauth_app: Annotated[str, typer.Option(help="The OAuth app to sign in with")],
+    owner: Owner = None,
+    app_only: Annotated[
+        bool, typer.Option("--app-only", help="Microsoft system mailbox: the app's own access")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Sign in with OAuth2 (device code flow): open the address shown, enter the code."""
+    if app_only:
+        with database() as db:
+            data = present.mailbox(oauth.connect_app_only(db, OPERATOR, oauth_app, address))
+        emit(as_json, data, f"Connected {data['address']} with app-only access.")
+        return
+    target = oauth.Target(address.strip().lower(), system=owner is None, owner=owner)
+    with database() as db:
+        config = oauth.device_client(db, OPERATOR, oauth_app, target)
+    with OAuthClient(config) as client:
+        device = client.start_device()
+        typer.echo(device.message, err=True)  # stderr: stdout stays the command's result
+        granted = client.wait_for_device(device)
+    with database() as db:
+        data = present.mailbox(oauth.attach(db, OPERATOR, oauth_app, target, granted))
+    emit(as_json, data, f"Connected {data['address']} (signed in as {data['oauth_account']}).")

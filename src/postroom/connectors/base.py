@@ -27,7 +27,8 @@ class AfterImport:
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the last fetch stopped: a folder's UIDVALIDITY and the highest UID stored.
+    """Where the last fetch stopped: a folder's UIDVALIDITY and the highest UID stored, or the
+    provider's token for "changes since".
 
     It is an optimisation; the stored messages' remote keys are the truth, so a lost or stale
     cursor costs a re-listing, never a duplicate."""
@@ -35,6 +36,7 @@ class Cursor:
     folder: str = "INBOX"
     validity: int | None = None
     last_uid: int = 0
+    token: str | None = None  # a provider's own cursor: Graph's delta link, Gmail's history id
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,20 @@ class Connector(Protocol):
 
     def acknowledge(self, keys: Sequence[str], action: AfterImport) -> None:
         """Apply the after-import action; called only once the messages are committed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ApiSender(Protocol):
+    """Sending through a mail API (Graph, Gmail) instead of SMTP: all recipients or none."""
+
+    def send(self, raw: bytes, recipients: Sequence[str]) -> None:
+        """Submit the MIME message; recipients not in To/Cc travel as Bcc."""
+        ...
+
+    def probe(self, folder: str) -> str:
+        """One cheap authenticated call, for the connection test; says what it found."""
         ...
 
     def close(self) -> None: ...

@@ -14,6 +14,10 @@ import socket
 import ssl
 from typing import Protocol as Interface
 
+from postroom.connectors.pop3 import auth_xoauth2
+from postroom.connectors.sasl import xoauth2
+from postroom.connectors.smtp import smtp_xoauth2
+from postroom.domain.endpoints import Credentials
 from postroom.domain.settings import Protocol
 from postroom.errors import AuthFailed, MailServerError
 
@@ -25,7 +29,10 @@ class Handshake(Interface):
     def capabilities(self) -> list[str]: ...
     def offers_starttls(self) -> bool: ...
     def starttls(self, context: ssl.SSLContext) -> ssl.SSLSocket: ...
-    def login(self, user: str, password: str) -> None: ...
+    def login(self, credentials: Credentials) -> None:
+        """With a password, or XOAUTH2 with an access token (credentials.bearer)."""
+        ...
+
     def probe_envelope(self, sender: str, recipient: str) -> str: ...
     def close(self) -> None: ...
 
@@ -75,9 +82,13 @@ class ImapHandshake:
         assert isinstance(sock, ssl.SSLSocket)
         return sock
 
-    def login(self, user: str, password: str) -> None:
+    def login(self, credentials: Credentials) -> None:
+        user = credentials.login
         try:
-            self.client.login(user, password)
+            if credentials.bearer:
+                self.client.authenticate("XOAUTH2", lambda _: xoauth2(credentials).encode())
+            else:
+                self.client.login(user, credentials.password)
         except imaplib.IMAP4.error as exc:
             raise AuthFailed(f"The IMAP server refused the login {user!r}: {exc}") from exc
 
@@ -141,10 +152,14 @@ class Pop3Handshake:
         assert isinstance(sock, ssl.SSLSocket)
         return sock
 
-    def login(self, user: str, password: str) -> None:
+    def login(self, credentials: Credentials) -> None:
+        user = credentials.login
         try:
-            self.client.user(user)
-            self.client.pass_(password)
+            if credentials.bearer:
+                auth_xoauth2(self.client, credentials)
+            else:
+                self.client.user(user)
+                self.client.pass_(credentials.password)
         except poplib.error_proto as exc:
             detail = _text(exc.args[0]) if exc.args else ""
             raise AuthFailed(f"The POP3 server refused the login {user!r}: {detail}") from exc
@@ -209,14 +224,18 @@ class SmtpHandshake:
         assert isinstance(sock, ssl.SSLSocket)
         return sock
 
-    def login(self, user: str, password: str) -> None:
+    def login(self, credentials: Credentials) -> None:
+        user = credentials.login
         if not self._client.has_extn("auth"):
             raise MailServerError(
                 "The server offers no AUTH here: it may allow it only after STARTTLS "
                 "(use --security starttls) or only on the submission port 587."
             )
         try:
-            self._client.login(user, password)
+            if credentials.bearer:
+                smtp_xoauth2(self._client, credentials)
+            else:
+                self._client.login(user, credentials.password)
         except smtplib.SMTPAuthenticationError as exc:
             raise AuthFailed(
                 f"The SMTP server refused the login {user!r}: "

@@ -17,7 +17,7 @@ from postroom.connectors.session_errors import mid_session
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import AfterImportKind, Security
-from postroom.errors import AuthFailed, Unreachable
+from postroom.errors import AuthFailed, TokenRejected, Unreachable
 
 FETCH_CHUNK = 500  # imapclient refuses "1:*"; Dovecot's command line limit is 64 KB
 
@@ -52,8 +52,15 @@ class ImapConnector:
             )
             if endpoint.security is Security.STARTTLS:
                 client.starttls(context)
-            client.login(credentials.login, credentials.password)
+            if credentials.bearer:
+                client.oauth2_login(credentials.login, credentials.password)
+            else:
+                client.login(credentials.login, credentials.password)
         except LoginError as exc:
+            if credentials.bearer:
+                raise TokenRejected(
+                    f"The IMAP server refused the access token of {credentials.login!r}."
+                ) from exc
             raise AuthFailed(f"The IMAP server refused the login {credentials.login!r}.") from exc
         except (OSError, ssl.SSLError, IMAPClientError, imaplib.IMAP4.abort) as exc:
             raise Unreachable(f"IMAP {endpoint.host}:{endpoint.port}: {exc}") from exc

@@ -7,15 +7,25 @@ import ssl
 from collections.abc import Sequence
 
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
+from postroom.connectors.sasl import xoauth2_b64
 from postroom.connectors.session_errors import mid_session
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import AfterImportKind, Security
-from postroom.errors import AuthFailed, InvalidInput, Unreachable
+from postroom.errors import AuthFailed, InvalidInput, TokenRejected, Unreachable
 
 
 def pop3_key(uidl: str) -> str:
     return f"pop3:{uidl}"
+
+
+def auth_xoauth2(client: poplib.POP3, credentials: Credentials) -> None:
+    """poplib has no AUTH (RFC 5034). A refused token is answered with a "+" challenge that
+    carries the error; an empty line then ends the exchange with -ERR."""
+    answer = client._shortcmd("AUTH XOAUTH2 " + xoauth2_b64(credentials))  # type: ignore[attr-defined]
+    if not answer.startswith(b"+OK"):
+        client._shortcmd("")  # type: ignore[attr-defined]
+        raise poplib.error_proto(b"-ERR the access token was refused")
 
 
 class Pop3Connector:
@@ -43,10 +53,17 @@ class Pop3Connector:
         except (OSError, ssl.SSLError, poplib.error_proto) as exc:
             raise Unreachable(f"POP3 {endpoint.host}:{endpoint.port}: {exc}") from exc
         try:
-            client.user(credentials.login)
-            client.pass_(credentials.password)
+            if credentials.bearer:
+                auth_xoauth2(client, credentials)
+            else:
+                client.user(credentials.login)
+                client.pass_(credentials.password)
         except poplib.error_proto as exc:
             client.close()
+            if credentials.bearer:
+                raise TokenRejected(
+                    f"The POP3 server refused the access token of {credentials.login!r}."
+                ) from exc
             raise AuthFailed(f"The POP3 server refused the login {credentials.login!r}.") from exc
         return client
 

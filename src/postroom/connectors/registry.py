@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from postroom.connectors.base import Connector
+from postroom.connectors.base import ApiSender, Connector
+from postroom.connectors.gmail import GmailConnector
+from postroom.connectors.graph import GraphConnector
 from postroom.connectors.imap import ImapConnector
 from postroom.connectors.pop3 import Pop3Connector
 from postroom.domain.endpoints import Credentials, Endpoint
@@ -14,6 +16,12 @@ from postroom.errors import InvalidInput
 RECEIVERS: dict[Protocol, Callable[[Endpoint, Credentials], Connector]] = {
     Protocol.IMAP: ImapConnector,
     Protocol.POP3: Pop3Connector,
+    Protocol.GRAPH: GraphConnector,
+    Protocol.GMAIL: GmailConnector,
+}
+API_SENDERS: dict[Protocol, Callable[[Endpoint, Credentials], ApiSender]] = {
+    Protocol.GRAPH: GraphConnector,
+    Protocol.GMAIL: GmailConnector,
 }
 
 
@@ -22,6 +30,11 @@ def open_receiver(endpoint: Endpoint, credentials: Credentials) -> Connector:
         factory = RECEIVERS[endpoint.protocol]
     except KeyError:
         raise InvalidInput(
-            f"Receiving over {endpoint.protocol.value} needs OAuth2 sign-in, which is not set up."
+            f"{endpoint.protocol.value} cannot receive mail: choose an IMAP, POP3, Graph or "
+            "Gmail server."
         ) from None
     return factory(endpoint, credentials)
+
+
+def open_api_sender(endpoint: Endpoint, credentials: Credentials) -> ApiSender:
+    return API_SENDERS[endpoint.protocol](endpoint, credentials)

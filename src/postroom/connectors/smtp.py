@@ -7,10 +7,11 @@ import socket
 import ssl
 from email.message import EmailMessage
 
+from postroom.connectors.sasl import xoauth2
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import Security
-from postroom.errors import AuthFailed, MailServerError, Transient, Unreachable
+from postroom.errors import AuthFailed, MailServerError, TokenRejected, Transient, Unreachable
 
 
 def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SMTP:
@@ -32,9 +33,15 @@ def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SM
             # The outbox writes the final dot on its own, after recording that moment: with
             # Nagle's algorithm that small write waits for the delayed ACK, ~40 ms an email.
             client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if credentials is not None:
+        if credentials is not None and credentials.bearer:
+            smtp_xoauth2(client, credentials)
+        elif credentials is not None:
             client.login(credentials.login, credentials.password)
     except smtplib.SMTPAuthenticationError as exc:
+        if credentials is not None and credentials.bearer:
+            raise TokenRejected(
+                f"The SMTP server refused the access token of {credentials.login!r}."
+            ) from exc
         raise AuthFailed(
             f"The SMTP server refused the login {credentials.login if credentials else ''!r}: "
             f"{exc.smtp_code}"
@@ -48,6 +55,17 @@ def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SM
     except smtplib.SMTPException as exc:
         raise MailServerError(f"The SMTP session with {endpoint.host} failed: {exc}") from exc
     return client
+
+
+def smtp_xoauth2(client: smtplib.SMTP, credentials: Credentials) -> None:
+    """AUTH XOAUTH2 with an initial response; after a refusal the server sends a JSON error
+    as a challenge, which is answered with an empty line so it can say 535."""
+    client.ehlo_or_helo_if_needed()
+    client.auth(
+        "XOAUTH2",
+        lambda challenge=None: xoauth2(credentials) if challenge is None else "",
+        initial_response_ok=True,
+    )
 
 
 def send(endpoint: Endpoint, credentials: Credentials | None, message: EmailMessage) -> None:

@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from postroom.connectors.handshakes import HANDSHAKES, Handshake
+from postroom.connectors.registry import open_api_sender
 from postroom.connectors.tls import certificate_facts, client_context
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import Protocol, Security
-from postroom.errors import AuthFailed, MailServerError
+from postroom.errors import AuthFailed, MailServerError, PostroomError
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ class ConnectionTest:
     def _login(self, handshake: Handshake) -> None:
         assert self.credentials is not None
         with self._step("login") as detail:
-            handshake.login(self.credentials.login, self.credentials.password)
+            handshake.login(self.credentials)
             detail.append(f"signed in as {self.credentials.login}")
 
     def _envelope(self, handshake: Handshake) -> None:
@@ -284,20 +285,40 @@ class ConnectionTest:
             detail.append(handshake.probe_envelope(self.envelope.sender, self.envelope.recipient))
 
 
+def _api_test(endpoint: Endpoint, credentials: Credentials | None) -> Report:
+    """Graph and Gmail: one authenticated call with the mailbox's access token."""
+    report = Report(target=f"{endpoint.protocol.value}://{endpoint.host}:{endpoint.port}")
+    started = time.perf_counter()
+    if credentials is None or not credentials.bearer:
+        report.steps.append(
+            Step(
+                "sign-in",
+                False,
+                "Sign in with OAuth2 first: `postroom mailbox connect`.",
+                0.0,
+                "needs-reconnect",
+            )
+        )
+        return report
+    try:
+        api = open_api_sender(endpoint, credentials)
+        try:
+            detail = api.probe("INBOX")
+        finally:
+            api.close()
+    except PostroomError as exc:
+        failure = "auth-failed" if isinstance(exc, AuthFailed) else "unreachable"
+        report.steps.append(
+            Step("api", False, str(exc), round(time.perf_counter() - started, 4), failure)
+        )
+        return report
+    report.steps.append(Step("api", True, detail, round(time.perf_counter() - started, 4)))
+    return report
+
+
 def run_connection_test(
     endpoint: Endpoint, credentials: Credentials | None = None, envelope: Envelope | None = None
 ) -> Report:
     if not endpoint.protocol.speaks_tcp:
-        report = Report(target=f"{endpoint.protocol.value}://{endpoint.host}")
-        report.steps.append(
-            Step(
-                "api",
-                False,
-                f"{endpoint.protocol.value} is tested once OAuth2 "
-                "sign-in is set up for the mailbox.",
-                0.0,
-                "protocol",
-            )
-        )
-        return report
+        return _api_test(endpoint, credentials)
     return ConnectionTest(endpoint, credentials, envelope).run()

@@ -21,4 +21,5 @@ class Endpoint:
 @dataclass(frozen=True)
 class Credentials:
     login: str
-    password: str = field(repr=False)
+    password: str = field(repr=False)  # or the OAuth2 access token when bearer is set
+    bearer: bool = False  # sign in with XOAUTH2 / a Bearer header, never with a password

@@ -14,7 +14,7 @@ from postroom.connectors.test_connection import Envelope, Report, Step, run_conn
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import MailboxState, Protocol, Security
 from postroom.errors import InvalidInput, PostroomError
-from postroom.services import audit, mailboxes, servers
+from postroom.services import audit, mailboxes, servers, tokens
 from postroom.services.actors import Actor
 from postroom.services.servers import ServerSpec
 from postroom.storage.models import Mailbox, Server, utcnow
@@ -38,6 +38,9 @@ def endpoint_of(server: Server) -> Endpoint:
 
 
 def credentials_of(mailbox: Mailbox, server: Server) -> Credentials | None:
+    """An OAuth2 mailbox signs in with its access token and nothing else: never a password."""
+    if mailbox.oauth_app_id is not None:
+        return tokens.credentials_for(mailbox)
     password = mailboxes.password_of(mailbox)
     if password is None:
         return None
@@ -50,22 +53,23 @@ def check_server(db: Session, actor: Actor, name: str) -> Report:
     return run_connection_test(endpoint_of(servers.get(db, name)))
 
 
+def _test(mailbox: Mailbox, server: Server, envelope: Envelope | None = None) -> Report:
+    try:
+        credentials = credentials_of(mailbox, server)
+    except PostroomError as exc:  # an OAuth2 mailbox whose sign-in is gone
+        report = Report(target=f"{server.protocol}://{server.host}:{server.port}")
+        report.steps.append(Step("sign-in", False, str(exc), 0.0, exc.code))
+        return report
+    return run_connection_test(endpoint_of(server), credentials, envelope)
+
+
 def _reports(mailbox: Mailbox) -> list[tuple[str, Report]]:
     reports = []
     if mailbox.incoming_server is not None and mailbox.receive_enabled:
-        server = mailbox.incoming_server
-        reports.append(
-            ("incoming", run_connection_test(endpoint_of(server), credentials_of(mailbox, server)))
-        )
+        reports.append(("incoming", _test(mailbox, mailbox.incoming_server)))
     if mailbox.outgoing_server is not None and mailbox.send_enabled:
-        server = mailbox.outgoing_server
         envelope = Envelope(sender=mailbox.address, recipient=mailbox.address)
-        reports.append(
-            (
-                "outgoing",
-                run_connection_test(endpoint_of(server), credentials_of(mailbox, server), envelope),
-            )
-        )
+        reports.append(("outgoing", _test(mailbox, mailbox.outgoing_server, envelope)))
     return reports
 
 

@@ -29,12 +29,11 @@ from sqlalchemy import Engine, Update, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session, defer, selectinload
 
 from postroom.config import get_settings
-from postroom.connectors.smtp import open_smtp
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.errors import InvalidInput, PostroomError
+from postroom.errors import AuthFailed, InvalidInput, PostroomError
 from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
-from postroom.services import connections, sent_copies
+from postroom.services import cloud_sending, connections, sent_copies
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow
@@ -68,6 +67,7 @@ class FlushResult:
 class _Route:
     endpoint: Endpoint
     credentials: Credentials | None
+    mailbox_id: int  # whose OAuth2 token to renew when the provider refuses it
 
 
 @dataclass
@@ -106,7 +106,9 @@ def flush_once(engine: Engine, *, retry_now: bool = False) -> FlushResult:
                 except PostroomError as exc:
                     routes[key] = exc
             route = routes[key]
-            if isinstance(route, PostroomError):
+            if isinstance(route, AuthFailed):  # an OAuth2 mailbox waiting for a new sign-in
+                journal.settle(item, Outcome(deferred={a: (0, str(route)) for a in item.pending}))
+            elif isinstance(route, PostroomError):
                 journal.settle(item, Outcome(refused={a: (0, str(route)) for a in item.pending}))
             else:
                 groups[route].append(item)
@@ -189,18 +191,25 @@ def _route(db: Session, connection_id: int | None, mailbox_id: int | None) -> _R
         server = route.mailbox.outgoing_server
         assert server is not None
         login = None if route.auth == "none" else credentials_of(route.mailbox, server)
-        return _Route(connections.endpoint(route), login)
+        return _Route(connections.endpoint(route), login, route.mailbox_id)
     mailbox = db.get(Mailbox, mailbox_id) if mailbox_id else None
     if mailbox is None or mailbox.outgoing_server is None:
         raise InvalidInput("The email's mailbox can no longer send: it has no outgoing server.")
     return _Route(
-        endpoint_of(mailbox.outgoing_server), credentials_of(mailbox, mailbox.outgoing_server)
+        endpoint_of(mailbox.outgoing_server),
+        credentials_of(mailbox, mailbox.outgoing_server),
+        mailbox.id,
     )
 
 
 def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None:
+    if cloud_sending.sends_through_api(route.endpoint):
+        _send_through_api(route, items, journal)
+        return
     try:
-        client = open_smtp(route.endpoint, route.credentials)
+        client = cloud_sending.open_smtp_renewing(
+            journal.engine, route.endpoint, route.credentials, route.mailbox_id
+        )
     except PostroomError as exc:
         journal.result.errors.append(str(exc))
         for item in items:
@@ -243,6 +252,26 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
             client.close()
 
 
+def _send_through_api(route: _Route, items: list[_Claimed], journal: _Journal) -> None:
+    """Graph's sendMail or Gmail's messages.send: one request an email, marked before it goes."""
+    try:
+        for index, item in enumerate(items):
+            if item.id not in journal.raw:
+                journal.load(items[index:])
+            outcome = cloud_sending.send_through_api(
+                journal.engine,
+                route.endpoint,
+                route.credentials,
+                route.mailbox_id,
+                item.pending,
+                journal.raw.pop(item.id),
+                partial(journal.mark, item.id),
+            )
+            journal.settle(item, outcome)
+    finally:
+        journal.commit()
+
+
 class _Journal:
     """The durable record of a flush: end-of-DATA markers and outcomes.
 
@@ -252,7 +281,7 @@ class _Journal:
     """
 
     def __init__(self, engine: Engine, result: FlushResult) -> None:
-        self.result = result
+        self.engine, self.result = engine, result
         # One connection for the whole flush: a pool checkout and its reset an email cost
         # more than the commit itself.
         self.connection = engine.connect()

@@ -21,9 +21,9 @@ from postroom.config import get_settings
 from postroom.connectors.base import AfterImport, Connector, Cursor
 from postroom.connectors.registry import open_receiver
 from postroom.domain.settings import MailboxState
-from postroom.errors import AuthFailed, NotFound, PostroomError
+from postroom.errors import AuthFailed, NeedsReconnect, NotFound, PostroomError, TokenRejected
 from postroom.inbound.pipeline import BatchResult, ingest
-from postroom.services import bounces
+from postroom.services import bounces, tokens
 from postroom.services.acknowledgements import Acknowledger
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
@@ -110,21 +110,48 @@ def _known(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
 
 
 def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
-    batch_size = get_settings().fetch_batch_size
     with unit_of_work(engine) as db:
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None and mailbox.incoming_server is not None
         run = MailboxRun(mailbox.address)
         endpoint = endpoint_of(mailbox.incoming_server)
-        credentials = credentials_of(mailbox, mailbox.incoming_server)
+        oauth = mailbox.oauth_app_id is not None
+        credentials = None if oauth else credentials_of(mailbox, mailbox.incoming_server)
         action = AfterImport.parse(mailbox.after_import)
         row = _cursor_row(db, mailbox)
-        cursor = Cursor(row.folder, row.validity, row.last_uid)
-    connector: Connector | None = None
+        cursor = Cursor(row.folder, row.validity, row.last_uid, row.token)
     try:
+        if oauth:  # never a password: a mailbox that signs in with OAuth2 has none to use
+            credentials = tokens.credentials(engine, mailbox_id)
         if credentials is None:
             raise AuthFailed(f"{run.address} has no password: reconnect it with one.")
-        connector = open_receiver(endpoint, credentials)
+        tokens.with_renewal(
+            engine,
+            mailbox_id,
+            credentials,
+            lambda given: _fetch(
+                engine, mailbox_id, run, open_receiver(endpoint, given), action, cursor
+            ),
+        )
+    except PostroomError as exc:
+        run.ok, run.error, run.failure = False, str(exc), exc.code
+        log.warning("fetching %s failed: %s", run.address, exc)
+    _record(engine, mailbox_id, run)
+    return run
+
+
+def _fetch(
+    engine: Engine,
+    mailbox_id: int,
+    run: MailboxRun,
+    connector: Connector,
+    action: AfterImport,
+    cursor: Cursor,
+) -> None:
+    """List, then per batch: fetch, commit, acknowledge; the provider's cursor is saved last,
+    once every message it covers is committed."""
+    batch_size = get_settings().fetch_batch_size
+    try:
         listing = connector.list_waiting(cursor, action)
         with unit_of_work(engine) as db:
             known = _known(db, mailbox_id, listing.keys)
@@ -155,22 +182,17 @@ def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
                 _advance(_cursor_row(db, mailbox), listing.cursor, keys)
             connector.acknowledge([m.key for m in fetched], action)
             run.fetched += len(fetched)
-        if not waiting:
-            with unit_of_work(engine) as db:
-                mailbox = db.get(Mailbox, mailbox_id)
-                assert mailbox is not None
-                _advance(_cursor_row(db, mailbox), listing.cursor, [])
-    except PostroomError as exc:
-        run.ok, run.error, run.failure = False, str(exc), exc.code
-        log.warning("fetching %s failed: %s", run.address, exc)
+        with unit_of_work(engine) as db:
+            mailbox = db.get(Mailbox, mailbox_id)
+            assert mailbox is not None
+            row = _cursor_row(db, mailbox)
+            _advance(row, listing.cursor, [])
+            row.token = listing.cursor.token
     finally:
-        if connector is not None:
-            try:
-                connector.close()
-            except PostroomError as exc:
-                run.ok, run.error = False, str(exc)
-    _record(engine, mailbox_id, run)
-    return run
+        try:
+            connector.close()
+        except PostroomError as exc:
+            run.ok, run.error = False, str(exc)
 
 
 def _advance(row: FetchCursor, cursor: Cursor, keys: list[str]) -> None:
@@ -196,8 +218,12 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
             mailbox.next_poll_at = now + timedelta(seconds=mailbox.poll_interval * jitter)
             return
         mailbox.failures += 1
-        is_auth = run.failure == AuthFailed.code
-        mailbox.state = (MailboxState.AUTH_FAILED if is_auth else MailboxState.UNREACHABLE).value
+        if run.failure == NeedsReconnect.code:
+            mailbox.state = MailboxState.NEEDS_RECONNECT.value
+        elif run.failure in (AuthFailed.code, TokenRejected.code):
+            mailbox.state = MailboxState.AUTH_FAILED.value
+        else:
+            mailbox.state = MailboxState.UNREACHABLE.value
         mailbox.last_error = run.error
         backoff = timedelta(seconds=mailbox.poll_interval * 2 ** min(mailbox.failures, 10))
         jitter = random.uniform(0.8, 1.2)

@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from postroom.config import get_settings
+from postroom.connectors.oauth2 import ClientConfig, ProviderUrls
 from postroom.domain import validate
-from postroom.domain.settings import OAuthProvider
+from postroom.domain.settings import OAuthProvider, Protocol
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.services import audit
 from postroom.services.actors import Actor
@@ -21,6 +23,17 @@ DEFAULT_SCOPES = {
     "https://outlook.office.com/SMTP.Send",
     OAuthProvider.GOOGLE: "https://mail.google.com/",
 }
+GRAPH_SCOPES = (
+    "offline_access https://graph.microsoft.com/Mail.ReadWrite "
+    "https://graph.microsoft.com/Mail.Send"
+)
+APP_ONLY_SCOPE = "https://graph.microsoft.com/.default"
+SIGN_IN_SCOPES = {  # what makes the provider name the signed-in account in an id_token
+    OAuthProvider.MICROSOFT: "openid email profile",
+    OAuthProvider.GOOGLE: "openid email",
+    OAuthProvider.GENERIC: "openid email",
+}
+PROVIDER_OF = {Protocol.GRAPH: OAuthProvider.MICROSOFT, Protocol.GMAIL: OAuthProvider.GOOGLE}
 
 
 @dataclass
@@ -83,3 +96,43 @@ def get(db: Session, name: str) -> OAuthApp:
 
 def listing(db: Session) -> list[OAuthApp]:
     return list(db.scalars(select(OAuthApp).order_by(OAuthApp.name)))
+
+
+def provider_urls(app: OAuthApp) -> ProviderUrls:
+    """The app's own URLs win; otherwise the provider's, from settings (tests use loopback)."""
+    settings = get_settings()
+    provider = OAuthProvider(app.provider)
+    if provider is OAuthProvider.MICROSOFT:
+        base = f"{settings.microsoft_login_url.rstrip('/')}/{app.tenant or 'common'}/oauth2/v2.0"
+        return ProviderUrls(
+            app.authorize_url or f"{base}/authorize",
+            app.token_url or f"{base}/token",
+            f"{base}/devicecode",
+        )
+    if provider is OAuthProvider.GOOGLE:
+        oauth2 = settings.google_oauth2_url.rstrip("/")
+        return ProviderUrls(
+            app.authorize_url or f"{settings.google_accounts_url.rstrip('/')}/o/oauth2/auth",
+            app.token_url or f"{oauth2}/token",
+            f"{oauth2}/device/code",
+        )
+    assert app.authorize_url and app.token_url, "checked when the app was added"
+    return ProviderUrls(app.authorize_url, app.token_url, None)
+
+
+def scopes_for(app: OAuthApp, protocols: set[Protocol]) -> str:
+    """Microsoft issues a token for one resource at a time: Graph mailboxes need Graph scopes,
+    IMAP/POP3/SMTP ones the Outlook scopes. Scopes an admin typed are used as given."""
+    provider = OAuthProvider(app.provider)
+    scopes = app.scopes
+    if provider is OAuthProvider.MICROSOFT and scopes == DEFAULT_SCOPES[provider]:
+        scopes = GRAPH_SCOPES if Protocol.GRAPH in protocols else scopes
+    words = [*SIGN_IN_SCOPES[provider].split(), *scopes.split()]
+    return " ".join(dict.fromkeys(words))
+
+
+def client_config(app: OAuthApp, scope: str) -> ClientConfig:
+    secret = None
+    if app.client_secret is not None:
+        secret = default_box().open(app.client_secret, app.secret_identity("client_secret"))
+    return ClientConfig(provider_urls(app), app.client_id, secret, scope)

@@ -166,7 +166,10 @@ class Mailbox(Base):
     login_format: Mapped[str | None] = mapped_column(String(20))
     password: Mapped[bytes | None] = mapped_column(LargeBinary)
     oauth_app_id: Mapped[int | None] = mapped_column(ForeignKey("oauth_apps.id"))
-    oauth_tokens: Mapped[bytes | None] = mapped_column(LargeBinary)
+    oauth_tokens: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed JSON
+    oauth_account: Mapped[str | None] = mapped_column(String(320))  # who signed in
+    oauth_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    oauth_refresh_lease: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id"))
     after_import: Mapped[str] = mapped_column(String(300), default="mark-read")
     folder: Mapped[str] = mapped_column(String(500), default="INBOX")
@@ -262,6 +265,7 @@ class FetchCursor(Base):
     folder: Mapped[str] = mapped_column(String(500), default="INBOX")
     validity: Mapped[int | None] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    token: Mapped[str | None] = mapped_column(Text)  # Graph delta link, Gmail history id
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
@@ -428,3 +432,24 @@ class WorkflowMember(Base):
 
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class OAuthFlow(Base):
+    """A sign-in in progress: the state sent to the provider, the PKCE verifier (sealed) and
+    what to do with the tokens. Used once; expires after a few minutes."""
+
+    __tablename__ = "oauth_flows"
+
+    state: Mapped[str] = mapped_column(String(100), unique=True)
+    oauth_app_id: Mapped[int] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
+    code_verifier: Mapped[bytes] = mapped_column(LargeBinary)
+    actor_label: Mapped[str] = mapped_column(String(320))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    actor_is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[str | None] = mapped_column(String(320))  # None: taken from the sign-in
+    system: Mapped[bool] = mapped_column(Boolean, default=False)
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    oauth_app: Mapped[OAuthApp] = relationship(lazy="joined")

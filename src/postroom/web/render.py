@@ -27,6 +27,7 @@ NOTICES = {
     "server-removed": "The server was removed.",
     "oauth-app-added": "The OAuth app was added.",
     "mailbox-added": "The mailbox was added. Test it to see that it connects.",
+    "mailbox-connected": "The mailbox is signed in with its provider and ready to use.",
     "mailbox-removed": "The mailbox was removed; the reason is in the audit log.",
     "mailbox-default": "That mailbox is now your default.",
     "mailbox-renamed": "The name was saved.",

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -15,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Engine, or_, select
 
 from postroom.domain.settings import MailboxState, Protocol
-from postroom.services import delivery, fetching
+from postroom.services import delivery, fetching, tokens
 from postroom.services.fetching import MailboxRun
 from postroom.storage.models import Mailbox, Server, utcnow
 from postroom.workers import leases
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 IDLE_TICK = 30.0  # longest sleep between looks at the schedule
 OUTBOX_TICK = 5.0  # how often the outbox is looked at for due email
+TOKENS_TICK = 60.0  # how often OAuth2 tokens near expiry are renewed (well inside the look-ahead)
 
 
 class Scheduler:
@@ -40,6 +42,8 @@ class Scheduler:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         self.running: dict[int, Future[None]] = {}
         self.sending: Future[None] | None = None
+        self.renewing: Future[None] | None = None
+        self.tokens_due = 0.0  # monotonic time of the next token renewal round
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.urgent: set[int] = set()
@@ -105,6 +109,7 @@ class Scheduler:
                 for mailbox_id in due:
                     self._submit(mailbox_id)
                 self._submit_outbox()
+                self._submit_renewals()
                 wait = min(wait, OUTBOX_TICK)
             except Exception:  # the loop must outlive a database hiccup; it logs and retries
                 log.exception("the scheduler could not read the schedule")
@@ -125,6 +130,20 @@ class Scheduler:
             if self.sending is not None and not self.sending.done():
                 return
             self.sending = self.pool.submit(self._send)
+
+    def _submit_renewals(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if now < self.tokens_due or (self.renewing is not None and not self.renewing.done()):
+                return
+            self.tokens_due = now + TOKENS_TICK
+            self.renewing = self.pool.submit(self._renew)
+
+    def _renew(self) -> None:
+        try:
+            tokens.renew_due(self.engine)
+        except Exception:  # logged; a mailbox's own failure is already in its state
+            log.exception("renewing OAuth2 tokens failed unexpectedly")
 
     def _send(self) -> None:
         try:

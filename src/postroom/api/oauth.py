@@ -1,0 +1,98 @@
+"""The OAuth2 web flow: /oauth/start sends the browser to the provider's sign-in page,
+/oauth/callback takes it back and connects the mailbox. Who is acting comes from the
+`acting_user` dependency, which the console replaces with its signed-in user; until then
+the routes refuse, so nobody adds mailboxes anonymously."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from postroom.api.deps import CallerDep
+from postroom.errors import InvalidInput, NotFound, PermissionDenied, PostroomError
+from postroom.services import oauth, present
+from postroom.services.actors import Actor
+from postroom.storage.db import unit_of_work
+from postroom.storage.models import OAuthApp
+from postroom.web.render import redirect
+
+router = APIRouter(prefix="/oauth", tags=["oauth"])
+
+STATUS = {InvalidInput: 400, PermissionDenied: 403, NotFound: 404}
+
+
+def acting_user(found: CallerDep) -> Actor:
+    """The console's signed-in user (or an API token's): who starts the sign-in."""
+    return found.actor
+
+
+def _problem(exc: PostroomError) -> JSONResponse:
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    body = {
+        "type": f"about:blank#{exc.code}",
+        "title": exc.code,
+        "status": status,
+        "detail": str(exc),
+    }
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _app_for(provider: str, app: str | None) -> str:
+    if app:
+        return app
+    with unit_of_work() as db:
+        name = db.scalar(
+            select(OAuthApp.name).where(OAuthApp.provider == provider).order_by(OAuthApp.id)
+        )
+    if name is None:
+        raise NotFound(f"No {provider} OAuth app is registered: an admin adds one first.")
+    return name
+
+
+@router.get("/start")
+def start(
+    request: Request,
+    actor: Annotated[Actor, Depends(acting_user)],
+    provider: str,
+    mailbox: str | None = None,
+    app: str | None = None,
+    system: bool = False,
+) -> Response:
+    """Add an Office 365 / Gmail mailbox (no address: the signed-in account's), or reconnect."""
+    redirect_uri = str(request.url_for("oauth_callback"))
+    try:
+        name = _app_for(provider, app)
+        with unit_of_work() as db:
+            url = oauth.start_web_flow(db, actor, name, mailbox, redirect_uri, system=system)
+    except PostroomError as exc:
+        return _problem(exc)
+    return RedirectResponse(url, status_code=302)
+
+
+@router.get("/callback", name="oauth_callback")
+def callback(
+    request: Request,
+    state: str,
+    code: str | None = None,
+    error: str | None = None,
+    error_description: str | None = None,
+) -> Any:
+    if error is not None:
+        return _problem(
+            InvalidInput(f"The sign-in was not completed: {error_description or error}.")
+        )
+    if not code:
+        return _problem(InvalidInput("The provider sent no code: start the sign-in again."))
+    try:
+        with unit_of_work() as db:
+            mailbox = oauth.complete_web_flow(db, state, code)
+            data = present.mailbox(mailbox)
+    except PostroomError as exc:
+        return _problem(exc)
+    if "text/html" in request.headers.get("accept", ""):  # a person in the console
+        page = "/settings/mailboxes" if data["kind"] == "system" else "/profile/mailboxes"
+        return redirect(page, "mailbox-connected")
+    return data

@@ -1,0 +1,205 @@
+"""OAuth2 sign-in for mailboxes: the web flow (authorization code with PKCE, the state kept in
+the database so any process can complete it), the device flow for the CLI, and app-only
+access for Microsoft system mailboxes. The account that signs in must be the mailbox's own
+(or, for a new mailbox, gives its address). Reconnecting keeps the mailbox and its cursor.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from postroom.config import get_settings
+from postroom.connectors.oauth2 import ClientConfig, OAuthClient, TokenSet
+from postroom.domain import validate
+from postroom.domain.settings import DEFAULT_HOSTS, MailboxState, OAuthProvider, Protocol
+from postroom.errors import AuthFailed, InvalidInput, NotFound
+from postroom.services import audit, mailboxes, oauth_apps, reconnects, servers, tokens
+from postroom.services.actors import Actor
+from postroom.storage.models import Mailbox, OAuthApp, OAuthFlow, Server, utcnow
+from postroom.storage.secrets import default_box
+
+CLOUD = {OAuthProvider.MICROSOFT: Protocol.GRAPH, OAuthProvider.GOOGLE: Protocol.GMAIL}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which mailbox a sign-in is for: an address (or None: the signed-in account's), and
+    whose it is."""
+
+    address: str | None
+    system: bool = False
+    owner: str | None = None
+
+
+def _existing(db: Session, actor: Actor, target: Target) -> Mailbox | None:
+    if target.address is None:
+        return None
+    try:
+        return mailboxes.get_for(db, actor, target.address, target.owner)
+    except NotFound:
+        return None
+
+
+def _protocols(db: Session, actor: Actor, app: OAuthApp, target: Target) -> set[Protocol]:
+    mailbox = _existing(db, actor, target)
+    if mailbox is not None:
+        return tokens.protocols_of(mailbox)
+    cloud = CLOUD.get(OAuthProvider(app.provider))
+    return {cloud} if cloud else set()
+
+
+def _extra(app: OAuthApp, address: str | None) -> dict[str, str]:
+    extra = {"login_hint": address} if address else {}
+    if app.provider == OAuthProvider.GOOGLE.value:
+        return extra | {"access_type": "offline", "prompt": "consent"}  # else no refresh token
+    return extra | {"prompt": "select_account"}
+
+
+def start_web_flow(
+    db: Session,
+    actor: Actor,
+    app_name: str,
+    mailbox_address: str | None,
+    redirect_uri: str,
+    *,
+    system: bool = False,
+) -> str:
+    """The provider's sign-in URL to send the browser to; `complete_web_flow` takes it back."""
+    app = oauth_apps.get(db, app_name)
+    if system:
+        actor.require_admin("connect system mailboxes")
+    target = Target(validate.address(mailbox_address) if mailbox_address else None, system)
+    db.execute(delete(OAuthFlow).where(OAuthFlow.expires_at < utcnow()))  # abandoned sign-ins
+    verifier = secrets.token_urlsafe(64)
+    flow = OAuthFlow(
+        state=secrets.token_urlsafe(32),
+        oauth_app=app,
+        code_verifier=b"",
+        actor_label=actor.label,
+        actor_user_id=actor.user_id,
+        actor_is_admin=actor.is_admin,
+        address=target.address,
+        system=system,
+        redirect_uri=redirect_uri,
+        expires_at=utcnow() + timedelta(seconds=get_settings().oauth_flow_lifetime),
+    )
+    db.add(flow)
+    db.flush()
+    flow.code_verifier = default_box().seal(verifier, flow.secret_identity("code_verifier"))
+    scope = oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
+    with OAuthClient(oauth_apps.client_config(app, scope), redirect_uri) as client:
+        return client.authorization_url(flow.state, verifier, _extra(app, target.address))
+
+
+def complete_web_flow(db: Session, state: str, code: str) -> Mailbox:
+    """The provider sent the browser back: check the state, redeem the code, keep the tokens."""
+    flow = db.scalar(select(OAuthFlow).where(OAuthFlow.state == state))
+    if flow is None:
+        raise InvalidInput("This sign-in is unknown or was already used: start it again.")
+    db.delete(flow)
+    db.flush()
+    expires = flow.expires_at
+    if (expires if expires.tzinfo else expires.replace(tzinfo=utcnow().tzinfo)) < utcnow():
+        raise InvalidInput("This sign-in took too long and expired: start it again.")
+    actor = Actor(flow.actor_label, flow.actor_user_id, flow.actor_is_admin)
+    target = Target(flow.address, flow.system)
+    app = flow.oauth_app
+    verifier = default_box().open(flow.code_verifier, flow.secret_identity("code_verifier"))
+    scope = oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
+    with OAuthClient(oauth_apps.client_config(app, scope), flow.redirect_uri) as client:
+        granted = client.exchange_code(code, verifier)
+    return attach(db, actor, app.name, target, granted)
+
+
+def device_client(db: Session, actor: Actor, app_name: str, target: Target) -> ClientConfig:
+    """What the CLI needs to run the device flow outside any transaction."""
+    app = oauth_apps.get(db, app_name)
+    return oauth_apps.client_config(
+        app, oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
+    )
+
+
+def _cloud_server(db: Session, actor: Actor, provider: OAuthProvider) -> Server:
+    """The provider's mail API server: the first one configured, or the public one."""
+    protocol = CLOUD.get(provider)
+    if protocol is None:
+        raise InvalidInput(
+            "A generic OAuth app cannot add a mailbox by itself: add the mailbox with its "
+            "servers first (`postroom mailbox add … --oauth-app NAME`), then connect it."
+        )
+    found = db.scalar(select(Server).where(Server.protocol == protocol.value).order_by(Server.id))
+    if found is not None:
+        return found
+    spec = servers.ServerSpec(name=DEFAULT_HOSTS[protocol], protocol=protocol.value)
+    return servers.add(db, reconnects.SYSTEM, spec)  # the public API: any user may need it
+
+
+def attach(db: Session, actor: Actor, app_name: str, target: Target, granted: TokenSet) -> Mailbox:
+    app = oauth_apps.get(db, app_name)
+    account = granted.account
+    if account is None:
+        raise AuthFailed(
+            "The provider did not say who signed in: give the OAuth app the openid and email "
+            "scopes."
+        )
+    if target.address is not None and account != target.address:
+        raise AuthFailed(
+            f"You signed in as {account}, but the mailbox is {target.address}: sign in with "
+            f"the account of {target.address}."
+        )
+    address = target.address or account
+    mailbox = _existing(db, actor, Target(address, target.system, target.owner))
+    if mailbox is None:
+        server = _cloud_server(db, actor, OAuthProvider(app.provider))
+        spec = mailboxes.MailboxSpec(
+            address=address,
+            incoming=server.name,
+            outgoing=server.name,
+            system=target.system,
+            owner=target.owner,
+            oauth_app=app.name,
+        )
+        mailbox = mailboxes.add(db, actor, spec)
+    _connected(db, actor, mailbox, app, granted, account)
+    return mailbox
+
+
+def _connected(
+    db: Session,
+    actor: Actor,
+    mailbox: Mailbox,
+    app: OAuthApp,
+    granted: TokenSet,
+    account: str,
+    app_only: bool = False,
+) -> None:
+    """The stored cursor is kept, so a reconnected mailbox resumes where it stopped."""
+    mailbox.oauth_app = app
+    mailbox.oauth_account = account
+    tokens.store(mailbox, granted, app_only)
+    mailbox.oauth_refresh_lease = None
+    mailbox.state, mailbox.last_error, mailbox.failures = MailboxState.NEW.value, None, 0
+    mailbox.next_poll_at = None
+    audit.record(db, actor, "mailbox.oauth-connected", mailbox.address, account=account)
+
+
+def connect_app_only(db: Session, actor: Actor, app_name: str, address: str) -> Mailbox:
+    """Client credentials: a Microsoft system mailbox reached with the app's own permission,
+    no person's sign-in to expire."""
+    actor.require_admin("connect system mailboxes with app-only access")
+    app = oauth_apps.get(db, app_name)
+    if app.provider != OAuthProvider.MICROSOFT.value or app.client_secret is None:
+        raise InvalidInput("App-only access needs a Microsoft OAuth app with a client secret.")
+    mailbox = mailboxes.get_for(db, actor, address)
+    if mailbox.owner_id is not None:
+        raise InvalidInput("App-only access is for system mailboxes; personal ones sign in.")
+    config = oauth_apps.client_config(app, oauth_apps.APP_ONLY_SCOPE)
+    with OAuthClient(config) as client:
+        granted = client.client_credentials()
+    _connected(db, actor, mailbox, app, granted, mailbox.address, app_only=True)
+    return mailbox

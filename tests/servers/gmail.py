@@ -1,0 +1,302 @@
+"""A local Gmail API (v1): users.getProfile, users.history.list (404 when the start history id
+is older than the history kept), users.messages.list with page tokens, users.messages.get
+with format=raw (base64url), users.messages.modify, users.messages.trash and
+users.messages.send. Bearer tokens are checked against the local identity server.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from .certs import TestCA
+from .http import HttpServer, Request, Response
+from .identity import IdentityServer
+
+__all__ = ["GmailServer"]
+
+USER = r"/gmail/v1/users/(?P<user>[^/]+)"
+SYSTEM_LABELS = ("INBOX", "UNREAD", "STARRED", "IMPORTANT", "SENT", "DRAFT", "SPAM", "TRASH")
+
+
+@dataclass
+class GmailMessage:
+    id: str
+    raw: bytes
+    labels: set[str]
+    history_id: int
+
+
+def _error(code: int, status: str, message: str) -> Response:
+    return Response.json(
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "status": status,
+                "errors": [{"message": message, "domain": "global", "reason": status}],
+            }
+        },
+        code,
+    )
+
+
+@dataclass
+class GmailServer:
+    identity: IdentityServer
+    ca: TestCA
+    page_size: int = 10
+    messages: dict[str, dict[str, GmailMessage]] = field(default_factory=dict)
+    history: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # messageAdded
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> id -> name
+    oldest_history: int = 0  # history before this id is gone: 404
+    sent: list[tuple[str, bytes]] = field(default_factory=list)
+    _throttles: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._history_id = 1000
+        self.http = HttpServer(
+            [
+                ("GET", USER + r"/profile", self._profile),
+                ("GET", USER + r"/labels", self._labels),
+                ("POST", USER + r"/labels", self._create_label),
+                ("GET", USER + r"/history", self._history),
+                ("GET", USER + r"/messages", self._list),
+                ("GET", USER + r"/messages/(?P<id>[^/]+)", self._get),
+                ("POST", USER + r"/messages/(?P<id>[^/]+)/modify", self._modify),
+                ("POST", USER + r"/messages/(?P<id>[^/]+)/trash", self._trash),
+                ("POST", USER + r"/messages/send", self._send),
+            ],
+            tls=self.ca.server_ssl_context(),
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.http.base_url
+
+    # ------------------------------------------------------------------ control
+
+    def deliver(self, user: str, raws: list[bytes]) -> list[str]:
+        ids = []
+        with self._lock:
+            for raw in raws:
+                self._history_id += 1
+                message = GmailMessage(
+                    secrets.token_hex(8), raw, {"INBOX", "UNREAD"}, self._history_id
+                )
+                self.messages.setdefault(user, {})[message.id] = message
+                self.history.setdefault(user, []).append((self._history_id, message.id))
+                ids.append(message.id)
+        return ids
+
+    def forget_history(self) -> None:
+        """History ids older than now are no longer kept (Gmail keeps about a week)."""
+        self.oldest_history = self._history_id + 1
+
+    def throttle(self, times: int) -> None:
+        self._throttles += times
+
+    def with_label(self, user: str, label: str) -> list[GmailMessage]:
+        return [m for m in self.messages.get(user, {}).values() if label in m.labels]
+
+    # -------------------------------------------------------------- machinery
+
+    def _auth(self, request: Request) -> str | Response:
+        if self._throttles:
+            self._throttles -= 1
+            response = _error(429, "RESOURCE_EXHAUSTED", "User-rate limit exceeded.")
+            response.headers["Retry-After"] = "1"
+            return response
+        token = self.identity.account_of(request.bearer)
+        if token is None:
+            response = _error(
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
+            return response
+        user = request.params["user"]
+        account = token.account or user
+        if user not in ("me", account):
+            return _error(403, "PERMISSION_DENIED", "Delegation denied for " + account)
+        return account
+
+    def _message(self, user: str, message_id: str) -> GmailMessage | Response:
+        message = self.messages.get(user, {}).get(message_id)
+        if message is None:
+            return _error(404, "NOT_FOUND", "Requested entity was not found.")
+        return message
+
+    @staticmethod
+    def _page(items: list[Any], token: str | None, size: int) -> tuple[list[Any], str | None]:
+        start = int(token or 0)
+        rest = str(start + size) if start + size < len(items) else None
+        return items[start : start + size], rest
+
+    # ---------------------------------------------------------------- endpoints
+
+    def _profile(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        total = len(self.messages.get(user, {}))
+        return Response.json(
+            {
+                "emailAddress": user,
+                "messagesTotal": total,
+                "threadsTotal": total,
+                "historyId": str(self._history_id),
+            }
+        )
+
+    def _labels(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        system = [{"id": n, "name": n, "type": "system"} for n in SYSTEM_LABELS]
+        own = [{"id": i, "name": n, "type": "user"} for i, n in self.labels.get(user, {}).items()]
+        return Response.json({"labels": system + own})
+
+    def _create_label(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        name = str(request.json()["name"])
+        if name in SYSTEM_LABELS or name in self.labels.get(user, {}).values():
+            return _error(409, "ALREADY_EXISTS", "Label name exists or conflicts")
+        label_id = f"Label_{len(self.labels.get(user, {})) + 1}"
+        self.labels.setdefault(user, {})[label_id] = name
+        return Response.json({"id": label_id, "name": name, "type": "user"})
+
+    def label_named(self, user: str, name: str) -> str | None:
+        found = [i for i, n in self.labels.get(user, {}).items() if n == name]
+        return found[0] if found else None
+
+    def _history(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        start = int(request.query.get("startHistoryId", "0"))
+        if start < self.oldest_history:
+            return _error(404, "NOT_FOUND", "Requested entity was not found.")
+        label = request.query.get("labelId")
+        with self._lock:
+            records = []
+            for history_id, message_id in self.history.get(user, []):
+                message = self.messages.get(user, {}).get(message_id)
+                if history_id <= start or message is None:
+                    continue
+                if label and label not in message.labels:
+                    continue
+                entry = {
+                    "id": message.id,
+                    "threadId": message.id,
+                    "labelIds": sorted(message.labels),
+                }
+                records.append(
+                    {
+                        "id": str(history_id),
+                        "messages": [entry],
+                        "messagesAdded": [{"message": entry}],
+                    }
+                )
+        page, rest = self._page(records, request.query.get("pageToken"), self.page_size)
+        body: dict[str, Any] = {"history": page, "historyId": str(self._history_id)}
+        if rest:
+            body["nextPageToken"] = rest
+        return Response.json(body)
+
+    def _list(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        label = request.query.get("labelIds")
+        unread = "is:unread" in request.query.get("q", "")
+        with self._lock:
+            found = [
+                {"id": m.id, "threadId": m.id}
+                for m in sorted(self.messages.get(user, {}).values(), key=lambda m: -m.history_id)
+                if (label is None or label in m.labels) and (not unread or "UNREAD" in m.labels)
+            ]
+        page, rest = self._page(found, request.query.get("pageToken"), self.page_size)
+        body: dict[str, Any] = {"resultSizeEstimate": len(found)}
+        if page:
+            body["messages"] = page
+        if rest:
+            body["nextPageToken"] = rest
+        return Response.json(body)
+
+    def _get(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        message = self._message(user, request.params["id"])
+        if isinstance(message, Response):
+            return message
+        body: dict[str, Any] = {
+            "id": message.id,
+            "threadId": message.id,
+            "labelIds": sorted(message.labels),
+            "historyId": str(message.history_id),
+            "sizeEstimate": len(message.raw),
+        }
+        if request.query.get("format") == "raw":
+            body["raw"] = base64.urlsafe_b64encode(message.raw).decode()
+        return Response.json(body)
+
+    def _modify(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        with self._lock:
+            message = self._message(user, request.params["id"])
+            if isinstance(message, Response):
+                return message
+            change = request.json()
+            known = set(SYSTEM_LABELS) | set(self.labels.get(user, {}))
+            if not set(change.get("addLabelIds", [])) <= known:
+                return _error(400, "INVALID_ARGUMENT", "Invalid label: " + str(change))
+            message.labels |= set(change.get("addLabelIds", []))
+            message.labels -= set(change.get("removeLabelIds", []))
+        return Response.json({"id": message.id, "labelIds": sorted(message.labels)})
+
+    def _trash(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        with self._lock:
+            message = self._message(user, request.params["id"])
+            if isinstance(message, Response):
+                return message
+            message.labels = (message.labels - {"INBOX", "UNREAD"}) | {"TRASH"}
+        return Response.json({"id": message.id, "labelIds": sorted(message.labels)})
+
+    def _send(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        raw = base64.urlsafe_b64decode(request.json()["raw"] + "==")
+        with self._lock:
+            self._history_id += 1
+            message = GmailMessage(secrets.token_hex(8), raw, {"SENT"}, self._history_id)
+            self.messages.setdefault(user, {})[message.id] = message
+            self.sent.append((user, raw))
+        return Response.json({"id": message.id, "threadId": message.id, "labelIds": ["SENT"]})
+
+    def __enter__(self) -> Self:
+        self.http.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.http.stop()

@@ -1,0 +1,330 @@
+"""A local Microsoft Graph mail API (v1.0): the messages delta query of a mail folder with
+@odata.nextLink paging and an @odata.deltaLink, `$value` for the MIME, PATCH isRead, move,
+DELETE and sendMail (JSON with saveToSentItems, or base64 MIME as text/plain). Bearer tokens
+are checked against the local identity server: 401 InvalidAuthenticationToken when expired.
+`throttle(n, status, retry_after)` answers the next n calls with 429 or 503 and Retry-After.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+from urllib.parse import quote
+
+from .certs import TestCA
+from .http import HttpServer, Request, Response
+from .identity import IdentityServer
+
+__all__ = ["GraphServer"]
+
+USER = r"/v1\.0/(?:users/(?P<user>[^/]+)|me)"
+WELL_KNOWN = {"inbox", "archive", "deleteditems", "drafts", "junkemail", "sentitems"}
+
+
+@dataclass
+class GraphMessage:
+    id: str
+    raw: bytes
+    folder: str = "inbox"
+    is_read: bool = False
+    changed: int = 0  # the change number of its last change
+
+
+@dataclass
+class GraphServer:
+    identity: IdentityServer
+    ca: TestCA
+    page_size: int = 10
+    messages: dict[str, dict[str, GraphMessage]] = field(default_factory=dict)  # user -> id
+    removed: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # (change, id)
+    sent: list[tuple[str, bytes, bool]] = field(default_factory=list)  # user, MIME, saved
+    calls: list[tuple[float, str, str, dict[str, str]]] = field(default_factory=list)
+    folders: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> id -> name
+    refuse_tokens: bool = False  # a tenant policy change: every token is refused
+    _throttles: list[tuple[int, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._change = 0
+        self.http = HttpServer(
+            [
+                ("GET", USER + r"/mailFolders", self._folders),
+                ("POST", USER + r"/mailFolders", self._create_folder),
+                ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)", self._folder),
+                ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)/messages/delta", self._delta),
+                ("GET", USER + r"/messages/(?P<id>[^/]+)/\$value", self._value),
+                ("PATCH", USER + r"/messages/(?P<id>[^/]+)", self._patch),
+                ("POST", USER + r"/messages/(?P<id>[^/]+)/move", self._move),
+                ("DELETE", USER + r"/messages/(?P<id>[^/]+)", self._delete),
+                ("POST", USER + r"/sendMail", self._send),
+            ],
+            tls=self.ca.server_ssl_context(),
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.http.base_url
+
+    # ------------------------------------------------------------------ control
+
+    def deliver(self, user: str, raws: list[bytes]) -> list[str]:
+        ids = []
+        with self._lock:
+            for raw in raws:
+                self._change += 1
+                message = GraphMessage(
+                    "AAMk" + secrets.token_urlsafe(12), raw, changed=self._change
+                )
+                self.messages.setdefault(user, {})[message.id] = message
+                ids.append(message.id)
+        return ids
+
+    def in_folder(self, user: str, folder: str = "inbox") -> list[GraphMessage]:
+        with self._lock:
+            return [m for m in self.messages.get(user, {}).values() if m.folder == folder]
+
+    def folder_named(self, user: str, name: str) -> str | None:
+        """The id of a folder made through the API, by its display name."""
+        found = [i for i, n in self.folders.get(user, {}).items() if n == name]
+        return found[0] if found else None
+
+    def throttle(self, times: int, status: int = 429, retry_after: str = "1") -> None:
+        self._throttles.extend([(status, retry_after)] * times)
+
+    # -------------------------------------------------------------- machinery
+
+    def _auth(self, request: Request) -> str | Response:
+        self.calls.append((time.monotonic(), request.method, request.path, request.query))
+        if self._throttles:
+            status, retry_after = self._throttles.pop(0)
+            code = "TooManyRequests" if status == 429 else "ServiceUnavailable"
+            return Response.json(
+                {"error": {"code": code, "message": "Please retry after the given time."}},
+                status,
+                **{"Retry-After": retry_after},
+            )
+        token = self.identity.account_of(request.bearer)
+        user = request.params.get("user") or (token.account if token else None)
+        if token is None or user is None or self.refuse_tokens:
+            return Response.json(
+                {
+                    "error": {
+                        "code": "InvalidAuthenticationToken",
+                        "message": "Access token has expired or is not yet valid.",
+                    }
+                },
+                401,
+                **{"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'},
+            )
+        if token.account is not None and token.account != user:
+            return Response.json(
+                {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}}, 403
+            )
+        return user
+
+    def _find(self, user: str, message_id: str) -> GraphMessage | None:
+        return self.messages.get(user, {}).get(message_id)
+
+    @staticmethod
+    def _not_found() -> Response:
+        return Response.json(
+            {
+                "error": {
+                    "code": "ErrorItemNotFound",
+                    "message": "The specified object was not found in the store.",
+                }
+            },
+            404,
+        )
+
+    # ---------------------------------------------------------------- endpoints
+
+    def _folders(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        wanted = request.query.get("$filter", "")
+        name = wanted.partition("displayName eq '")[2][:-1].replace("''", "'") if wanted else None
+        value = [
+            {"id": i, "displayName": n}
+            for i, n in self.folders.get(user, {}).items()
+            if name is None or n == name
+        ]
+        return Response.json({"value": value})
+
+    def _create_folder(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        name = str(request.json()["displayName"])
+        folder_id = "AAMkF" + secrets.token_urlsafe(8)
+        self.folders.setdefault(user, {})[folder_id] = name
+        return Response.json({"id": folder_id, "displayName": name}, 201)
+
+    def _folder(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        folder = request.params["folder"].lower()
+        inside = [m for m in self.messages.get(user, {}).values() if m.folder == folder]
+        return Response.json(
+            {
+                "id": folder,
+                "displayName": folder.title(),
+                "totalItemCount": len(inside),
+                "unreadItemCount": sum(not m.is_read for m in inside),
+            }
+        )
+
+    def _delta(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        folder = request.params["folder"].lower()
+        since, offset = 0, 0
+        if "$deltatoken" in request.query:
+            since = int(request.query["$deltatoken"])
+        if "$skiptoken" in request.query:
+            since_text, _, offset_text = request.query["$skiptoken"].partition(".")
+            since, offset = int(since_text), int(offset_text)
+        size = self.page_size
+        prefer = request.headers.get("prefer", "")
+        if "odata.maxpagesize=" in prefer:
+            size = min(size, int(prefer.split("odata.maxpagesize=")[1].split(",")[0]))
+        with self._lock:
+            now = self._change
+            items: list[dict[str, object]] = [
+                {
+                    "@odata.type": "#microsoft.graph.message",
+                    "@odata.etag": f'W/"{m.changed}"',
+                    "id": m.id,
+                    "isRead": m.is_read,
+                }
+                for m in sorted(self.messages.get(user, {}).values(), key=lambda m: m.changed)
+                if m.folder == folder and m.changed > since
+            ]
+            if since:
+                items += [
+                    {
+                        "@odata.type": "#microsoft.graph.message",
+                        "id": i,
+                        "@removed": {"reason": "deleted"},
+                    }
+                    for change, i in self.removed.get(user, [])
+                    if change > since
+                ]
+        page = items[offset : offset + size]
+        link = f"{self.base_url}/v1.0/users/{quote(user)}/mailFolders/{folder}/messages/delta"
+        body: dict[str, object] = {"@odata.context": f"{self.base_url}/v1.0/$metadata#Collection"}
+        if offset + size < len(items):
+            body["@odata.nextLink"] = f"{link}?$skiptoken={since}.{offset + size}"
+        else:
+            body["@odata.deltaLink"] = f"{link}?$deltatoken={now}"
+        body["value"] = page
+        return Response.json(body)
+
+    def _value(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        message = self._find(user, request.params["id"])
+        if message is None:
+            return self._not_found()
+        return Response(200, message.raw, {"Content-Type": "text/plain"})
+
+    def _touch(self, message: GraphMessage) -> None:
+        self._change += 1
+        message.changed = self._change
+
+    def _patch(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        with self._lock:
+            message = self._find(user, request.params["id"])
+            if message is None:
+                return self._not_found()
+            is_read = bool(request.json().get("isRead", message.is_read))
+            if is_read != message.is_read:
+                message.is_read = is_read
+                self._touch(message)
+        return Response.json({"id": message.id, "isRead": message.is_read})
+
+    def _gone(self, user: str, message: GraphMessage) -> None:
+        self._change += 1
+        del self.messages[user][message.id]
+        self.removed.setdefault(user, []).append((self._change, message.id))
+
+    def _move(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        destination = str(request.json().get("destinationId", ""))
+        if destination.lower() in WELL_KNOWN:
+            destination = destination.lower()
+        elif destination not in self.folders.get(user, {}):
+            return self._not_found()
+        with self._lock:
+            message = self._find(user, request.params["id"])
+            if message is None:
+                return self._not_found()
+            self._gone(user, message)
+            self._change += 1
+            moved = GraphMessage(
+                "AAMk" + secrets.token_urlsafe(12),
+                message.raw,
+                destination,
+                message.is_read,
+                self._change,
+            )
+            self.messages[user][moved.id] = moved
+        return Response.json({"id": moved.id, "parentFolderId": destination}, 201)
+
+    def _delete(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        with self._lock:
+            message = self._find(user, request.params["id"])
+            if message is None:
+                return self._not_found()
+            self._gone(user, message)
+        return Response(204)
+
+    def _send(self, request: Request) -> Response:
+        user = self._auth(request)
+        if isinstance(user, Response):
+            return user
+        if request.headers.get("content-type", "").startswith("text/plain"):
+            raw, save = base64.b64decode(request.body), True  # MIME is always saved
+        else:
+            payload = request.json()
+            message = payload.get("message") or {}
+            raw = str(message.get("subject", "")).encode()
+            save = payload.get("saveToSentItems", True) not in (False, "false")
+        with self._lock:
+            self.sent.append((user, raw, save))
+            if save:
+                self._change += 1
+                copy = GraphMessage(
+                    "AAMk" + secrets.token_urlsafe(12), raw, "sentitems", True, self._change
+                )
+                self.messages.setdefault(user, {})[copy.id] = copy
+        return Response(202)
+
+    def __enter__(self) -> Self:
+        self.http.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.http.stop()
