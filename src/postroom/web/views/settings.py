@@ -16,13 +16,13 @@ from postroom.services import (
     mailboxes,
     oauth_apps,
     present,
-    servers,
     workflows,
 )
 from postroom.services.connections import ConnectionSpec
 from postroom.services.mailboxes import MailboxSpec
 from postroom.services.oauth_apps import OAuthAppSpec
 from postroom.web.render import attempt, redirect, render
+from postroom.web.views.found import server_choices
 from postroom.web.views.reports import report_page
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
@@ -85,8 +85,7 @@ def _mailbox_page(request: Request, db: Session, caller: Caller, **extra: Any) -
         "system_mailboxes.html",
         caller,
         mailboxes=rows,
-        incoming=[s.name for s in servers.listing(db) if s.protocol != "smtp"],
-        outgoing=[s.name for s in servers.listing(db) if s.protocol in ("smtp", "graph", "gmail")],
+        **server_choices(db),
         workflows=[w.name for w in workflows.listing(db)],
         apps=[a.name for a in oauth_apps.listing(db)],
         **extra,
