@@ -14,6 +14,9 @@ from postroom.api.app import create_app
 from postroom.services import api_tokens, users
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import unit_of_work
+from tests.discovery.loopback import ctx, dns_server, loopback_env, loopback_only, web
+
+__all__ = ["ctx", "dns_server", "loopback_env", "loopback_only", "web"]
 
 PROBLEM = "application/problem+json"
 

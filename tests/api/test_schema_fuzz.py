@@ -1,7 +1,8 @@
 """Schemathesis walks every operation of /api/openapi.json with generated input, as an
 administrator: whatever it sends, the answer is never a 5xx. The number of examples is bounded
 so the suite stays quick; operations that talk to mail servers are left out, because generated
-host names would send DNS queries off this machine."""
+host names would send DNS queries off this machine. Discovery is walked too, pointed at local
+DNS and HTTPS servers, with the loopback guard on."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from schemathesis import Case
 from schemathesis.openapi import from_asgi
 
 from postroom.api.app import create_app
+from postroom.discovery.context import DiscoveryContext
 from tests.api.conftest import make_user
+from tests.discovery.loopback import Guard
 
 NETWORK = r"/(test|test-email|reconnect)$"
 
@@ -25,7 +28,7 @@ schema = from_asgi("/api/openapi.json", create_app(workers=False)).exclude(path_
 
 
 @pytest.fixture
-def token(postroom_env: Path) -> str:
+def token(postroom_env: Path, loopback_env: DiscoveryContext, loopback_only: Guard) -> str:
     return make_user("fuzz@example.test", admin=True)
 
 

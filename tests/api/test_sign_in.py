@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from postroom.api.app import create_app
-from postroom.api.deps import SESSION_COOKIE
+from postroom.api.deps import SESSION_COOKIE, SIGN_IN_COOKIE
 from postroom.services import auth
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import ApiToken, User, WebSession
@@ -21,9 +21,18 @@ from tests.api.conftest import Api, make_user
 LOCAL = ("127.0.0.1", 50000)
 
 
+def form_token(client: TestClient, path: str = "/sign-in") -> str:
+    """The CSRF token of the form at `path`, as a browser gets it by opening the page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
 def sign_in(client: TestClient, email: str, password: str = "password-1") -> str:
     """Signs in and returns the page's CSRF token."""
-    answer = client.post("/sign-in", data={"email": email, "password": password})
+    answer = client.post(
+        "/sign-in", data={"email": email, "password": password, "csrf": form_token(client)}
+    )
     assert answer.status_code == 200, answer.text
     found = re.search(r'name="csrf" value="([^"]+)"', answer.text)
     assert found is not None
@@ -36,12 +45,13 @@ def test_the_session_cookie_is_signed_httponly_lax_and_its_id_is_stored_only_has
     make_user("ann@example.test")
     answer = client.post(
         "/sign-in",
-        data={"email": "ann@example.test", "password": "password-1"},
+        data={"email": "ann@example.test", "password": "password-1", "csrf": form_token(client)},
         follow_redirects=False,
     )
     assert answer.status_code == 303
-    cookie = answer.headers["set-cookie"]
-    assert cookie.startswith(SESSION_COOKIE + "=")
+    cookie = next(
+        c for c in answer.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE + "=")
+    )
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
     value = client.cookies[SESSION_COOKIE]
     session_id = value.split(".")[0]
@@ -85,22 +95,32 @@ def test_failed_sign_ins_are_limited_per_account_and_address_across_processes(
     make_user("ann@example.test")
     first, second = create_app(workers=False), create_app(workers=False)  # two workers
     with TestClient(first) as one, TestClient(second) as two:
+        tokens = {one: form_token(one), two: form_token(two)}
         for attempt in range(auth.MAX_FAILURES):
             worker = one if attempt % 2 else two
-            wrong = worker.post("/sign-in", data={"email": "ann@example.test", "password": "no"})
+            wrong = worker.post(
+                "/sign-in",
+                data={"email": "ann@example.test", "password": "no", "csrf": tokens[worker]},
+            )
             assert wrong.status_code == 401
             assert "email address or the password is wrong" in wrong.text
         right = {"email": "ann@example.test", "password": "password-1"}
-        limited = one.post("/sign-in", data=right)
+        limited = one.post("/sign-in", data=right | {"csrf": tokens[one]})
         assert limited.status_code == 429 and "wait 15 minutes" in limited.text
     with TestClient(first, client=LOCAL) as elsewhere:  # another address is not held back
+        right |= {"csrf": form_token(elsewhere)}
         assert elsewhere.post("/sign-in", data=right, follow_redirects=False).status_code == 303
 
 
 def test_an_unknown_account_is_refused_like_a_wrong_password(client: TestClient) -> None:
     make_user("ann@example.test")
-    unknown = client.post("/sign-in", data={"email": "zed@example.test", "password": "x"})
-    wrong = client.post("/sign-in", data={"email": "ann@example.test", "password": "x"})
+    csrf = form_token(client)
+    unknown = client.post(
+        "/sign-in", data={"email": "zed@example.test", "password": "x", "csrf": csrf}
+    )
+    wrong = client.post(
+        "/sign-in", data={"email": "ann@example.test", "password": "x", "csrf": csrf}
+    )
     assert unknown.status_code == wrong.status_code == 401
     assert "email address or the password is wrong" in unknown.text
 
@@ -136,10 +156,18 @@ def test_first_run_answers_on_localhost_only_until_an_admin_exists(app: FastAPI)
         assert remote.get("/first-run").status_code == 404
     with TestClient(app, client=LOCAL) as local:
         assert "create the first one" in local.get("/sign-in").text
-        short = local.post("/first-run", data={"email": "root@example.test", "password": "x"})
+        csrf = form_token(local, "/first-run")
+        forged = local.post(
+            "/first-run", data={"email": "eve@example.test", "password": "12345678"}
+        )
+        assert forged.status_code == 403 and "security token" in forged.text
+        short = local.post(
+            "/first-run", data={"email": "root@example.test", "password": "x", "csrf": csrf}
+        )
         assert short.status_code == 422 and "shorter than 8 characters" in short.text
         made = local.post(
-            "/first-run", data={"email": "root@example.test", "password": "long-enough"}
+            "/first-run",
+            data={"email": "root@example.test", "password": "long-enough", "csrf": csrf},
         )
         assert made.status_code == 200 and "Mail settings: servers" in made.text  # signed in
         assert local.get("/first-run").status_code == 404
@@ -147,3 +175,26 @@ def test_first_run_answers_on_localhost_only_until_an_admin_exists(app: FastAPI)
         assert again.status_code == 404
     with unit_of_work() as db:
         assert [u.email for u in db.scalars(select(User))] == ["root@example.test"]
+
+
+def test_a_cross_site_sign_in_without_the_forms_token_is_refused(client: TestClient) -> None:
+    """Login CSRF: another site's page could post its own account's password to sign a victim
+    in as the attacker; without the token bound to the browser's cookie it gets nowhere."""
+    make_user("eve@example.test")
+    credentials = {"email": "eve@example.test", "password": "password-1"}
+    bare = client.post("/sign-in", data=credentials, follow_redirects=False)
+    assert bare.status_code == 403 and "security token" in bare.text
+    assert SESSION_COOKIE not in client.cookies
+    token = form_token(client)
+    with TestClient(client.app) as victim:  # the attacker's token, but the victim's cookies
+        borrowed = victim.post("/sign-in", data=credentials | {"csrf": token})
+        assert borrowed.status_code == 403 and SESSION_COOKIE not in victim.cookies
+    cookie = client.cookies[SIGN_IN_COOKIE]
+    client.cookies.clear()
+    client.cookies.set(SIGN_IN_COOKIE, cookie[:-2] + ("AA" if cookie[-2:] != "AA" else "BB"))
+    assert client.post("/sign-in", data=credentials | {"csrf": token}).status_code == 403
+    client.cookies.clear()
+    signed = client.post(
+        "/sign-in", data=credentials | {"csrf": form_token(client)}, follow_redirects=False
+    )
+    assert signed.status_code == 303 and SESSION_COOKIE in client.cookies

@@ -1,99 +1,15 @@
-"""Discovery tests talk only to servers on 127.0.0.1: a guard fails any test whose process
-reaches for another address, DNS port 53, or the machine's resolver configuration."""
+"""Discovery tests talk only to servers on 127.0.0.1 (see loopback.py): the guard is on for
+every one of them."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
 
-from postroom.discovery.context import DiscoveryContext
-from tests.servers.certs import TestCA
-from tests.servers.dns import DnsServer
-from tests.servers.web import WebServer
+from tests.discovery.loopback import Guard, ctx, dns_server, loopback_env, loopback_only, web
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost", b"127.0.0.1", b"localhost"}
-
-
-class LeftLoopback(RuntimeError):
-    """Not an OSError, so no network code mistakes it for an ordinary failure and hides it."""
-
-
-@dataclass
-class Guard:
-    active: bool = False
-    violations: list[str] = field(default_factory=list)
-
-    def refuse(self, what: str) -> None:
-        self.violations.append(what)
-        raise LeftLoopback(f"test traffic must stay on loopback: {what}")
-
-    def hook(self, event: str, args: tuple[Any, ...]) -> None:
-        if not self.active:
-            return
-        if event == "open" and str(args[0]) == "/etc/resolv.conf":
-            self.refuse("the system resolver's configuration was read")
-        elif event == "socket.getaddrinfo" and args[0] not in LOOPBACK and args[0] is not None:
-            self.refuse(f"name lookup of {args[0]!r} through the system resolver")
-        elif event in ("socket.connect", "socket.sendto") and isinstance(args[1], tuple):
-            host, port = args[1][0], args[1][1]
-            if host not in LOOPBACK or port == 53:
-                self.refuse(f"traffic to {host}:{port}")
-
-
-GUARD = Guard()
-sys.addaudithook(GUARD.hook)
+__all__ = ["ctx", "dns_server", "loopback_env", "loopback_only", "web"]
 
 
 @pytest.fixture(autouse=True)
-def loopback_only() -> Iterator[Guard]:
-    GUARD.violations.clear()
-    GUARD.active = True
-    try:
-        yield GUARD
-    finally:
-        GUARD.active = False
-    assert GUARD.violations == []
-
-
-@pytest.fixture
-def dns_server() -> Iterator[DnsServer]:
-    with DnsServer() as server:
-        yield server
-
-
-@pytest.fixture
-def web(test_ca: TestCA) -> Iterator[WebServer]:
-    with WebServer(test_ca) as server:
-        yield server
-
-
-CLOSED_PORTS = {
-    "imap/tls": 1,
-    "imap/starttls": 1,
-    "pop3/tls": 1,
-    "pop3/starttls": 1,
-    "smtp/tls": 1,
-    "smtp/starttls": 1,
-}  # port 1: nothing listens, refused at once
-
-
-@pytest.fixture
-def ctx(dns_server: DnsServer, web: WebServer, test_ca: TestCA) -> DiscoveryContext:
-    """Every address discovery dials, on loopback: the DNS server, one HTTPS server whose
-    paths stand for autoconfig hosts, .well-known, the ISPDB and Autodiscover."""
-    base = web.base_url
-    return DiscoveryContext(
-        timeout=2.0,
-        nameserver=dns_server.address,
-        autoconfig_url=base + "/autoconfig/{domain}/mail/config-v1.1.xml?emailaddress={address}",
-        well_known_url=base + "/wk/{domain}/.well-known/autoconfig/mail/config-v1.1.xml",
-        ispdb_url=base + "/ispdb/v1.1/{domain}",
-        autodiscover_url=base
-        + "/autodiscover/autodiscover.json?Email={address}&Protocol={protocol}",
-        ca_bundle=test_ca.ca_bundle_path,
-        probe_ports=dict(CLOSED_PORTS),
-    )
+def guarded(loopback_only: Guard) -> Guard:
+    return loopback_only

@@ -7,27 +7,10 @@ import json
 
 import pytest
 
-from postroom.discovery.context import DiscoveryContext
 from tests.conftest import Cli
 from tests.discovery.samples import config_xml, imap, smtp
 from tests.servers.dns import DnsServer
 from tests.servers.web import Reply, WebServer
-
-
-@pytest.fixture
-def loopback_env(ctx: DiscoveryContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert ctx.nameserver is not None
-    env = {
-        "NAMESERVER": f"{ctx.nameserver[0]}:{ctx.nameserver[1]}",
-        "AUTOCONFIG_URL": ctx.autoconfig_url,
-        "WELL_KNOWN_URL": ctx.well_known_url,
-        "ISPDB_URL": ctx.ispdb_url,
-        "AUTODISCOVER_URL": ctx.autodiscover_url,
-        "CA_BUNDLE": str(ctx.ca_bundle),
-        "PROBE_PORTS": json.dumps(dict(ctx.probe_ports)),
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(f"POSTROOM_DISCOVERY_{key}", value)
 
 
 def _json(result: object) -> object:

@@ -13,8 +13,8 @@ from postroom.discovery.model import OutcomeStatus, ServerSetting
 from postroom.discovery.sources import ORDER, AdminEntry
 from postroom.domain.settings import Protocol, Security
 from postroom.errors import InvalidInput
-from tests.discovery.conftest import Guard, LeftLoopback
 from tests.discovery.helpers import detail, found_by, settings, statuses
+from tests.discovery.loopback import Guard, LeftLoopback
 from tests.discovery.samples import (
     BILLION_LAUGHS,
     autodiscover_json,

@@ -13,7 +13,10 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from postroom.api.app import create_app
+from tests.discovery.loopback import ctx, dns_server, loopback_env, loopback_only, web
 from tests.servers.ports import free_port
+
+__all__ = ["ctx", "dns_server", "loopback_env", "loopback_only", "web"]
 
 CHROMIUM_PATHS = (Path("/usr/lib/chromium/chromium"), Path("/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -124,7 +124,7 @@ def test_admin_sets_up_mail_and_a_user_works_the_request(
         )
         for address in ("ann.old@example.test", "ann@example.test"):
             page.get_by_label("Email address").fill(address)
-            page.get_by_label("Outgoing server (SMTP)").select_option("office-smtp")
+            page.get_by_label("Outgoing server").select_option("office-smtp")
             page.get_by_label("User name").fill("ann")
             page.get_by_label("Password", exact=True).fill("ann-pass-2")
             page.get_by_role("button", name="Add the mailbox").click()

@@ -209,3 +209,35 @@ def test_oauth_apps_keep_the_client_secret_write_only(cli: Cli) -> None:
     assert isinstance(app, dict) and app["client_secret_set"] is True
     assert "cs-value" not in json.dumps(_ok(cli, "oauth-app", "show", "m365"))
     assert "cs-value" not in cli("oauth-app", "show", "m365").stdout
+
+
+def test_workflow_steps_renames_and_reorders_and_refuses_removing_a_busy_step(
+    cli: Cli,
+) -> None:
+    from postroom.services import workflows
+    from postroom.storage.db import unit_of_work
+    from postroom.storage.models import Request
+
+    _ok(cli, "workflow", "add", "Support", "--steps", "New,Triage,Done")
+    with unit_of_work() as db:
+        workflow = workflows.get(db, "Support")
+        db.add(Request(workflow_id=workflow.id, step_id=workflow.steps[1].id, subject="x"))
+    changed = _ok(cli, "workflow", "steps", "Support", "--steps", "Triage=Working,New,Done")
+    assert isinstance(changed, dict) and changed["steps"] == ["Working", "New", "Done"]
+    refused = cli("workflow", "steps", "Support", "--steps", "New,Done")
+    assert refused.code == 1
+    assert refused.stderr.strip().endswith("or keep the step.")
+    assert "'Working' of Support has 1 request(s)" in refused.stderr
+
+
+def test_oauth_app_remove_is_refused_while_a_mailbox_uses_it(cli: Cli) -> None:
+    _ok(cli, "oauth-app", "add", "m365", "--provider", "microsoft", "--client-id", "id-1")
+    _ok(cli, "oauth-app", "add", "spare", "--provider", "google", "--client-id", "id-2")
+    _ok(cli, "server", "add", "in", "--protocol", "imap", "--host", "imap.example.test")
+    desk = "mailbox add desk@example.test --incoming in --system --oauth-app m365"
+    _ok(cli, *desk.split())
+    refused = cli("oauth-app", "remove", "m365")
+    assert refused.code == 1 and "desk@example.test" in refused.stderr
+    assert _ok(cli, "oauth-app", "remove", "spare") == {"removed": "spare"}
+    names = _ok(cli, "oauth-app", "list")
+    assert isinstance(names, list) and [a["name"] for a in names] == ["m365"]

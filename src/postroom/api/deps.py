@@ -3,6 +3,8 @@ to the same user and the same Actor, so the services apply one set of rules to b
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -19,6 +21,8 @@ from postroom.storage.models import User, WebSession
 from postroom.storage.secrets import derived_key
 
 SESSION_COOKIE = "postroom_session"
+SIGN_IN_COOKIE = "postroom_sign_in"  # the pre-session CSRF token of the sign-in forms
+SIGN_IN_TOKEN_LIFETIME = 12 * 3600
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -48,6 +52,36 @@ def session_id_in(cookie: str | None) -> str | None:
     except BadSignature:
         return None
     return value if isinstance(value, str) else None
+
+
+def _sign_in_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(derived_key("sign-in-form"), salt="postroom-sign-in")
+
+
+def _sign_in_token_in(cookie: str | None) -> str | None:
+    if not cookie:
+        return None
+    try:
+        value = _sign_in_signer().loads(cookie, max_age=SIGN_IN_TOKEN_LIFETIME)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def sign_in_token(request: Request) -> tuple[str, str | None]:
+    """The sign-in form's token, and the cookie to set when the browser has none yet. Before
+    there is a session the token is a double submit: a signed cookie and the same value in the
+    form, which another site can neither read nor make."""
+    current = _sign_in_token_in(request.cookies.get(SIGN_IN_COOKIE))
+    if current is not None:
+        return current, None
+    fresh = secrets.token_urlsafe(32)
+    return fresh, _sign_in_signer().dumps(fresh)
+
+
+def sign_in_token_ok(request: Request, submitted: str) -> bool:
+    expected = _sign_in_token_in(request.cookies.get(SIGN_IN_COOKIE))
+    return bool(expected and submitted) and hmac.compare_digest(expected or "", submitted)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,13 @@ class WorkflowIn(Strict):
     steps: list[str] = Field(max_length=50)
 
 
+class StepsIn(Strict):
+    steps: list[str] = Field(
+        max_length=50,
+        description='the steps in order; "OLD=NEW" renames a step, a step left out is removed',
+    )
+
+
 class WorkflowChange(Strict):
     active: bool
 

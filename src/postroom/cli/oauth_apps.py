@@ -60,3 +60,11 @@ def show(name: str, as_json: JsonFlag = False) -> None:
     with database() as db:
         data = present.oauth_app(oauth_apps.get(db, name))
     emit(as_json, data, fields(data))
+
+
+@app.command()
+def remove(name: str, as_json: JsonFlag = False) -> None:
+    """Remove an OAuth app; refused while mailboxes use it."""
+    with database() as db:
+        oauth_apps.remove(db, OPERATOR, name)
+    emit(as_json, {"removed": name}, f"Removed OAuth app {name}.")

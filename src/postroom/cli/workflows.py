@@ -28,6 +28,24 @@ def add(
     emit(as_json, data, f"Added workflow {data['name']}: {' -> '.join(data['steps'])}.")
 
 
+@app.command()
+def steps(
+    name: str,
+    steps: Annotated[
+        str,
+        typer.Option(
+            help='The steps in order, e.g. "New,Triage=Working,Done": OLD=NEW renames a step, '
+            "a step left out is removed (refused while requests sit on it)"
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Rename, add, reorder or remove a workflow's steps; requests keep their step."""
+    with database() as db:
+        data = present.workflow(workflows.set_steps(db, OPERATOR, name, steps))
+    emit(as_json, data, f"Workflow {data['name']}: {' -> '.join(data['steps'])}.")
+
+
 @app.command("list")
 def list_(
     all_: Annotated[bool, typer.Option("--all", help="Include removed workflows")] = False,

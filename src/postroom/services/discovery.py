@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from postroom.discovery import lookup
 from postroom.discovery.context import DiscoveryContext, DiscoverySettings
-from postroom.discovery.model import Discovery
+from postroom.discovery.model import Candidate, Discovery
 from postroom.domain import validate
-from postroom.services import providers
+from postroom.services import providers, servers
 from postroom.services.actors import Actor
+from postroom.storage.models import Server
 
 
 def discover(
@@ -30,3 +31,17 @@ def discover(
     seconds = validate.timeout(timeout, "discovery timeout")
     ctx = (context if context is not None else DiscoverySettings().context()).with_timeout(seconds)
     return lookup.discover(address, ctx, admin_entries=providers.admin_entries(db, domain))
+
+
+def matching_server(db: Session, candidate: Candidate) -> Server | None:
+    """The configured server that already has a candidate's settings, so a mailbox form can
+    pick it instead of asking for a new one."""
+    for server in servers.listing(db):
+        if (
+            server.protocol == candidate.protocol.value
+            and server.host.lower() == candidate.host.lower()
+            and server.port == candidate.port
+            and server.security == candidate.security.value
+        ):
+            return server
+    return None

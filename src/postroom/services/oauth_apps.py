@@ -13,9 +13,9 @@ from postroom.connectors.oauth2 import ClientConfig, ProviderUrls
 from postroom.domain import validate
 from postroom.domain.settings import OAuthProvider, Protocol
 from postroom.errors import Conflict, InvalidInput, NotFound
-from postroom.services import audit
+from postroom.services import audit, in_use
 from postroom.services.actors import Actor
-from postroom.storage.models import OAuthApp
+from postroom.storage.models import Mailbox, OAuthApp
 from postroom.storage.secrets import default_box
 
 DEFAULT_SCOPES = {
@@ -57,34 +57,82 @@ def _url(value: str | None, field: str) -> str | None:
     return value.strip()
 
 
-def add(db: Session, actor: Actor, spec: OAuthAppSpec) -> OAuthApp:
-    actor.require_admin("add OAuth apps")
+def _apply(db: Session, app: OAuthApp, spec: OAuthAppSpec) -> None:
+    """Check a spec and write it to the row; the client secret only when one is given, so an
+    edit that leaves it blank keeps the stored one (it is write-only and never shown)."""
     provider = validate.choice(OAuthProvider, spec.provider, "provider")
     client_id = spec.client_id.strip()
     if not client_id:
         raise InvalidInput("Give the application (client) ID with --client-id.", field="client_id")
-    app = OAuthApp(
-        name=validate.name(spec.name, "OAuth app name"),
-        provider=provider.value,
-        client_id=client_id,
-        tenant=(spec.tenant or "").strip()
-        or ("common" if provider is OAuthProvider.MICROSOFT else None),
-        authorize_url=_url(spec.authorize_url, "authorize URL"),
-        token_url=_url(spec.token_url, "token URL"),
-        scopes=(spec.scopes or DEFAULT_SCOPES.get(provider, "")).strip(),
-    )
-    if provider is OAuthProvider.GENERIC and not (app.authorize_url and app.token_url):
+    name = validate.name(spec.name, "OAuth app name")
+    authorize_url = _url(spec.authorize_url, "authorize URL")
+    token_url = _url(spec.token_url, "token URL")
+    if provider is OAuthProvider.GENERIC and not (authorize_url and token_url):
         raise InvalidInput("A generic OAuth app needs --authorize-url and --token-url.")
-    if db.scalar(select(OAuthApp.id).where(OAuthApp.name == app.name)) is not None:
-        raise Conflict(f"An OAuth app named {app.name!r} already exists: choose another name.")
-    db.add(app)
+    taken = select(OAuthApp.id).where(OAuthApp.name == name)
+    if app.id is not None:
+        taken = taken.where(OAuthApp.id != app.id)
+    if db.scalar(taken) is not None:
+        raise Conflict(f"An OAuth app named {name!r} already exists: choose another name.")
+    app.name = name
+    app.provider = provider.value
+    app.client_id = client_id
+    app.tenant = (spec.tenant or "").strip() or (
+        "common" if provider is OAuthProvider.MICROSOFT else None
+    )
+    app.authorize_url = authorize_url
+    app.token_url = token_url
+    app.scopes = (spec.scopes or DEFAULT_SCOPES.get(provider, "")).strip()
+    if app.id is None:
+        db.add(app)
     db.flush()
     if spec.client_secret:
         app.client_secret = default_box().seal(
             spec.client_secret, app.secret_identity("client_secret")
         )
+
+
+def add(db: Session, actor: Actor, spec: OAuthAppSpec) -> OAuthApp:
+    actor.require_admin("add OAuth apps")
+    app = OAuthApp()
+    _apply(db, app, spec)
     audit.record(db, actor, "oauth-app.added", app.name, provider=app.provider)
     return app
+
+
+def update(db: Session, actor: Actor, name: str, spec: OAuthAppSpec) -> OAuthApp:
+    """Change an app; a blank client secret keeps the stored one."""
+    actor.require_admin("change OAuth apps")
+    app = get(db, name)
+    _apply(db, app, spec)
+    audit.record(
+        db,
+        actor,
+        "oauth-app.changed",
+        app.name,
+        was=name if name != app.name else None,
+        secret_replaced=bool(spec.client_secret),
+    )
+    return app
+
+
+def users_of(db: Session, app: OAuthApp) -> list[Mailbox]:
+    query = select(Mailbox).where(Mailbox.oauth_app_id == app.id).order_by(Mailbox.address)
+    return list(db.scalars(query))
+
+
+def remove(db: Session, actor: Actor, name: str) -> None:
+    """Refused while a mailbox signs in with the app: it would lose its way to a token."""
+    actor.require_admin("remove OAuth apps")
+    app = get(db, name)
+    in_use.refuse_removal(
+        f"OAuth app {app.name!r}",
+        users_of(db, app),
+        "Remove those mailboxes or give them another app first.",
+    )
+    audit.record(db, actor, "oauth-app.removed", app.name)
+    db.delete(app)
+    db.flush()
 
 
 def get(db: Session, name: str) -> OAuthApp:

@@ -17,7 +17,7 @@ from postroom.domain.settings import (
     Security,
 )
 from postroom.errors import Conflict, InvalidInput, NotFound
-from postroom.services import audit
+from postroom.services import audit, in_use
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, Server
 
@@ -136,12 +136,8 @@ def users_of(db: Session, server: Server) -> list[Mailbox]:
 def remove(db: Session, actor: Actor, name: str) -> None:
     actor.require_admin("remove servers")
     server = get(db, name)
-    in_use = users_of(db, server)
-    if in_use:
-        names = ", ".join(m.address for m in in_use)
-        raise Conflict(
-            f"Server {server.name!r} is still used by {len(in_use)} mailbox(es): {names}. "
-            "Move or remove them first."
-        )
+    in_use.refuse_removal(
+        f"Server {server.name!r}", users_of(db, server), "Move or remove them first."
+    )
     db.delete(server)
     audit.record(db, actor, "server.removed", server.name)

@@ -3,14 +3,23 @@ pointed at a workflow still show which one it was."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from postroom.domain import validate
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.services import audit
 from postroom.services.actors import Actor
-from postroom.storage.models import User, Workflow, WorkflowMember, WorkflowStep, utcnow
+from postroom.storage.models import (
+    Request,
+    User,
+    Workflow,
+    WorkflowMember,
+    WorkflowStep,
+    utcnow,
+)
 
 
 def parse_steps(steps: str | list[str]) -> list[str]:
@@ -72,6 +81,87 @@ def remove(db: Session, actor: Actor, name: str, reason: str) -> Workflow:
     workflow.deleted_at = utcnow()
     workflow.active = False
     audit.record(db, actor, "workflow.removed", name, reason=why)
+    return workflow
+
+
+@dataclass(frozen=True)
+class StepChange:
+    """One step of the new order: `was` names the existing step it keeps (renamed when the
+    names differ), None for a new step."""
+
+    name: str
+    was: str | None = None
+
+
+def parse_step_changes(steps: str | list[str], current: list[str]) -> list[StepChange]:
+    """ "New,Triage=Working,Done": a name keeps the step of that name (or adds one), OLD=NEW
+    renames a step; a step left out is removed."""
+    items = steps.split(",") if isinstance(steps, str) else steps
+    changes = []
+    known = {c.lower(): c for c in current}
+    for item in (i.strip() for i in items if i.strip()):
+        old, renames, new = item.partition("=")
+        if renames:
+            if old.strip().lower() not in known:
+                raise InvalidInput(
+                    f"There is no step {old.strip()!r} to rename: the steps are "
+                    f"{', '.join(current)}.",
+                    field="steps",
+                )
+            changes.append(StepChange(new.strip(), known[old.strip().lower()]))
+        else:
+            changes.append(StepChange(item, known.get(item.lower())))
+    names = parse_steps([c.name for c in changes])
+    kept = [c.was.lower() for c in changes if c.was is not None]
+    if len(set(kept)) != len(kept):
+        raise InvalidInput("A step appears twice: keep or rename each step once.", field="steps")
+    return [StepChange(n, c.was) for n, c in zip(names, changes, strict=True)]
+
+
+def requests_on(db: Session, step: WorkflowStep) -> int:
+    return db.scalar(select(func.count(Request.id)).where(Request.step_id == step.id)) or 0
+
+
+def set_steps(db: Session, actor: Actor, name: str, steps: str | list[str]) -> Workflow:
+    """Rename, add, reorder and remove steps. Requests stay on their step whatever its new
+    name or place; removing a step that still has requests is refused, saying how many."""
+    actor.require_admin("change workflow steps")
+    workflow = get(db, name)
+    by_name = {s.name.lower(): s for s in workflow.steps}
+    changes = parse_step_changes(steps, [s.name for s in workflow.steps])
+    kept = {c.was.lower() for c in changes if c.was is not None}
+    dropped = [s for key, s in by_name.items() if key not in kept]
+    for step in dropped:
+        waiting = requests_on(db, step)
+        if waiting:
+            raise Conflict(
+                f"Step {step.name!r} of {workflow.name} has {waiting} request(s): move them to "
+                "another step first, or keep the step."
+            )
+    # Positions are unique per workflow: park every step out of the way before the new order.
+    for offset, step in enumerate(workflow.steps):
+        step.position = -1 - offset
+    db.flush()
+    for step in dropped:
+        db.delete(step)
+    db.flush()
+    for position, change in enumerate(changes):
+        if change.was is None:
+            db.add(WorkflowStep(workflow_id=workflow.id, position=position, name=change.name))
+        else:
+            step = by_name[change.was.lower()]
+            step.position, step.name = position, change.name
+    db.flush()
+    db.expire(workflow, ["steps"])
+    audit.record(
+        db,
+        actor,
+        "workflow.steps-changed",
+        workflow.name,
+        steps=[c.name for c in changes],
+        renamed={c.was: c.name for c in changes if c.was is not None and c.was != c.name},
+        removed=[s.name for s in dropped],
+    )
     return workflow
 
 

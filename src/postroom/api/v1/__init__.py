@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from postroom.api.v1 import (
     audit,
     connections,
+    discovery,
     held,
     mailboxes,
     oauth_apps,
@@ -31,5 +32,6 @@ for module in (
     held,
     outbox,
     audit,
+    discovery,
 ):
     router.include_router(module.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
@@ -30,4 +30,19 @@ def add_oauth_app(body: OAuthAppIn, db: Db, caller: CallerDep) -> Any:
 @router.get("/{name}")
 def show_oauth_app(name: str, db: Db, caller: CallerDep) -> Any:
     caller.actor.require_admin("see the OAuth apps")
-    return present.oauth_app(oauth_apps.get(db, name))
+    app = oauth_apps.get(db, name)
+    return present.oauth_app(app) | {"mailboxes": [m.address for m in oauth_apps.users_of(db, app)]}
+
+
+@router.put("/{name}")
+def change_oauth_app(name: str, body: OAuthAppIn, db: Db, caller: CallerDep) -> Any:
+    """A null or absent client_secret keeps the stored one."""
+    spec = OAuthAppSpec(**body.model_dump())
+    return present.oauth_app(oauth_apps.update(db, caller.actor, name, spec))
+
+
+@router.delete("/{name}", status_code=204)
+def remove_oauth_app(name: str, db: Db, caller: CallerDep) -> Response:
+    """Refused (409) while mailboxes use the app, naming them."""
+    oauth_apps.remove(db, caller.actor, name)
+    return Response(status_code=204)

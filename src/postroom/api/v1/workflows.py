@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
-from postroom.api.schemas import Member, WorkflowChange, WorkflowIn
+from postroom.api.schemas import Member, StepsIn, WorkflowChange, WorkflowIn
 from postroom.services import present, users, workflows
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
@@ -35,6 +35,13 @@ def show_workflow(name: str, db: Db, _: CallerDep) -> Any:
 @router.patch("/{name}")
 def change_workflow(name: str, body: WorkflowChange, db: Db, caller: CallerDep) -> Any:
     return present.workflow(workflows.set_active(db, caller.actor, name, body.active))
+
+
+@router.put("/{name}/steps")
+def change_steps(name: str, body: StepsIn, db: Db, caller: CallerDep) -> Any:
+    """Rename, add, reorder or remove steps; requests keep their step. Removing a step that
+    has requests is refused (409), saying how many."""
+    return present.workflow(workflows.set_steps(db, caller.actor, name, body.steps))
 
 
 @router.delete("/{name}", status_code=204)

@@ -6,6 +6,13 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from postroom.web.views import profile, servers, settings, signin, work
+    from postroom.web.views import found, profile, servers, settings, signin, work
 
-    return [signin.router, servers.router, settings.router, profile.router, work.router]
+    return [
+        signin.router,
+        servers.router,
+        settings.router,
+        profile.router,
+        work.router,
+        found.router,
+    ]

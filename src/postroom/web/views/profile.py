@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
-from postroom.services import api_tokens, connection_tests, mailboxes, present, servers
+from postroom.services import api_tokens, connection_tests, mailboxes, present
 from postroom.services.mailboxes import MailboxSpec
 from postroom.web.render import attempt, redirect, render
+from postroom.web.views.found import server_choices
 from postroom.web.views.reports import report_page
 
 router = APIRouter(prefix="/profile", include_in_schema=False)
@@ -26,21 +27,8 @@ def _page(request: Request, db: Session, caller: Caller, **extra: Any) -> Respon
         for m in mailboxes.listing(db, caller.actor)
         if m.owner_id == caller.user.id
     ]
-    listed = servers.listing(db)
     return render(
-        request,
-        "my_mailboxes.html",
-        caller,
-        mailboxes=mine,
-        incoming=[
-            (s.name, f"{s.name} ({s.protocol}, {s.host})")
-            for s in listed
-            if s.protocol in ("imap", "pop3")
-        ],
-        outgoing=[
-            (s.name, f"{s.name} ({s.protocol}, {s.host})") for s in listed if s.protocol == "smtp"
-        ],
-        **extra,
+        request, "my_mailboxes.html", caller, mailboxes=mine, **server_choices(db), **extra
     )
 
 

@@ -90,7 +90,7 @@ def _number(text: str, field: str, kind: type[int] | type[float]) -> Any:
         raise InvalidInput(f"The {field} {text!r} is not a number.", field=field) from None
 
 
-def _choices() -> dict[str, Any]:
+def choices() -> dict[str, Any]:
     return {
         "protocols": [p.value for p in Protocol],
         "securities": [s.value for s in Security],
@@ -110,15 +110,11 @@ def server_list(request: Request, db: Db, caller: CallerDep) -> Response:
 
 @router.get("/new", response_class=HTMLResponse)
 def new_server(request: Request, caller: CallerDep) -> Response:
+    """A blank form, or one filled from settings a mailbox form found (?host=…&port=…)."""
     caller.actor.require_admin("add servers")
-    return render(
-        request,
-        "server_form.html",
-        caller,
-        editing=None,
-        values=ServerForm(verify_tls="on").values,
-        **_choices(),
-    )
+    values = ServerForm(verify_tls="on").values
+    values |= {k: v for k, v in request.query_params.items() if k in FIELDS and k != "verify_tls"}
+    return render(request, "server_form.html", caller, editing=None, values=values, **choices())
 
 
 @router.post("/new", response_class=HTMLResponse)
@@ -135,7 +131,7 @@ def add_server(
             editing=None,
             values=form.values,
             errors=done.errors,
-            **_choices(),
+            **choices(),
         )
     return redirect("/settings/servers", "server-added")
 
@@ -170,7 +166,7 @@ def edit_server(request: Request, server: str, db: Db, caller: CallerDep) -> Res
         editing=row.name,
         values=values,
         mailboxes=users_of,
-        **_choices(),
+        **choices(),
     )
 
 
@@ -188,7 +184,7 @@ def save_server(
             editing=server,
             values=form.values,
             errors=done.errors,
-            **_choices(),
+            **choices(),
         )
     return redirect("/settings/servers", "server-saved")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -16,13 +16,13 @@ from postroom.services import (
     mailboxes,
     oauth_apps,
     present,
-    servers,
     workflows,
 )
 from postroom.services.connections import ConnectionSpec
 from postroom.services.mailboxes import MailboxSpec
 from postroom.services.oauth_apps import OAuthAppSpec
 from postroom.web.render import attempt, redirect, render
+from postroom.web.views.found import server_choices
 from postroom.web.views.reports import report_page
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
@@ -45,11 +45,10 @@ def oauth_app_list(request: Request, db: Db, caller: CallerDep) -> Response:
     return _oauth_page(request, db, caller)
 
 
-@router.post("/oauth-apps", response_class=HTMLResponse)
-def add_oauth_app(
-    request: Request,
-    db: Db,
-    caller: CallerDep,
+OAUTH_FIELDS = ["name", "provider", "client_id", "tenant", "authorize_url", "token_url", "scopes"]
+
+
+def _oauth_spec(
     name: Text = "",
     provider: Text = "microsoft",
     client_id: Text = "",
@@ -58,8 +57,8 @@ def add_oauth_app(
     authorize_url: Text = "",
     token_url: Text = "",
     scopes: Text = "",
-) -> Response:
-    spec = OAuthAppSpec(
+) -> OAuthAppSpec:
+    return OAuthAppSpec(
         name=name,
         provider=provider,
         client_id=client_id,
@@ -69,12 +68,51 @@ def add_oauth_app(
         token_url=_or_none(token_url),
         scopes=_or_none(scopes),
     )
-    fields = ["name", "provider", "client_id", "tenant", "authorize_url", "token_url", "scopes"]
-    done = attempt(lambda tx: oauth_apps.add(tx, caller.actor, spec), fields)
+
+
+OAuthForm = Annotated[OAuthAppSpec, Depends(_oauth_spec)]
+
+
+def _oauth_values(spec: OAuthAppSpec) -> dict[str, str]:
+    return {k: getattr(spec, k) or "" for k in OAUTH_FIELDS}
+
+
+@router.post("/oauth-apps", response_class=HTMLResponse)
+def add_oauth_app(request: Request, db: Db, caller: CallerDep, spec: OAuthForm) -> Response:
+    done = attempt(lambda tx: oauth_apps.add(tx, caller.actor, spec), OAUTH_FIELDS)
     if not done.ok:
-        values = {k: getattr(spec, k) or "" for k in fields}
+        values = _oauth_values(spec)
         return _oauth_page(request, db, caller, status=422, errors=done.errors, values=values)
     return redirect("/settings/oauth-apps", "oauth-app-added")
+
+
+@router.get("/oauth-apps/{app}", response_class=HTMLResponse)
+def edit_oauth_app(request: Request, app: str, db: Db, caller: CallerDep) -> Response:
+    caller.actor.require_admin("change OAuth apps")
+    values = {k: v or "" for k, v in present.oauth_app(oauth_apps.get(db, app)).items()}
+    return _oauth_page(request, db, caller, editing=app, values=values)
+
+
+@router.post("/oauth-apps/{app}", response_class=HTMLResponse)
+def save_oauth_app(
+    request: Request, app: str, db: Db, caller: CallerDep, spec: OAuthForm
+) -> Response:
+    done = attempt(lambda tx: oauth_apps.update(tx, caller.actor, app, spec), OAUTH_FIELDS)
+    if not done.ok:
+        values = _oauth_values(spec)
+        return _oauth_page(
+            request, db, caller, status=422, editing=app, errors=done.errors, values=values
+        )
+    return redirect("/settings/oauth-apps", "oauth-app-saved")
+
+
+@router.post("/oauth-apps/{app}/remove", response_class=HTMLResponse)
+def remove_oauth_app(request: Request, app: str, db: Db, caller: CallerDep) -> Response:
+    done = attempt(lambda tx: oauth_apps.remove(tx, caller.actor, app))
+    if not done.ok:
+        errors = {"remove:" + app: done.errors["_form"]}
+        return _oauth_page(request, db, caller, status=409, errors=errors)
+    return redirect("/settings/oauth-apps", "oauth-app-removed")
 
 
 def _mailbox_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
@@ -85,8 +123,7 @@ def _mailbox_page(request: Request, db: Session, caller: Caller, **extra: Any) -
         "system_mailboxes.html",
         caller,
         mailboxes=rows,
-        incoming=[s.name for s in servers.listing(db) if s.protocol != "smtp"],
-        outgoing=[s.name for s in servers.listing(db) if s.protocol in ("smtp", "graph", "gmail")],
+        **server_choices(db),
         workflows=[w.name for w in workflows.listing(db)],
         apps=[a.name for a in oauth_apps.listing(db)],
         **extra,

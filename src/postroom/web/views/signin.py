@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from ipaddress import ip_address
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from postroom.api.deps import (
     SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    SIGN_IN_TOKEN_LIFETIME,
     CallerDep,
     Db,
     cookie_for,
     current_session,
     session_id_in,
+    sign_in_token,
+    sign_in_token_ok,
 )
 from postroom.errors import NotFound, NotSignedIn, RateLimited
 from postroom.services import auth, users
@@ -43,8 +47,29 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+STALE_FORM = "The form's security token is missing or stale: reload the page and try again."
+
+
+def sign_in_form(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """A sign-in or first-run page carrying its pre-session CSRF token (and the cookie that
+    holds its twin, the first time)."""
+    token, cookie = sign_in_token(request)
+    response = render(request, name, None, status=status, csrf=token, **context)
+    if cookie is not None:
+        response.set_cookie(
+            SIGN_IN_COOKIE,
+            cookie,
+            max_age=SIGN_IN_TOKEN_LIFETIME,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
 def signed_in(request: Request, signed: auth.SignedIn, target: str) -> RedirectResponse:
     response = redirect(safe_next(target))
+    response.delete_cookie(SIGN_IN_COOKIE)
     response.set_cookie(
         SESSION_COOKIE,
         cookie_for(signed.session_id),
@@ -61,19 +86,29 @@ def sign_in_page(request: Request, db: Db, next: str = "/") -> Response:
     if current_session(request, db) is not None:
         return redirect(safe_next(next))
     first_run = is_local(request) and users.needs_first_admin(db)
-    return render(request, "sign_in.html", None, next=safe_next(next), first_run=first_run)
+    return sign_in_form(request, "sign_in.html", next=safe_next(next), first_run=first_run)
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
-def sign_in(request: Request, email: Field, password: Field, next: Field = "/") -> Response:
+def sign_in(
+    request: Request, email: Field, password: Field, next: Field = "/", csrf: Field = ""
+) -> Response:
+    if not sign_in_token_ok(request, csrf):
+        return sign_in_form(
+            request,
+            "sign_in.html",
+            status=403,
+            errors={"_form": STALE_FORM},
+            values={"email": email},
+            next=safe_next(next),
+        )
     try:
         signed = auth.sign_in(default_engine(), email, password, client_of(request))
     except (NotSignedIn, RateLimited) as exc:
         status = 429 if isinstance(exc, RateLimited) else 401
-        return render(
+        return sign_in_form(
             request,
             "sign_in.html",
-            None,
             status=status,
             errors={"_form": str(exc)},
             values={"email": email},
@@ -100,16 +135,26 @@ def _first_run_allowed(request: Request, db: Db) -> None:
 @router.get("/first-run", response_class=HTMLResponse)
 def first_run_page(request: Request, db: Db) -> Response:
     _first_run_allowed(request, db)
-    return render(request, "first_run.html", None)
+    return sign_in_form(request, "first_run.html")
 
 
 @router.post("/first-run", response_class=HTMLResponse)
-def first_run(request: Request, db: Db, email: Field, password: Field) -> Response:
+def first_run(
+    request: Request, db: Db, email: Field, password: Field, csrf: Field = ""
+) -> Response:
     _first_run_allowed(request, db)
+    if not sign_in_token_ok(request, csrf):
+        return sign_in_form(
+            request,
+            "first_run.html",
+            status=403,
+            errors={"_form": STALE_FORM},
+            values={"email": email},
+        )
     made = attempt(lambda tx: users.add_first_admin(tx, email, password), ["email", "password"])
     if not made.ok:
-        return render(
-            request, "first_run.html", None, status=422, errors=made.errors, values={"email": email}
+        return sign_in_form(
+            request, "first_run.html", status=422, errors=made.errors, values={"email": email}
         )
     signed = auth.sign_in(default_engine(), email, password, client_of(request))
     return signed_in(request, signed, "/settings/servers")

@@ -66,6 +66,17 @@ def switch_workflow(workflow: str, caller: CallerDep, active: Text = "") -> Resp
     return redirect("/workflows", "workflow-changed")
 
 
+@router.post("/workflows/{workflow}/steps", response_class=HTMLResponse)
+def change_steps(
+    request: Request, workflow: str, db: Db, caller: CallerDep, steps: Text = ""
+) -> Response:
+    done = attempt(lambda tx: workflows.set_steps(tx, caller.actor, workflow, steps))
+    if not done.ok:
+        errors = {"steps:" + workflow: next(iter(done.errors.values()))}
+        return _workflows_page(request, db, caller, status=422, errors=errors)
+    return redirect("/workflows", "workflow-steps-saved")
+
+
 @router.post("/workflows/{workflow}/members", response_class=HTMLResponse)
 def give_workflow(
     request: Request, workflow: str, db: Db, caller: CallerDep, email: Text = ""
