@@ -93,8 +93,8 @@ def _pipelined(
 ) -> tuple[_Reply, list[_Reply], _Reply]:
     """MAIL, every RCPT and DATA in one write (RFC 2920), then their answers in order: two
     round trips an email fewer, which is most of the time an email takes to a distant server."""
-    commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}"]
-    commands += [f"RCPT TO:{smtplib.quoteaddr(a)}" for a in recipients]
+    # Addresses were checked as plain addr-specs when queued: no parsing needed to quote them.
+    commands = [f"MAIL FROM:<{sender}>", *(f"RCPT TO:<{a}>" for a in recipients)]
     client.send("".join(f"{c}\r\n" for c in [*commands, "DATA"]))
     mail = client.getreply()
     answers = [client.getreply() for _ in recipients]
