@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -248,3 +249,33 @@ def test_the_scheduler_renews_tokens_ahead_of_expiry(
     monkeypatch.setenv("POSTROOM_OAUTH_REFRESH_AHEAD", "0")
     get_settings.cache_clear()
     assert tokens.access_token(engine, _mailbox_id(engine, "out@contoso.test")) != before
+
+
+def test_access_and_refresh_tokens_never_leave_the_process_nor_rest_in_clear(
+    cli: Cli,
+    cloud: IdentityServer,
+    graph: GraphServer,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+    postroom_env: Path,
+) -> None:
+    """Sign in, fetch, renew and show, logging at DEBUG: no token issued by the identity
+    server appears in any output, any log line, or the database file's bytes."""
+    caplog.set_level(logging.DEBUG)
+    add_apps(cli)
+    add_cloud_servers(cli, graph, None)
+    outputs = [json.dumps(connect(cli, cloud, "desk@contoso.test"))]
+    mailbox_id = _mailbox_id(engine, "desk@contoso.test")
+    first = next(iter(cloud.tokens))
+    assert tokens.access_token(engine, mailbox_id, rejected=first) != first  # renewed, rotated
+    for command in (("mailbox", "show", "desk@contoso.test"), ("mailbox", "list"), ("audit",)):
+        outputs.append(json.dumps(ok(cli, *command)))
+    outputs.append(cli("fetch", "--once").stdout)
+    issued = [*cloud.tokens, *cloud.refresh_tokens, *cloud.issued_refresh_tokens]
+    assert len(issued) >= 4
+    stored = b"".join(p.read_bytes() for p in postroom_env.glob("postroom.db*"))
+    assert b"desk@contoso.test" in stored  # the right file: the mailbox is in it, sealed tokens too
+    for secret in issued:
+        assert secret not in caplog.text
+        assert all(secret not in text for text in outputs)
+        assert secret.encode() not in stored

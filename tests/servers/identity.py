@@ -68,6 +68,7 @@ class IdentityServer:
     clients: dict[str, str | None] = field(default_factory=dict)  # client id -> secret
     tokens: dict[str, Token] = field(default_factory=dict)
     refresh_tokens: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    issued_refresh_tokens: list[str] = field(default_factory=list)  # rotated ones too
     refresh_calls: int = 0
     token_requests: list[dict[str, str]] = field(default_factory=list)
     refresh_gate: threading.Event | None = None  # when set, a refresh waits for it
@@ -202,6 +203,7 @@ class IdentityServer:
             value = "rt-" + secrets.token_urlsafe(24)
             with self._lock:
                 self.refresh_tokens[value] = (client_id, account, scope)
+                self.issued_refresh_tokens.append(value)
             body["refresh_token"] = value
         return body
 
