@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
+from postroom.outbound.compose import Draft
+from postroom.services import delivery, outbox
+from postroom.services.actors import OPERATOR
+from postroom.storage.db import unit_of_work
 from tests.conftest import Cli
 from tests.integration.mailhelpers import add_desk, add_mailbox, add_server, cli_json
 from tests.servers.dovecot import Dovecot
@@ -147,3 +155,28 @@ def test_an_email_whose_only_recipient_bounced_is_bounced(
     _, shown = cli_json(outbound, "outbox", "show", str(item["id"]))
     assert shown["state"] == "bounced"
     assert "550 5.1.1 user unknown" in shown["last_error"]
+
+
+def test_workers_flushing_at_once_send_each_email_exactly_once(
+    database_url: str, cli: Cli, engine: Engine
+) -> None:
+    """Several workers (threads here, machines in production) claim from one outbox; on
+    SQLite and PostgreSQL each email is claimed by one of them and sent once."""
+    with SmtpServer(users={SENDER: "desk-pass-1"}, tls=False) as server:
+        add_server(cli, "plain", "smtp", server.port, "none")
+        add_mailbox(cli, SENDER, "desk-pass-1", "--outgoing", "plain")
+        with unit_of_work(engine) as db:
+            for n in range(60):
+                draft = Draft(sender=SENDER, to=(f"c{n}@example.org",), subject=f"Case {n}")
+                outbox.enqueue(db, OPERATOR, draft, audited=False)
+        start = threading.Barrier(3)
+
+        def worker() -> int:
+            start.wait()
+            return delivery.flush_once(engine).sent
+
+        with ThreadPoolExecutor(3) as pool:
+            sent = [f.result() for f in [pool.submit(worker) for _ in range(3)]]
+        received = Counter(str(m.message()["Message-ID"]) for m in server.messages)
+    assert sum(sent) == 60 and len(received) == 60
+    assert set(received.values()) == {1}
