@@ -29,13 +29,13 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal, NoReturn, Self
+from typing import Any, Literal, NoReturn
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from . import smtp
 from .certs import TestCA
+from .loopback import LoopbackServer
 
 __all__ = [
     "ACCEPT_DATA",
@@ -182,15 +182,13 @@ class Transaction:
         return [rcpt for rcpt, line in self.rcpt_replies.items() if _positive(line)]
 
 
-class ScriptedSmtpServer:
+class ScriptedSmtpServer(LoopbackServer):
     """A loopback SMTP server that answers as scripted; see the module docstring.
 
     The constructor takes the arguments of :class:`~tests.servers.smtp.SmtpServer`.
     Records are thread-safe snapshots; wait with :meth:`wait_for` and
     :meth:`wait_for_transactions` rather than reading them right away.
     """
-
-    host = smtp.SmtpServer.host
 
     def __init__(
         self,
@@ -240,18 +238,6 @@ class ScriptedSmtpServer:
         with self._condition:
             self._live = False
         self._server.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # ---------------------------------------------------------------- properties
 
