@@ -29,12 +29,11 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, Unpack
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from . import smtp
-from .certs import TestCA
 from .loopback import LoopbackServer
 
 __all__ = [
@@ -194,14 +193,8 @@ class ScriptedSmtpServer(LoopbackServer):
         self,
         users: Mapping[str, str] | None = None,
         *,
-        tls: bool = True,
-        implicit_tls: bool = False,
-        auth_require_tls: bool = False,
-        auth_required: bool = False,
-        ca: TestCA | None = None,
-        hostname: str = "localhost",
-        startup_timeout: float = 10.0,
         pipelining: bool = False,
+        **options: Unpack[smtp.SmtpOptions],
     ) -> None:
         #: Offer PIPELINING (RFC 2920) in the EHLO answer; commands are read one by one
         #: either way, so a client may send MAIL, RCPT and DATA in one write.
@@ -213,17 +206,7 @@ class ScriptedSmtpServer(LoopbackServer):
         self._connections = 0
         # Off while starting, so the controller's own probe connection takes no rule.
         self._live = False
-        self._server = _Engine(
-            self,
-            users,
-            tls=tls,
-            implicit_tls=implicit_tls,
-            auth_require_tls=auth_require_tls,
-            auth_required=auth_required,
-            ca=ca,
-            hostname=hostname,
-            startup_timeout=startup_timeout,
-        )
+        self._server = _Engine(self, users, **options)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -406,8 +389,13 @@ class _Envelope(smtp._Envelope):
 class _Engine(smtp.SmtpServer):
     """The SmtpServer underneath, answering through the scripted handler."""
 
-    def __init__(self, scripted: ScriptedSmtpServer, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        scripted: ScriptedSmtpServer,
+        users: Mapping[str, str] | None,
+        **options: Unpack[smtp.SmtpOptions],
+    ) -> None:
+        super().__init__(users, **options)
         self._scripted = scripted
 
     def _create_handler(self) -> smtp._Handler:

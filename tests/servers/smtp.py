@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
-from typing import Any
+from typing import Any, TypedDict
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
@@ -21,7 +21,19 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, sy
 from .certs import TestCA
 from .loopback import LoopbackServer
 
-__all__ = ["Received", "SmtpServer"]
+__all__ = ["Received", "SmtpOptions", "SmtpServer"]
+
+
+class SmtpOptions(TypedDict, total=False):
+    """SmtpServer's keyword arguments, for servers built on it that take the same ones."""
+
+    tls: bool
+    implicit_tls: bool
+    auth_require_tls: bool
+    auth_required: bool
+    ca: TestCA | None
+    hostname: str
+    startup_timeout: float
 
 
 @dataclass(frozen=True)
