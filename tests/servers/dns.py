@@ -3,23 +3,26 @@ never ask the machine's resolver. Names can be held to make an answer late."""
 
 from __future__ import annotations
 
+import socketserver
 import threading
-from types import TracebackType
 from typing import Any
 
 from dnslib import QTYPE, RCODE, RR, DNSLabel
 from dnslib.server import DNSLogger, DNSServer
 
+from .loopback import ThreadedLoopbackServer
+
 __all__ = ["DnsServer"]
 
 
-class DnsServer:
+class DnsServer(ThreadedLoopbackServer):
+    poll_interval = 0.02
+
     def __init__(self, zone: str = "") -> None:
         self._records: list[Any] = []
         self._holds: dict[DNSLabel, threading.Event] = {}
         self._lock = threading.Lock()
         self.queries: list[tuple[str, str]] = []
-        self._server: DNSServer | None = None
         if zone:
             self.add(zone)
 
@@ -36,9 +39,7 @@ class DnsServer:
 
     @property
     def address(self) -> tuple[str, int]:
-        assert self._server is not None, "start the server first"
-        host, port = self._server.server.server_address[:2]
-        return str(host), int(port)
+        return self.host, self.port
 
     def resolve(self, request: Any, handler: Any) -> Any:
         reply = request.reply()
@@ -56,20 +57,12 @@ class DnsServer:
                 reply.add_answer(record)
         return reply
 
-    def __enter__(self) -> DnsServer:
-        self._server = DNSServer(
-            self, address="127.0.0.1", port=0, logger=DNSLogger(logf=lambda _line: None)
-        )
-        # Our own thread rather than start_thread(): a short poll makes stopping quick.
-        serve = self._server.server.serve_forever
-        threading.Thread(target=serve, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
+    def _bind(self) -> socketserver.BaseServer:
+        # Served from the base's thread rather than start_thread(): a short poll stops quickly.
+        dns = DNSServer(self, address=self.host, port=0, logger=DNSLogger(logf=lambda _line: None))
+        server: socketserver.BaseServer = dns.server
+        return server
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def _release(self) -> None:
         for event in self._holds.values():
             event.set()
-        if self._server is not None:
-            self._server.server.shutdown()
-            self._server.server.server_close()

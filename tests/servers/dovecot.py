@@ -18,10 +18,9 @@ import time
 import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from .certs import TestCA
+from .loopback import LoopbackServer
 from .ports import free_port
 
 __all__ = ["DOVECOT_BINARY", "Dovecot", "DovecotError"]
@@ -45,7 +44,7 @@ class DovecotError(RuntimeError):
     """Dovecot did not come up or was used wrongly; startup errors carry its log."""
 
 
-class Dovecot:
+class Dovecot(LoopbackServer):
     """A throwaway Dovecot with its own users, Maildirs, ports and certificate.
 
     Everything lives in one fresh directory from ``tempfile.mkdtemp``, opened up
@@ -58,8 +57,6 @@ class Dovecot:
     ``<dir>/mail/<user>/<folder>``. That is what lets :meth:`deliver` write files
     directly, which is far faster than IMAP APPEND for seeding big mailboxes.
     """
-
-    host = "127.0.0.1"
 
     def __init__(
         self,
@@ -151,18 +148,6 @@ class Dovecot:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # ---------------------------------------------------------------- properties
 

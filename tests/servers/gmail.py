@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import base64
 import secrets
-import threading
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from .certs import TestCA
-from .http import HttpServer, Request, Response
-from .identity import IdentityServer
+from .cloud import CloudApiServer, UserRoute
+from .http import Request, Response
 
 __all__ = ["GmailServer"]
 
@@ -46,10 +43,7 @@ def _error(code: int, status: str, message: str) -> Response:
 
 
 @dataclass
-class GmailServer:
-    identity: IdentityServer
-    ca: TestCA
-    page_size: int = 10
+class GmailServer(CloudApiServer):
     messages: dict[str, dict[str, GmailMessage]] = field(default_factory=dict)
     history: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # messageAdded
     labels: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> id -> name
@@ -58,26 +52,21 @@ class GmailServer:
     _throttles: int = 0
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
         self._history_id = 1000
-        self.http = HttpServer(
-            [
-                ("GET", USER + r"/profile", self._profile),
-                ("GET", USER + r"/labels", self._labels),
-                ("POST", USER + r"/labels", self._create_label),
-                ("GET", USER + r"/history", self._history),
-                ("GET", USER + r"/messages", self._list),
-                ("GET", USER + r"/messages/(?P<id>[^/]+)", self._get),
-                ("POST", USER + r"/messages/(?P<id>[^/]+)/modify", self._modify),
-                ("POST", USER + r"/messages/(?P<id>[^/]+)/trash", self._trash),
-                ("POST", USER + r"/messages/send", self._send),
-            ],
-            tls=self.ca.server_ssl_context(),
-        )
+        super().__post_init__()
 
-    @property
-    def base_url(self) -> str:
-        return self.http.base_url
+    def _routes(self) -> list[UserRoute]:
+        return [
+            ("GET", USER + r"/profile", self._profile),
+            ("GET", USER + r"/labels", self._labels),
+            ("POST", USER + r"/labels", self._create_label),
+            ("GET", USER + r"/history", self._history),
+            ("GET", USER + r"/messages", self._list),
+            ("GET", USER + r"/messages/(?P<id>[^/]+)", self._get),
+            ("POST", USER + r"/messages/(?P<id>[^/]+)/modify", self._modify),
+            ("POST", USER + r"/messages/(?P<id>[^/]+)/trash", self._trash),
+            ("POST", USER + r"/messages/send", self._send),
+        ]
 
     # ------------------------------------------------------------------ control
 
@@ -141,10 +130,7 @@ class GmailServer:
 
     # ---------------------------------------------------------------- endpoints
 
-    def _profile(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _profile(self, request: Request, user: str) -> Response:
         total = len(self.messages.get(user, {}))
         return Response.json(
             {
@@ -155,18 +141,12 @@ class GmailServer:
             }
         )
 
-    def _labels(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _labels(self, request: Request, user: str) -> Response:
         system = [{"id": n, "name": n, "type": "system"} for n in SYSTEM_LABELS]
         own = [{"id": i, "name": n, "type": "user"} for i, n in self.labels.get(user, {}).items()]
         return Response.json({"labels": system + own})
 
-    def _create_label(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _create_label(self, request: Request, user: str) -> Response:
         name = str(request.json()["name"])
         if name in SYSTEM_LABELS or name in self.labels.get(user, {}).values():
             return _error(409, "ALREADY_EXISTS", "Label name exists or conflicts")
@@ -178,10 +158,7 @@ class GmailServer:
         found = [i for i, n in self.labels.get(user, {}).items() if n == name]
         return found[0] if found else None
 
-    def _history(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _history(self, request: Request, user: str) -> Response:
         start = int(request.query.get("startHistoryId", "0"))
         if start < self.oldest_history:
             return _error(404, "NOT_FOUND", "Requested entity was not found.")
@@ -212,10 +189,7 @@ class GmailServer:
             body["nextPageToken"] = rest
         return Response.json(body)
 
-    def _list(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _list(self, request: Request, user: str) -> Response:
         label = request.query.get("labelIds")
         unread = "is:unread" in request.query.get("q", "")
         with self._lock:
@@ -232,10 +206,7 @@ class GmailServer:
             body["nextPageToken"] = rest
         return Response.json(body)
 
-    def _get(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _get(self, request: Request, user: str) -> Response:
         message = self._message(user, request.params["id"])
         if isinstance(message, Response):
             return message
@@ -250,10 +221,7 @@ class GmailServer:
             body["raw"] = base64.urlsafe_b64encode(message.raw).decode()
         return Response.json(body)
 
-    def _modify(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _modify(self, request: Request, user: str) -> Response:
         with self._lock:
             message = self._message(user, request.params["id"])
             if isinstance(message, Response):
@@ -266,10 +234,7 @@ class GmailServer:
             message.labels -= set(change.get("removeLabelIds", []))
         return Response.json({"id": message.id, "labelIds": sorted(message.labels)})
 
-    def _trash(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _trash(self, request: Request, user: str) -> Response:
         with self._lock:
             message = self._message(user, request.params["id"])
             if isinstance(message, Response):
@@ -277,10 +242,7 @@ class GmailServer:
             message.labels = (message.labels - {"INBOX", "UNREAD"}) | {"TRASH"}
         return Response.json({"id": message.id, "labelIds": sorted(message.labels)})
 
-    def _send(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _send(self, request: Request, user: str) -> Response:
         raw = base64.urlsafe_b64decode(request.json()["raw"] + "==")
         with self._lock:
             self._history_id += 1
@@ -288,15 +250,3 @@ class GmailServer:
             self.messages.setdefault(user, {})[message.id] = message
             self.sent.append((user, raw))
         return Response.json({"id": message.id, "threadId": message.id, "labelIds": ["SENT"]})
-
-    def __enter__(self) -> Self:
-        self.http.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.http.stop()

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import base64
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 from urllib.parse import quote
 
-from .certs import TestCA
-from .http import HttpServer, Request, Response
-from .identity import IdentityServer
+from .cloud import CloudApiServer, UserRoute
+from .http import Request, Response
 
 __all__ = ["GraphServer"]
 
@@ -36,10 +32,7 @@ class GraphMessage:
 
 
 @dataclass
-class GraphServer:
-    identity: IdentityServer
-    ca: TestCA
-    page_size: int = 10
+class GraphServer(CloudApiServer):
     messages: dict[str, dict[str, GraphMessage]] = field(default_factory=dict)  # user -> id
     removed: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # (change, id)
     sent: list[tuple[str, bytes, bool]] = field(default_factory=list)  # user, MIME, saved
@@ -49,26 +42,21 @@ class GraphServer:
     _throttles: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
         self._change = 0
-        self.http = HttpServer(
-            [
-                ("GET", USER + r"/mailFolders", self._folders),
-                ("POST", USER + r"/mailFolders", self._create_folder),
-                ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)", self._folder),
-                ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)/messages/delta", self._delta),
-                ("GET", USER + r"/messages/(?P<id>[^/]+)/\$value", self._value),
-                ("PATCH", USER + r"/messages/(?P<id>[^/]+)", self._patch),
-                ("POST", USER + r"/messages/(?P<id>[^/]+)/move", self._move),
-                ("DELETE", USER + r"/messages/(?P<id>[^/]+)", self._delete),
-                ("POST", USER + r"/sendMail", self._send),
-            ],
-            tls=self.ca.server_ssl_context(),
-        )
+        super().__post_init__()
 
-    @property
-    def base_url(self) -> str:
-        return self.http.base_url
+    def _routes(self) -> list[UserRoute]:
+        return [
+            ("GET", USER + r"/mailFolders", self._folders),
+            ("POST", USER + r"/mailFolders", self._create_folder),
+            ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)", self._folder),
+            ("GET", USER + r"/mailFolders/(?P<folder>[^/]+)/messages/delta", self._delta),
+            ("GET", USER + r"/messages/(?P<id>[^/]+)/\$value", self._value),
+            ("PATCH", USER + r"/messages/(?P<id>[^/]+)", self._patch),
+            ("POST", USER + r"/messages/(?P<id>[^/]+)/move", self._move),
+            ("DELETE", USER + r"/messages/(?P<id>[^/]+)", self._delete),
+            ("POST", USER + r"/sendMail", self._send),
+        ]
 
     # ------------------------------------------------------------------ control
 
@@ -144,10 +132,7 @@ class GraphServer:
 
     # ---------------------------------------------------------------- endpoints
 
-    def _folders(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _folders(self, request: Request, user: str) -> Response:
         wanted = request.query.get("$filter", "")
         name = wanted.partition("displayName eq '")[2][:-1].replace("''", "'") if wanted else None
         value = [
@@ -157,19 +142,13 @@ class GraphServer:
         ]
         return Response.json({"value": value})
 
-    def _create_folder(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _create_folder(self, request: Request, user: str) -> Response:
         name = str(request.json()["displayName"])
         folder_id = "AAMkF" + secrets.token_urlsafe(8)
         self.folders.setdefault(user, {})[folder_id] = name
         return Response.json({"id": folder_id, "displayName": name}, 201)
 
-    def _folder(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _folder(self, request: Request, user: str) -> Response:
         folder = request.params["folder"].lower()
         inside = [m for m in self.messages.get(user, {}).values() if m.folder == folder]
         return Response.json(
@@ -181,10 +160,7 @@ class GraphServer:
             }
         )
 
-    def _delta(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _delta(self, request: Request, user: str) -> Response:
         folder = request.params["folder"].lower()
         since, offset = 0, 0
         if "$deltatoken" in request.query:
@@ -228,10 +204,7 @@ class GraphServer:
         body["value"] = page
         return Response.json(body)
 
-    def _value(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _value(self, request: Request, user: str) -> Response:
         message = self._find(user, request.params["id"])
         if message is None:
             return self._not_found()
@@ -241,10 +214,7 @@ class GraphServer:
         self._change += 1
         message.changed = self._change
 
-    def _patch(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _patch(self, request: Request, user: str) -> Response:
         with self._lock:
             message = self._find(user, request.params["id"])
             if message is None:
@@ -260,10 +230,7 @@ class GraphServer:
         del self.messages[user][message.id]
         self.removed.setdefault(user, []).append((self._change, message.id))
 
-    def _move(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _move(self, request: Request, user: str) -> Response:
         destination = str(request.json().get("destinationId", ""))
         if destination.lower() in WELL_KNOWN:
             destination = destination.lower()
@@ -285,10 +252,7 @@ class GraphServer:
             self.messages[user][moved.id] = moved
         return Response.json({"id": moved.id, "parentFolderId": destination}, 201)
 
-    def _delete(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _delete(self, request: Request, user: str) -> Response:
         with self._lock:
             message = self._find(user, request.params["id"])
             if message is None:
@@ -296,10 +260,7 @@ class GraphServer:
             self._gone(user, message)
         return Response(204)
 
-    def _send(self, request: Request) -> Response:
-        user = self._auth(request)
-        if isinstance(user, Response):
-            return user
+    def _send(self, request: Request, user: str) -> Response:
         if request.headers.get("content-type", "").startswith("text/plain"):
             raw, save = base64.b64decode(request.body), True  # MIME is always saved
         else:
@@ -316,15 +277,3 @@ class GraphServer:
                 )
                 self.messages.setdefault(user, {})[copy.id] = copy
         return Response(202)
-
-    def __enter__(self) -> Self:
-        self.http.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.http.stop()

@@ -6,18 +6,19 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from types import TracebackType
+
+from .loopback import LoopbackServer
 
 __all__ = ["Greeter"]
 
 
-class Greeter:
+class Greeter(LoopbackServer):
     def __init__(self, greeting: bytes, tls: ssl.SSLContext | None = None) -> None:
         self.greeting = greeting
         self.received = bytearray()
         self.connections = 0
         self._tls = tls
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((self.host, 0))
         self.port: int = self._listener.getsockname()[1]
         self._talks: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -28,7 +29,7 @@ class Greeter:
             try:
                 conn, _ = self._listener.accept()
             except OSError:
-                return  # shut down by __exit__
+                return  # shut down by stop()
             talk = threading.Thread(target=self._talk, args=(conn,), daemon=True)
             self._talks.append(talk)
             talk.start()
@@ -47,13 +48,12 @@ class Greeter:
         finally:
             conn.close()
 
-    def __enter__(self) -> Greeter:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def stop(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         self._thread.join()

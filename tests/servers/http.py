@@ -7,13 +7,13 @@ import json
 import re
 import socket
 import ssl
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from .loopback import ThreadedLoopbackServer
 
 __all__ = ["HttpServer", "Request", "Response", "Route"]
 
@@ -60,21 +60,12 @@ Handler = Callable[[Request], Response]
 Route = tuple[str, str, Handler]
 
 
-class HttpServer:
+class HttpServer(ThreadedLoopbackServer):
     """Serves `routes` on 127.0.0.1 at a free port, HTTPS when given a server context."""
-
-    host = "127.0.0.1"
 
     def __init__(self, routes: Sequence[Route], tls: ssl.SSLContext | None = None) -> None:
         self._routes = [(m, re.compile(p + r"\Z"), h) for m, p, h in routes]
         self._tls = tls
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "not started"
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -88,7 +79,7 @@ class HttpServer:
                 return handler(request)
         return Response.json({"error": "not_found", "path": request.path}, 404)
 
-    def start(self) -> None:
+    def _bind(self) -> ThreadingHTTPServer:
         outer = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -127,26 +118,4 @@ class HttpServer:
         server.daemon_threads = True
         if self._tls is not None:
             server.socket = self._tls.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return server

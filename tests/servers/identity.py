@@ -16,12 +16,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlencode
 
 from .certs import TestCA
 from .http import HttpServer, Request, Response
+from .loopback import LoopbackServer
 
 __all__ = ["IdentityServer", "Token"]
 
@@ -56,7 +55,7 @@ class _DeviceCode:
 
 
 @dataclass
-class IdentityServer:
+class IdentityServer(LoopbackServer):
     """`sign_in_as` is who completes the next sign-in (the person at the browser)."""
 
     ca: TestCA
@@ -295,17 +294,11 @@ class IdentityServer:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def __enter__(self) -> Self:
+    def start(self) -> None:
         self.http.start()
         self.introspection.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         if self.refresh_gate is not None:
             self.refresh_gate.set()
         self.http.stop()

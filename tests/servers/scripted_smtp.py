@@ -29,13 +29,12 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal, NoReturn, Self
+from typing import Any, Literal, NoReturn, Unpack
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from . import smtp
-from .certs import TestCA
+from .loopback import LoopbackServer
 
 __all__ = [
     "ACCEPT_DATA",
@@ -182,7 +181,7 @@ class Transaction:
         return [rcpt for rcpt, line in self.rcpt_replies.items() if _positive(line)]
 
 
-class ScriptedSmtpServer:
+class ScriptedSmtpServer(LoopbackServer):
     """A loopback SMTP server that answers as scripted; see the module docstring.
 
     The constructor takes the arguments of :class:`~tests.servers.smtp.SmtpServer`.
@@ -190,20 +189,12 @@ class ScriptedSmtpServer:
     :meth:`wait_for_transactions` rather than reading them right away.
     """
 
-    host = smtp.SmtpServer.host
-
     def __init__(
         self,
         users: Mapping[str, str] | None = None,
         *,
-        tls: bool = True,
-        implicit_tls: bool = False,
-        auth_require_tls: bool = False,
-        auth_required: bool = False,
-        ca: TestCA | None = None,
-        hostname: str = "localhost",
-        startup_timeout: float = 10.0,
         pipelining: bool = False,
+        **options: Unpack[smtp.SmtpOptions],
     ) -> None:
         #: Offer PIPELINING (RFC 2920) in the EHLO answer; commands are read one by one
         #: either way, so a client may send MAIL, RCPT and DATA in one write.
@@ -215,17 +206,7 @@ class ScriptedSmtpServer:
         self._connections = 0
         # Off while starting, so the controller's own probe connection takes no rule.
         self._live = False
-        self._server = _Engine(
-            self,
-            users,
-            tls=tls,
-            implicit_tls=implicit_tls,
-            auth_require_tls=auth_require_tls,
-            auth_required=auth_required,
-            ca=ca,
-            hostname=hostname,
-            startup_timeout=startup_timeout,
-        )
+        self._server = _Engine(self, users, **options)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -240,18 +221,6 @@ class ScriptedSmtpServer:
         with self._condition:
             self._live = False
         self._server.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # ---------------------------------------------------------------- properties
 
@@ -420,8 +389,13 @@ class _Envelope(smtp._Envelope):
 class _Engine(smtp.SmtpServer):
     """The SmtpServer underneath, answering through the scripted handler."""
 
-    def __init__(self, scripted: ScriptedSmtpServer, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        scripted: ScriptedSmtpServer,
+        users: Mapping[str, str] | None,
+        **options: Unpack[smtp.SmtpOptions],
+    ) -> None:
+        super().__init__(users, **options)
         self._scripted = scripted
 
     def _create_handler(self) -> smtp._Handler:

@@ -13,15 +13,27 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
-from types import TracebackType
-from typing import Any, Self
+from typing import Any, TypedDict
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from .certs import TestCA
+from .loopback import LoopbackServer
 
-__all__ = ["Received", "SmtpServer"]
+__all__ = ["Received", "SmtpOptions", "SmtpServer"]
+
+
+class SmtpOptions(TypedDict, total=False):
+    """SmtpServer's keyword arguments, for servers built on it that take the same ones."""
+
+    tls: bool
+    implicit_tls: bool
+    auth_require_tls: bool
+    auth_required: bool
+    ca: TestCA | None
+    hostname: str
+    startup_timeout: float
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ class Received:
         return parsed
 
 
-class SmtpServer:
+class SmtpServer(LoopbackServer):
     """A loopback SMTP server with real AUTH and TLS, running in its own thread.
 
     Beyond accepted messages it keeps ``envelopes``: MAIL FROM/RCPT TO sequences
@@ -57,8 +69,6 @@ class SmtpServer:
     offers no STARTTLS. ``auth_require_tls`` hides and refuses AUTH until
     STARTTLS; it is off by default so plain-text tests need no TLS setup.
     """
-
-    host = "127.0.0.1"
 
     def __init__(
         self,
@@ -128,18 +138,6 @@ class SmtpServer:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # ---------------------------------------------------------------- properties
 

@@ -8,10 +8,10 @@ import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from urllib.parse import urlsplit
 
 from tests.servers.certs import TestCA
+from tests.servers.loopback import ThreadedLoopbackServer
 
 __all__ = ["Reply", "WebServer"]
 
@@ -30,20 +30,19 @@ class Seen:
     headers: dict[str, str]
 
 
-class WebServer:
+class WebServer(ThreadedLoopbackServer):
+    poll_interval = 0.02
+
     def __init__(self, ca: TestCA) -> None:
         self.routes: dict[str, Reply] = {}
         self.requests: list[Seen] = []
         self._context = ca.server_ssl_context()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start the server first"
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+        return f"https://{self.host}:{self.port}"
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _bind(self) -> ThreadingHTTPServer:
         web = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,25 +63,12 @@ class WebServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        return Handler
-
-    def __enter__(self) -> WebServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        server = ThreadingHTTPServer((self.host, 0), Handler)
         server.daemon_threads = True
         server.socket = self._context.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        return self
+        return server
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def _release(self) -> None:
         for reply in self.routes.values():
             if reply.hold is not None:
                 reply.hold.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()

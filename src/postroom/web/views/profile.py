@@ -3,22 +3,22 @@ reason) and my API tokens. Every lookup names me as the owner, so no one else's 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import replace
+from functools import partial
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.services import api_tokens, connection_tests, mailboxes, present
-from postroom.services.mailboxes import MailboxSpec
-from postroom.web.render import attempt, redirect, render
+from postroom.web.render import Outcome, attempt, redirect, render
 from postroom.web.views.found import server_choices
+from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox
 from postroom.web.views.reports import report_page
 
 router = APIRouter(prefix="/profile", include_in_schema=False)
-Text = Annotated[str, Form()]
-FIELDS = ["address", "display_name", "incoming", "outgoing", "username", "password", "folder"]
 
 
 def _page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
@@ -32,39 +32,26 @@ def _page(request: Request, db: Session, caller: Caller, **extra: Any) -> Respon
     )
 
 
+def _after(
+    request: Request, db: Session, caller: Caller, done: Outcome[Any], key: str, notice: str
+) -> Response:
+    """Back to the list with `notice`, or the page with the refusal beside the mailbox."""
+    if not done.ok:
+        errors = {key: next(iter(done.errors.values()))}
+        return _page(request, db, caller, status=422, errors=errors)
+    return redirect("/profile/mailboxes", notice)
+
+
 @router.get("/mailboxes", response_class=HTMLResponse)
 def my_mailboxes(request: Request, db: Db, caller: CallerDep) -> Response:
     return _page(request, db, caller)
 
 
 @router.post("/mailboxes", response_class=HTMLResponse)
-def add_my_mailbox(
-    request: Request,
-    db: Db,
-    caller: CallerDep,
-    address: Text = "",
-    display_name: Text = "",
-    incoming: Text = "",
-    outgoing: Text = "",
-    username: Text = "",
-    password: Text = "",
-    folder: Text = "INBOX",
-) -> Response:
-    spec = MailboxSpec(
-        address=address,
-        owner=caller.user.email,
-        display_name=display_name,
-        incoming=incoming.strip() or None,
-        outgoing=outgoing.strip() or None,
-        username=username.strip() or None,
-        password=password or None,
-        folder=folder,
-    )
-    done = attempt(lambda tx: mailboxes.add(tx, caller.actor, spec), FIELDS)
-    if not done.ok:
-        values = {k: getattr(spec, k) or "" for k in FIELDS if k != "password"}
-        return _page(request, db, caller, status=422, errors=done.errors, values=values)
-    return redirect("/profile/mailboxes", "mailbox-added")
+def add_my_mailbox(request: Request, db: Db, caller: CallerDep, spec: MailboxForm) -> Response:
+    spec = replace(spec, owner=caller.user.email)
+    page = partial(_page, request, db, caller)
+    return add_mailbox(caller, spec, FIELDS, page, "/profile/mailboxes")
 
 
 @router.post("/mailboxes/{address}/default")
@@ -80,15 +67,7 @@ def rename(
     done = attempt(
         lambda tx: mailboxes.rename(tx, caller.actor, address, display_name, caller.user.email)
     )
-    if not done.ok:
-        return _page(
-            request,
-            db,
-            caller,
-            status=422,
-            errors={"name:" + address: next(iter(done.errors.values()))},
-        )
-    return redirect("/profile/mailboxes", "mailbox-renamed")
+    return _after(request, db, caller, done, "name:" + address, "mailbox-renamed")
 
 
 @router.post("/mailboxes/{address}/test-email", response_class=HTMLResponse)
@@ -120,15 +99,7 @@ def remove(
     done = attempt(
         lambda tx: mailboxes.remove(tx, caller.actor, address, reason, caller.user.email)
     )
-    if not done.ok:
-        return _page(
-            request,
-            db,
-            caller,
-            status=422,
-            errors={"remove:" + address: next(iter(done.errors.values()))},
-        )
-    return redirect("/profile/mailboxes", "mailbox-removed")
+    return _after(request, db, caller, done, "remove:" + address, "mailbox-removed")
 
 
 def _tokens_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:

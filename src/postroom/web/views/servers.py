@@ -7,26 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from postroom.api.deps import CallerDep, Db
+from postroom.api.deps import Caller, CallerDep, Db
 from postroom.domain.settings import LoginFormat, Protocol, Security
 from postroom.errors import PostroomError
 from postroom.services import connection_tests, present, servers
 from postroom.services.servers import ServerSpec
-from postroom.web.render import attempt, redirect, render
+from postroom.web.render import Outcome, attempt, redirect, render
 
 router = APIRouter(prefix="/settings/servers", include_in_schema=False)
-FIELDS = [
-    "name",
-    "protocol",
-    "host",
-    "port",
-    "security",
-    "connect_timeout",
-    "timeout",
-    "login_format",
-    "verify_tls",
-    "provider_domains",
-]
+FIELDS = list(servers.EDITABLE)
 Text = Annotated[str, Form()]
 Optional = Annotated[str | None, Form()]
 
@@ -117,23 +106,35 @@ def new_server(request: Request, caller: CallerDep) -> Response:
     return render(request, "server_form.html", caller, editing=None, values=values, **choices())
 
 
-@router.post("/new", response_class=HTMLResponse)
-def add_server(
-    request: Request, caller: CallerDep, form: Annotated[ServerForm, Depends()]
+def _saved_or_form(
+    request: Request,
+    caller: Caller,
+    form: ServerForm,
+    done: Outcome[Any],
+    editing: str | None,
+    notice: str,
 ) -> Response:
-    done = attempt(lambda db: servers.add(db, caller.actor, form.spec()), FIELDS)
+    """Back to the list, or the form again as typed with the refusal beside its field."""
     if not done.ok:
         return render(
             request,
             "server_form.html",
             caller,
             status=422,
-            editing=None,
+            editing=editing,
             values=form.values,
             errors=done.errors,
             **choices(),
         )
-    return redirect("/settings/servers", "server-added")
+    return redirect("/settings/servers", notice)
+
+
+@router.post("/new", response_class=HTMLResponse)
+def add_server(
+    request: Request, caller: CallerDep, form: Annotated[ServerForm, Depends()]
+) -> Response:
+    done = attempt(lambda db: servers.add(db, caller.actor, form.spec()), FIELDS)
+    return _saved_or_form(request, caller, form, done, None, "server-added")
 
 
 @router.post("/test", response_class=HTMLResponse)
@@ -175,18 +176,7 @@ def save_server(
     request: Request, server: str, caller: CallerDep, form: Annotated[ServerForm, Depends()]
 ) -> Response:
     done = attempt(lambda db: servers.update(db, caller.actor, server, form.spec()), FIELDS)
-    if not done.ok:
-        return render(
-            request,
-            "server_form.html",
-            caller,
-            status=422,
-            editing=server,
-            values=form.values,
-            errors=done.errors,
-            **choices(),
-        )
-    return redirect("/settings/servers", "server-saved")
+    return _saved_or_form(request, caller, form, done, server, "server-saved")
 
 
 @router.post("/{server}/remove", response_class=HTMLResponse)

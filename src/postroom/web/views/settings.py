@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -19,18 +21,13 @@ from postroom.services import (
     workflows,
 )
 from postroom.services.connections import ConnectionSpec
-from postroom.services.mailboxes import MailboxSpec
 from postroom.services.oauth_apps import OAuthAppSpec
 from postroom.web.render import attempt, redirect, render
 from postroom.web.views.found import server_choices
+from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox, or_none
 from postroom.web.views.reports import report_page
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
-Text = Annotated[str, Form()]
-
-
-def _or_none(text: str) -> str | None:
-    return text.strip() or None
 
 
 def _oauth_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
@@ -62,11 +59,11 @@ def _oauth_spec(
         name=name,
         provider=provider,
         client_id=client_id,
-        client_secret=_or_none(client_secret),
-        tenant=_or_none(tenant),
-        authorize_url=_or_none(authorize_url),
-        token_url=_or_none(token_url),
-        scopes=_or_none(scopes),
+        client_secret=or_none(client_secret),
+        tenant=or_none(tenant),
+        authorize_url=or_none(authorize_url),
+        token_url=or_none(token_url),
+        scopes=or_none(scopes),
     )
 
 
@@ -135,18 +132,7 @@ def system_mailboxes(request: Request, db: Db, caller: CallerDep) -> Response:
     return _mailbox_page(request, db, caller)
 
 
-MAILBOX_FIELDS = [
-    "address",
-    "display_name",
-    "incoming",
-    "outgoing",
-    "username",
-    "password",
-    "workflow",
-    "after_import",
-    "folder",
-    "oauth_app",
-]
+MAILBOX_FIELDS = [*FIELDS, "workflow", "after_import", "oauth_app"]
 
 
 @router.post("/mailboxes", response_class=HTMLResponse)
@@ -154,35 +140,20 @@ def add_system_mailbox(
     request: Request,
     db: Db,
     caller: CallerDep,
-    address: Text = "",
-    display_name: Text = "",
-    incoming: Text = "",
-    outgoing: Text = "",
-    username: Text = "",
-    password: Text = "",
+    spec: MailboxForm,
     oauth_app: Text = "",
     workflow: Text = "",
     after_import: Text = "",
-    folder: Text = "INBOX",
 ) -> Response:
-    spec = MailboxSpec(
-        address=address,
-        display_name=display_name,
+    spec = replace(
+        spec,
         system=True,
-        incoming=_or_none(incoming),
-        outgoing=_or_none(outgoing),
-        username=_or_none(username),
-        password=password or None,
-        oauth_app=_or_none(oauth_app),
-        workflow=_or_none(workflow),
-        after_import=_or_none(after_import),
-        folder=folder,
+        oauth_app=or_none(oauth_app),
+        workflow=or_none(workflow),
+        after_import=or_none(after_import),
     )
-    done = attempt(lambda tx: mailboxes.add(tx, caller.actor, spec), MAILBOX_FIELDS)
-    if not done.ok:
-        values = {k: getattr(spec, k) or "" for k in MAILBOX_FIELDS if k != "password"}
-        return _mailbox_page(request, db, caller, status=422, errors=done.errors, values=values)
-    return redirect("/settings/mailboxes", "mailbox-added")
+    page = partial(_mailbox_page, request, db, caller)
+    return add_mailbox(caller, spec, MAILBOX_FIELDS, page, "/settings/mailboxes")
 
 
 @router.post("/mailboxes/{address}/test", response_class=HTMLResponse)
@@ -239,8 +210,8 @@ def add_connection(
     spec = ConnectionSpec(
         name=name,
         mailbox=mailbox,
-        security=_or_none(security),
-        action_base_url=_or_none(action_base_url),
+        security=or_none(security),
+        action_base_url=or_none(action_base_url),
     )
     fields = ["name", "mailbox", "security", "action_base_url"]
     done = attempt(lambda tx: connections.add(tx, caller.actor, spec), fields)
