@@ -16,7 +16,7 @@ from postroom.errors import InvalidInput, PermissionDenied
 from postroom.services import retention, users, workflows
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import AuditEntry, Message, Request, utcnow
+from postroom.storage.models import AuditEntry, LoginFailure, Message, Request, utcnow
 from postroom.workers.maintenance import Upkeep
 from postroom.workers.scheduler import Scheduler
 from tests.conftest import Cli
@@ -195,6 +195,8 @@ def test_the_retention_commands_show_set_and_turn_off(cli: Cli, engine: Engine) 
 def test_the_scheduler_purges_and_sweeps_when_it_starts(engine: Engine) -> None:
     expired = held(engine, "auto-reply", 31)
     young = held(engine, "auto-reply", 3)
+    with unit_of_work(engine) as db:  # a failed sign-in from yesterday: past the lockout window
+        db.add(LoginFailure(key="ann@example.test|192.0.2.1", at=utcnow() - timedelta(days=1)))
     done: list[Upkeep] = []
     finished = threading.Event()
 
@@ -210,7 +212,7 @@ def test_the_scheduler_purges_and_sweeps_when_it_starts(engine: Engine) -> None:
         scheduler.stop()
     [upkeep] = done
     assert upkeep.purge is not None and upkeep.purge.counts == {"auto-reply": 1}
-    assert upkeep.sweep is not None
+    assert upkeep.sweep is not None and upkeep.sweep.login_failures == 1
     assert stored(engine) == {young} and expired not in stored(engine)
     [entry] = audit_of(engine, "held.purged")
     assert entry.actor == "postroom"
