@@ -126,3 +126,9 @@ class EmailIn(Strict):
 
 class TokenIn(Strict):
     name: str = Field(max_length=100)
+
+
+class RetentionIn(Strict):
+    days: int | None = Field(
+        ge=1, le=36_500, description="days held mail is kept; null: until a person acts on it"
+    )

@@ -10,7 +10,7 @@ import typer
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, fields, read_text_file, table
 from postroom.errors import InvalidInput
-from postroom.services import fetching, held, present, replies, requests
+from postroom.services import fetching, held, present, replies, requests, retention
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import default_engine
 
@@ -114,3 +114,17 @@ def held_reprocess(message_id: int, as_json: JsonFlag = False) -> None:
         else f"still held: {data['reason']}"
     )
     emit(as_json, data, f"Message {message_id} is {outcome}.")
+
+
+@held_app.command("purge")
+def held_purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete held mail past its retention (`postroom retention show`); never request mail."""
+    with database():
+        pass  # the schema exists before the first batch
+    data = present.purge(retention.purge(default_engine(), OPERATOR, dry_run=dry_run))
+    verb = "would purge" if dry_run else "purged"
+    detail = ", ".join(f"{n} {reason}" for reason, n in data["by_reason"].items())
+    emit(as_json, data, f"{verb.capitalize()} {data['purged']} held messages. {detail}".strip())

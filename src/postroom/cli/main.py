@@ -11,7 +11,16 @@ import click
 import typer
 
 from postroom.cli import discovery as discovery_cli
-from postroom.cli import inbound, mailboxes, oauth_apps, outbound, servers, users, workflows
+from postroom.cli import (
+    inbound,
+    mailboxes,
+    oauth_apps,
+    outbound,
+    retention,
+    servers,
+    users,
+    workflows,
+)
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, table
 from postroom.config import get_settings
@@ -32,6 +41,7 @@ app.add_typer(workflows.app, name="workflow")
 app.add_typer(users.app, name="user")
 app.add_typer(inbound.request_app, name="request")
 app.add_typer(inbound.held_app, name="held")
+app.add_typer(retention.app, name="retention")
 app.command()(inbound.fetch)
 app.add_typer(outbound.outbox_app, name="outbox")
 app.add_typer(outbound.connection_app, name="connection")

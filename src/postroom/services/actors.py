@@ -23,3 +23,6 @@ class Actor:
 
 # The local operator at the command line: whoever can run the CLI can read the database anyway.
 OPERATOR = Actor(label="cli", user_id=None, is_admin=True)
+
+# postroom itself, on a schedule: purging held mail, renewing, notifying.
+SYSTEM = Actor(label="postroom", user_id=None, is_admin=True)

@@ -18,8 +18,8 @@ from postroom.connectors.oauth2 import ClientConfig, OAuthClient, TokenSet
 from postroom.domain import validate
 from postroom.domain.settings import DEFAULT_HOSTS, MailboxState, OAuthProvider, Protocol
 from postroom.errors import AuthFailed, InvalidInput, NotFound
-from postroom.services import audit, mailboxes, oauth_apps, reconnects, servers, tokens
-from postroom.services.actors import Actor
+from postroom.services import audit, mailboxes, oauth_apps, servers, tokens
+from postroom.services.actors import SYSTEM, Actor
 from postroom.storage.models import Mailbox, OAuthApp, OAuthFlow, Server, utcnow
 from postroom.storage.secrets import default_box
 
@@ -136,7 +136,7 @@ def _cloud_server(db: Session, actor: Actor, provider: OAuthProvider) -> Server:
     if found is not None:
         return found
     spec = servers.ServerSpec(name=DEFAULT_HOSTS[protocol], protocol=protocol.value)
-    return servers.add(db, reconnects.SYSTEM, spec)  # the public API: any user may need it
+    return servers.add(db, SYSTEM, spec)  # the public API: any user may need it
 
 
 def attach(db: Session, actor: Actor, app_name: str, target: Target, granted: TokenSet) -> Mailbox:

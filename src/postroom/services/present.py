@@ -21,6 +21,7 @@ from postroom.storage.models import (
 if TYPE_CHECKING:
     from postroom.discovery.model import Candidate, Discovery
     from postroom.services.providers import ProviderView
+    from postroom.services.retention import Purge, Retention
 
 
 def server(row: Server) -> dict[str, Any]:
@@ -217,3 +218,18 @@ def api_token(row: ApiToken) -> dict[str, Any]:
         "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
         "revoked": row.revoked_at is not None,
     }
+
+
+def retention(view: Retention) -> dict[str, Any]:
+    return {
+        "reason": view.reason,
+        "kind": view.kind,
+        "days": view.days,
+        "default_days": view.default_days,
+        "updated_by": view.updated_by,
+        "updated_at": view.updated_at.isoformat() if view.updated_at else None,
+    }
+
+
+def purge(result: Purge) -> dict[str, Any]:
+    return {"dry_run": result.dry_run, "purged": result.total, "by_reason": result.counts}

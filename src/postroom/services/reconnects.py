@@ -14,12 +14,10 @@ from postroom.domain.settings import MailboxState
 from postroom.errors import PostroomError
 from postroom.outbound.compose import Draft
 from postroom.services import audit
-from postroom.services.actors import Actor
+from postroom.services.actors import SYSTEM
 from postroom.storage.models import Connection, Mailbox, User
 
 log = logging.getLogger(__name__)
-
-SYSTEM = Actor(label="postroom", user_id=None, is_admin=True)
 
 
 def mark(db: Session, mailbox: Mailbox, reason: str) -> None:

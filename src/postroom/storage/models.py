@@ -224,6 +224,7 @@ class Message(Base):
         Index("ix_messages_message_id_header", "message_id_header"),
         Index("ix_messages_sender_received", "sender", "received_at"),
         Index("ix_messages_status", "status"),
+        Index("ix_messages_held_retention", "status", "held_reason", "received_at"),
     )
 
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
@@ -453,3 +454,17 @@ class OAuthFlow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     oauth_app: Mapped[OAuthApp] = relationship(lazy="joined")
+
+
+class RetentionSetting(Base):
+    """An administrator's choice of how long held mail of one reason is kept. No row: the
+    default (services/retention.py); a row with no days: kept until a person acts on it."""
+
+    __tablename__ = "retention_settings"
+
+    reason: Mapped[str] = mapped_column(String(50), unique=True)
+    days: Mapped[int | None] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(320), default="")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

@@ -43,6 +43,7 @@ NOTICES = {
     "reply-queued": "Your reply is in the outbox.",
     "message-routed": "The message is now in the request.",
     "message-reprocessed": "The message was routed again.",
+    "retention-saved": "The retention was saved; the hourly purge follows it.",
     "token-revoked": "The token was revoked.",
 }
 

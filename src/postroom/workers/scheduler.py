@@ -19,7 +19,7 @@ from postroom.domain.settings import MailboxState, Protocol
 from postroom.services import delivery, fetching, tokens
 from postroom.services.fetching import MailboxRun
 from postroom.storage.models import Mailbox, Server, utcnow
-from postroom.workers import leases
+from postroom.workers import leases, maintenance
 from postroom.workers.idle import IdleWatchers
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 IDLE_TICK = 30.0  # longest sleep between looks at the schedule
 OUTBOX_TICK = 5.0  # how often the outbox is looked at for due email
 TOKENS_TICK = 60.0  # how often OAuth2 tokens near expiry are renewed (well inside the look-ahead)
+UPKEEP_TICK = 3600.0  # how often held mail past its retention and expired sign-ins are removed
 
 
 class Scheduler:
@@ -36,6 +37,7 @@ class Scheduler:
         workers: int = 4,
         idle: bool = True,
         on_run: Callable[[MailboxRun], None] | None = None,
+        on_upkeep: Callable[[maintenance.Upkeep], None] | None = None,
     ) -> None:
         self.engine = engine
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
@@ -44,6 +46,9 @@ class Scheduler:
         self.sending: Future[None] | None = None
         self.renewing: Future[None] | None = None
         self.tokens_due = 0.0  # monotonic time of the next token renewal round
+        self.upkeep: Future[None] | None = None
+        self.upkeep_due = 0.0  # monotonic time of the next upkeep round; the first at start
+        self.on_upkeep = on_upkeep
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.urgent: set[int] = set()
@@ -110,6 +115,7 @@ class Scheduler:
                     self._submit(mailbox_id)
                 self._submit_outbox()
                 self._submit_renewals()
+                self._submit_upkeep()
                 wait = min(wait, OUTBOX_TICK)
             except Exception:  # the loop must outlive a database hiccup; it logs and retries
                 log.exception("the scheduler could not read the schedule")
@@ -138,6 +144,19 @@ class Scheduler:
                 return
             self.tokens_due = now + TOKENS_TICK
             self.renewing = self.pool.submit(self._renew)
+
+    def _submit_upkeep(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if now < self.upkeep_due or (self.upkeep is not None and not self.upkeep.done()):
+                return
+            self.upkeep_due = now + UPKEEP_TICK
+            self.upkeep = self.pool.submit(self._keep_up)
+
+    def _keep_up(self) -> None:
+        done = maintenance.run(self.engine)  # logs its own failures
+        if self.on_upkeep is not None:
+            self.on_upkeep(done)
 
     def _renew(self) -> None:
         try:

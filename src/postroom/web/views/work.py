@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.pages import page
+from postroom.domain.held import HELD_REASONS
 from postroom.services import (
     audit,
     held,
@@ -18,6 +19,7 @@ from postroom.services import (
     present,
     replies,
     requests,
+    retention,
     users,
     workflows,
 )
@@ -180,15 +182,40 @@ def inbox(
     reason: Filter = "",
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
+    return _inbox_page(request, db, caller, reason, offset)
+
+
+def _inbox_page(
+    request: Request, db: Session, caller: Caller, reason: str = "", offset: int = 0, **extra: Any
+) -> Response:
     rows = held.listing(db, reason or None, PAGE + 1, actor=caller.actor, offset=offset)
+    context: dict[str, Any] = {"values": {"reason": reason}} | extra
     return render(
         request,
         "inbox.html",
         caller,
         page=page(rows, PAGE, offset, fetched_extra=True),
         base=f"/inbox?{urlencode({'reason': reason})}&",
-        values={"reason": reason},
+        reasons=HELD_REASONS,
+        retention=[present.retention(v) for v in retention.listing(db)],
+        **context,
     )
+
+
+@router.post("/inbox/retention", response_class=HTMLResponse)
+def set_retention(
+    request: Request, db: Db, caller: CallerDep, held_reason: Text = "", days: Text = ""
+) -> Response:
+    """Empty days: kept until a person acts on it."""
+    chosen = int(days) if days.strip().isdigit() else (None if not days.strip() else 0)
+    done = attempt(
+        lambda tx: retention.set_days(tx, caller.actor, held_reason, chosen),
+        ["held_reason", "days"],
+    )
+    if not done.ok:
+        values = {"held_reason": held_reason, "days": days}
+        return _inbox_page(request, db, caller, status=422, errors=done.errors, values=values)
+    return redirect("/inbox", "retention-saved")
 
 
 def _message_page(
