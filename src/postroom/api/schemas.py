@@ -126,3 +126,14 @@ class EmailIn(Strict):
 
 class TokenIn(Strict):
     name: str = Field(max_length=100)
+
+
+class WebhookIn(Strict):
+    name: str = Field(max_length=100)
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(min_length=1, max_length=50)
+    active: bool = True
+
+
+class WebhookChange(Strict):
+    active: bool

@@ -11,7 +11,16 @@ import click
 import typer
 
 from postroom.cli import discovery as discovery_cli
-from postroom.cli import inbound, mailboxes, oauth_apps, outbound, servers, users, workflows
+from postroom.cli import (
+    inbound,
+    mailboxes,
+    oauth_apps,
+    outbound,
+    servers,
+    users,
+    webhooks,
+    workflows,
+)
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, table
 from postroom.config import get_settings
@@ -38,6 +47,7 @@ app.add_typer(outbound.connection_app, name="connection")
 app.command()(outbound.send)
 app.add_typer(discovery_cli.provider_app, name="provider")
 app.command()(discovery_cli.discover)
+app.add_typer(webhooks.app, name="webhook")
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

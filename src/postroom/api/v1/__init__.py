@@ -16,6 +16,7 @@ from postroom.api.v1 import (
     servers,
     tokens,
     users,
+    webhooks,
     workflows,
 )
 
@@ -33,5 +34,6 @@ for module in (
     outbox,
     audit,
     discovery,
+    webhooks,
 ):
     router.include_router(module.router)
