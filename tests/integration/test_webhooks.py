@@ -9,22 +9,26 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
 
 from postroom.errors import InvalidInput
-from postroom.services import events, webhook_delivery, webhooks
+from postroom.services import events, requests, webhook_delivery, webhooks
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import WebhookDelivery
+from postroom.storage.models import WebhookDelivery, utcnow
 from tests.conftest import Cli
-from tests.integration.mailhelpers import add_desk, cli_json
-from tests.mailfactory import email_from
+from tests.integration.mailhelpers import add_desk, add_mailbox, add_server, cli_json
+from tests.mailfactory import email_from, reply_to
 from tests.servers.dovecot import Dovecot
 from tests.servers.http import Request
+from tests.servers.smtp import SmtpServer
 from tests.servers.webhook_receiver import HANG, WebhookReceiver
+
+DATA = Path(__file__).parents[1] / "data"
 
 
 @pytest.fixture
@@ -201,7 +205,7 @@ def test_two_workers_never_claim_the_same_delivery(engine: Engine) -> None:
         webhooks.add(db, OPERATOR, "all", "https://crm.example/hook", ["*"])
         for n in range(5):
             events.emit(db, "request.moved", {"request": {"id": n}})
-    now = webhook_delivery.utcnow()
+    now = utcnow()
     first = webhook_delivery._claim(engine, "a", now, False, None)
     second = webhook_delivery._claim(engine, "b", now, False, None)
     assert len(first) == 5 and second == []
@@ -252,7 +256,7 @@ def test_the_secret_is_shown_once_and_never_again(
         assert secret not in text and rotated["secret"] not in text
     with engine.connect() as connection:
         stored = connection.exec_driver_sql("SELECT secret FROM webhook_subscriptions").scalar()
-    assert secret.encode() not in stored
+    assert isinstance(stored, bytes) and secret.encode() not in stored
     # The new secret signs from now on.
     assert cli("webhook", "test", "crm").code == 0
     verify(receiver.received[-1], rotated["secret"])
@@ -286,3 +290,89 @@ def test_removing_a_webhook_removes_its_queue(cli: Cli, engine: Engine) -> None:
     [name] = [w["name"] for w in cli_json(cli, "webhook", "list")[1]]
     assert cli("webhook", "remove", name).code == 0
     assert deliveries(engine) == []
+
+
+def kinds(engine: Engine) -> list[str]:
+    return [d.kind for d in deliveries(engine)]
+
+
+@pytest.mark.usefixtures("trust_test_ca")
+def test_each_change_writes_its_event(
+    cli: Cli, dovecot: Dovecot, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    with unit_of_work(engine) as db:
+        webhooks.add(db, OPERATOR, "all", "https://crm.example/hook", ["*"])
+    user = add_desk(cli, dovecot, "imap", dovecot.imap_port)
+    first = email_from("ann@example.org", "Printer on fire")
+    dovecot.deliver(user, [first])
+    assert cli("fetch", "--once").code == 0
+    assert kinds(engine) == ["request.opened", "mailbox.state_changed"]  # the mail, new -> ok
+
+    dovecot.deliver(user, [reply_to(first, "ann@example.org"), b"not an email at all"])
+    assert cli("fetch", "--once").code == 0
+    assert kinds(engine)[2:] == ["request.updated", "message.held"]
+    opened = deliveries(engine)[0].payload["data"]["request"]
+    updated = deliveries(engine)[2].payload["data"]
+    assert updated["request"]["id"] == opened["id"]
+    assert deliveries(engine)[3].payload["data"]["reason"] == "unparseable"
+
+    with unit_of_work(engine) as db:
+        requests.move(db, OPERATOR, opened["id"], "Done")
+    moved = deliveries(engine)[4]
+    assert moved.kind == "request.moved"
+    assert (moved.payload["data"]["request"]["step"], moved.payload["data"]["previous_step"]) == (
+        "Done",
+        "Triage",
+    )
+
+    add_server(cli, "out", "smtp", smtp_server.port, "starttls")
+    add_mailbox(cli, "desk@example.test", "desk-pass-1", "--outgoing", "out")
+    code, item = cli_json(cli, "send", "--from", "desk@example.test", "--to", "bob@example.org")
+    assert code == 0
+    assert cli("outbox", "flush", "--once").code == 0
+    sent = deliveries(engine)[-1]
+    assert sent.kind == "outbox.sent"
+    assert sent.payload["data"]["outbox_item"]["id"] == item["id"]
+    assert sent.payload["data"]["outbox_item"]["recipients"] == [
+        {"address": "bob@example.org", "status": "accepted"}
+    ]
+
+    dsn = (DATA / "dsn_bounce.eml").read_bytes()
+    dsn = dsn.replace(b"<original-42@example.test>", item["message_id"].encode())
+    dovecot.deliver(user, [dsn.replace(b"nobody@example.net", b"bob@example.org")])
+    assert cli("fetch", "--once").code == 0
+    bounced = [d for d in deliveries(engine) if d.kind == "outbox.bounced"]
+    assert [b.payload["data"]["outbox_item"]["id"] for b in bounced] == [item["id"]]
+
+
+def test_an_email_given_up_writes_outbox_failed(cli: Cli, engine: Engine) -> None:
+    from postroom.storage.models import OutboxItem
+
+    with unit_of_work(engine) as db:
+        webhooks.add(db, OPERATOR, "all", "https://crm.example/hook", ["outbox.failed"])
+    add_server(cli, "out", "smtp", 1, "none")  # nothing listens on port 1
+    add_mailbox(cli, "desk@example.test", "desk-pass-1", "--outgoing", "out")
+    assert cli("send", "--from", "desk@example.test", "--to", "bob@example.org").code == 0
+    with engine.begin() as connection:  # its deadline passed: this attempt is the last
+        connection.execute(update(OutboxItem).values(deadline_at=OutboxItem.created_at))
+    assert cli("outbox", "flush", "--once").code == 1
+    [failed] = deliveries(engine)
+    assert failed.kind == "outbox.failed"
+    assert failed.payload["data"]["outbox_item"]["state"] == "failed"
+
+
+def test_a_refused_password_writes_mailbox_state_changed(
+    cli: Cli, dovecot: Dovecot, engine: Engine
+) -> None:
+    with unit_of_work(engine) as db:
+        webhooks.add(db, OPERATOR, "all", "https://crm.example/hook", ["mailbox.state_changed"])
+    user = f"desk-{uuid.uuid4().hex[:8]}@example.test"
+    dovecot.add_user(user, "right-pass")
+    add_server(cli, "in", "imap", dovecot.imap_port, "none")
+    add_mailbox(cli, user, "wrong-pass", "--incoming", "in")
+    assert cli("fetch", "--once").code == 1
+    assert cli("fetch", "--once").code == 1  # still failing: no second event
+    [changed] = deliveries(engine)
+    data = changed.payload["data"]["mailbox"]
+    assert (data["address"], data["state"], data["previous_state"]) == (user, "auth-failed", "new")
+    assert "wrong-pass" not in json.dumps(changed.payload)
