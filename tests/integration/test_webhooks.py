@@ -376,3 +376,19 @@ def test_a_refused_password_writes_mailbox_state_changed(
     data = changed.payload["data"]["mailbox"]
     assert (data["address"], data["state"], data["previous_state"]) == (user, "auth-failed", "new")
     assert "wrong-pass" not in json.dumps(changed.payload)
+
+
+def test_the_scheduler_delivers_what_is_queued(engine: Engine, receiver: WebhookReceiver) -> None:
+    from postroom.workers.scheduler import Scheduler
+
+    with unit_of_work(engine) as db:
+        webhooks.add(db, OPERATOR, "crm", receiver.url, ["request.moved"])
+        events.emit(db, "request.moved", {"request": {"id": 7}})
+    scheduler = Scheduler(engine, idle=False)
+    scheduler.start()
+    try:
+        with receiver.arrived:
+            assert receiver.arrived.wait_for(lambda: receiver.received, timeout=10)
+    finally:
+        scheduler.stop()
+    assert json.loads(receiver.received[0].body)["data"] == {"request": {"id": 7}}

@@ -11,7 +11,7 @@ from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Id, Limit, Offset, page
 from postroom.api.schemas import WebhookChange, WebhookIn
 from postroom.services import present, webhook_delivery, webhooks
-from postroom.storage.db import default_engine
+from postroom.storage.db import default_engine, unit_of_work
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -75,7 +75,7 @@ def rotate_secret(name: str, db: Db, caller: CallerDep) -> Any:
 @router.post("/{name}/test")
 def test_webhook(name: str, db: Db, caller: CallerDep) -> Any:
     """Send a webhook.test event now and answer with its delivery's outcome."""
-    uid = webhooks.queue_test(db, caller.actor, name)
-    db.commit()  # the worker reads it from the database, in its own transaction
+    with unit_of_work() as own:  # committed first: the worker reads it in its own transaction
+        uid = webhooks.queue_test(own, caller.actor, name)
     webhook_delivery.flush_once(default_engine(), uids=[uid])
     return present.webhook_delivery(webhooks.delivery(db, caller.actor, uid))
