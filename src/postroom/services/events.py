@@ -120,15 +120,18 @@ def message_data(message: Message) -> dict[str, Any]:
     }
 
 
-def message_stored(db: Session, message: Message, action: str) -> None:
+def message_stored(
+    db: Session, message: Message, action: str, subscribed: Subscribers | None = None
+) -> None:
     """An inbound message placed: a request opened, a thread grown, or the message held."""
     if action == "hold":
         data = {"message": message_data(message), "reason": message.held_reason}
-        emit(db, "message.held", data)
+        emit(db, "message.held", data, subscribed)
         return
     assert message.request is not None
     kind = "request.opened" if action == "open" else "request.updated"
-    emit(db, kind, request_data(message.request) | {"message": message_data(message)})
+    data = request_data(message.request) | {"message": message_data(message)}
+    emit(db, kind, data, subscribed)
 
 
 def outbox_outcome(

@@ -177,7 +177,10 @@ def _fetch(
                         own,
                         on_open=acknowledge,
                         on_bounce=partial(bounces.record, db),
-                        on_stored=partial(events.message_stored, db),
+                        # read once a batch, in its transaction
+                        on_stored=partial(
+                            events.message_stored, db, subscribed=events.subscribers(db)
+                        ),
                     )
                 )
                 _advance(_cursor_row(db, mailbox), listing.cursor, keys)
