@@ -4,11 +4,14 @@ rotate-secret alone, and a test delivery to a real receiver on loopback."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.api.conftest import PROBLEM, Api
+from tests.api.test_sign_in import sign_in
 from tests.servers.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.usefixtures("database_url")
@@ -65,3 +68,33 @@ def test_a_url_with_credentials_is_refused_with_the_field(admin: Api) -> None:
     refused = admin.post("/webhooks", json=body)
     assert refused.status_code in (400, 422)
     assert "no user name or password" in refused.text
+
+
+def test_the_console_adds_tests_and_removes_a_webhook_showing_the_secret_once(
+    client: TestClient, admin: Api, receiver: WebhookReceiver
+) -> None:
+    csrf = sign_in(client, admin.email)
+    form = {"csrf": csrf, "name": "crm", "url": receiver.url, "events": "request.opened, *"}
+    added = client.post("/settings/webhooks", data=form)
+    assert added.status_code == 200
+    found = re.search(r'<code id="webhook-secret">(whsec_[^<]+)</code>', added.text)
+    assert found is not None
+    secret = found.group(1)
+    page = client.get("/settings/webhooks")
+    assert "crm" in page.text and secret not in page.text
+
+    tested = client.post("/settings/webhooks/crm/test", data={"csrf": csrf})
+    assert "The test event was delivered" in tested.text
+    assert receiver.received[0].headers["postroom-event"] == "webhook.test"
+    assert secret not in tested.text
+
+    bad = client.post("/settings/webhooks", data=form | {"name": "x", "url": "ftp://x/"})
+    assert bad.status_code == 422 and 'value="ftp://x/"' in bad.text
+    removed = client.post("/settings/webhooks/crm/remove", data={"csrf": csrf})
+    assert "The webhook was removed." in removed.text
+    assert admin.get("/webhooks").json()["items"] == []
+
+
+def test_a_user_is_refused_the_console_page(client: TestClient, ann: Api) -> None:
+    sign_in(client, ann.email)
+    assert client.get("/settings/webhooks").status_code == 403

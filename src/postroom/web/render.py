@@ -44,6 +44,9 @@ NOTICES = {
     "message-routed": "The message is now in the request.",
     "message-reprocessed": "The message was routed again.",
     "token-revoked": "The token was revoked.",
+    "webhook-removed": "The webhook was removed.",
+    "webhook-delivered": "The test event was delivered: the receiver answered 2xx.",
+    "webhook-not-delivered": "The test event was not accepted; its delivery below says why.",
 }
 
 
