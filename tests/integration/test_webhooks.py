@@ -392,3 +392,32 @@ def test_the_scheduler_delivers_what_is_queued(engine: Engine, receiver: Webhook
     finally:
         scheduler.stop()
     assert json.loads(receiver.received[0].body)["data"] == {"request": {"id": 7}}
+
+
+@pytest.mark.usefixtures("database_url")
+def test_settled_deliveries_are_deleted_after_the_retention_and_pending_ones_kept(
+    engine: Engine,
+) -> None:
+    with unit_of_work(engine) as db:
+        webhooks.add(db, OPERATOR, "all", "https://crm.example/hook", ["*"])
+        for _ in range(3):
+            events.emit(db, "request.moved", {})
+    first, second, third = (d.id for d in deliveries(engine))
+    with engine.begin() as connection:
+        for row_id, state in ((first, "delivered"), (second, "failed"), (third, "pending")):
+            connection.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == row_id).values(state=state)
+            )
+    later = utcnow() + webhook_delivery.RETENTION
+    webhook_delivery.sweep(engine, later - webhook_delivery.LEASE)  # not old enough yet
+    assert len(deliveries(engine)) == 3
+    webhook_delivery.sweep(engine, later + webhook_delivery.LEASE)
+    assert [(d.id, d.state) for d in deliveries(engine)] == [(third, "pending")]
+
+
+def test_a_disabled_webhook_is_not_tested(cli: Cli, receiver: WebhookReceiver) -> None:
+    add_webhook(cli, receiver.url, "*")
+    cli("webhook", "disable", "crm")
+    result = cli("webhook", "test", "crm")
+    assert result.code == 1 and "switch it on" in result.stderr
+    assert receiver.received == []

@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, delete, select, update
 
 from postroom.config import get_settings
 from postroom.errors import PostroomError
@@ -43,14 +44,29 @@ CLAIM_BATCH = 200
 PARALLEL = 8  # receivers sent to at once
 FIRST_DELAY = timedelta(seconds=30)
 LONGEST_DELAY = timedelta(hours=6)
+RETENTION = timedelta(days=30)  # delivered and failed rows kept to look at, then deleted
 
 
 @dataclass
 class FlushResult:
+    """Filled by several sending threads at once, hence the lock."""
+
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, state: str, error: str | None) -> None:
+        with self.lock:
+            if state == "delivered":
+                self.delivered += 1
+            elif state == "failed":
+                self.failed += 1
+            else:
+                self.retrying += 1
+            if error is not None:
+                self.errors.append(error)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -113,15 +129,19 @@ def flush_once(
 
 
 def sweep(engine: Engine, now: datetime | None = None) -> None:
-    """Rows left in delivering by a dead worker go back to the queue."""
-    expired = and_(
-        WebhookDelivery.state == "delivering", WebhookDelivery.lease_until < (now or utcnow())
-    )
+    """Rows left in delivering by a dead worker go back to the queue; settled rows older than
+    RETENTION go, so the table stays the size of recent history."""
+    now = now or utcnow()
+    expired = and_(WebhookDelivery.state == "delivering", WebhookDelivery.lease_until < now)
+    settled = WebhookDelivery.state.in_(("delivered", "failed"))
     with engine.begin() as connection:
         connection.execute(
             update(WebhookDelivery)
             .where(expired)
             .values(state="pending", lease_owner=None, lease_until=None)
+        )
+        connection.execute(
+            delete(WebhookDelivery).where(settled, WebhookDelivery.created_at < now - RETENTION)
         )
 
 
@@ -242,15 +262,19 @@ def _settle(
     }
     if error is None:
         values.update(state="delivered", delivered_at=now)
-        result.delivered += 1
     elif now < item.deadline_at:
         values.update(state="pending", next_attempt_at=next_attempt(now, attempts))
-        result.retrying += 1
     else:
         values.update(state="failed")
-        result.failed += 1
-    if error is not None:
-        result.errors.append(f"{item.uid} ({item.kind}): {error}")
+    if error is not None:  # the subscription's name only: a URL may carry a token
+        log.info(
+            "webhook delivery %s to subscription %s: %s (%s)",
+            item.uid,
+            item.subscription_id,
+            error,
+            values["state"],
+        )
+    result.count(values["state"], None if error is None else f"{item.uid} ({item.kind}): {error}")
     with engine.begin() as connection:
         connection.execute(
             update(WebhookDelivery).where(WebhookDelivery.id == item.id).values(**values)

@@ -126,6 +126,8 @@ def rotate_secret(db: Session, actor: Actor, name: str) -> Created:
 def queue_test(db: Session, actor: Actor, name: str) -> str:
     """A webhook.test event for this subscription alone; returns the delivery's uid."""
     row = get(db, actor, name)
+    if not row.active:
+        raise Conflict(f"Webhook {row.name} is off: switch it on to send it a test event.")
     payload = events.envelope(events.TEST_EVENT, {"webhook": row.name})
     audit.record(db, actor, "webhook.tested", row.name)
     return events.queue(db, events.TEST_EVENT, payload, [row.id])[0]
