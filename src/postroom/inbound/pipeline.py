@@ -148,10 +148,10 @@ def ingest(
     *,
     on_open: Callable[[Request, Headers], None] | None = None,
     on_bounce: Callable[[bytes], object] | None = None,
-    on_stored: Callable[[Message, str], None] | None = None,
+    on_stored: Callable[[list[tuple[Message, str]]], None] | None = None,
 ) -> BatchResult:
-    """`on_open`, `on_bounce` and `on_stored` (each message placed, once ids are known, with
-    its action: open, thread, hold) run in the batch's transaction (an acknowledgement queued,
+    """`on_open`, `on_bounce` and `on_stored` (the messages placed, once ids are known, each
+    with its action: open, thread, hold) run in the batch's transaction (an acknowledgement queued,
     an outbox item marked bounced, a webhook event), so they commit together with the
     message, or not at all."""
     result = BatchResult()
@@ -188,8 +188,7 @@ def ingest(
     db.add_all(rows)
     db.flush()
     if on_stored is not None:
-        for row, action in zip(rows, actions, strict=True):
-            on_stored(row, action)
+        on_stored(list(zip(rows, actions, strict=True)))
     return result
 
 

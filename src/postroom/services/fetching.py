@@ -177,10 +177,7 @@ def _fetch(
                         own,
                         on_open=acknowledge,
                         on_bounce=partial(bounces.record, db),
-                        # read once a batch, in its transaction
-                        on_stored=partial(
-                            events.message_stored, db, subscribed=events.subscribers(db)
-                        ),
+                        on_stored=partial(events.messages_stored, db),
                     )
                 )
                 _advance(_cursor_row(db, mailbox), listing.cursor, keys)
