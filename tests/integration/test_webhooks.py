@@ -73,6 +73,7 @@ def make_due(engine: Engine) -> None:
         )
 
 
+@pytest.mark.usefixtures("database_url")
 def test_an_email_that_opens_a_request_is_posted_once_signed(
     cli: Cli, dovecot: Dovecot, engine: Engine, receiver: WebhookReceiver
 ) -> None:
@@ -101,6 +102,7 @@ def test_an_email_that_opens_a_request_is_posted_once_signed(
     assert len(receiver.received) == 1
 
 
+@pytest.mark.usefixtures("database_url")
 def test_a_500_is_retried_and_delivered_once(
     cli: Cli, engine: Engine, receiver: WebhookReceiver
 ) -> None:
@@ -296,7 +298,7 @@ def kinds(engine: Engine) -> list[str]:
     return [d.kind for d in deliveries(engine)]
 
 
-@pytest.mark.usefixtures("trust_test_ca")
+@pytest.mark.usefixtures("trust_test_ca", "database_url")
 def test_each_change_writes_its_event(
     cli: Cli, dovecot: Dovecot, engine: Engine, smtp_server: SmtpServer
 ) -> None:
@@ -345,6 +347,7 @@ def test_each_change_writes_its_event(
     assert [b.payload["data"]["outbox_item"]["id"] for b in bounced] == [item["id"]]
 
 
+@pytest.mark.usefixtures("database_url")
 def test_an_email_given_up_writes_outbox_failed(cli: Cli, engine: Engine) -> None:
     from postroom.storage.models import OutboxItem
 
