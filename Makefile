@@ -9,7 +9,7 @@ VENV := .venv
 HOST ?= 127.0.0.1
 PORT ?= 8025
 
-.PHONY: help run test lint typecheck pytest services bench bench-send bench-push bench-ingest bench-crash bench-memory clean
+.PHONY: help run test lint typecheck pytest services bench bench-send bench-push bench-ingest bench-crash bench-memory bench-webhooks clean
 
 help:
 	@echo "make run   - set up and start postroom on http://$(HOST):$(PORT)"
@@ -51,6 +51,9 @@ bench-memory: $(VENV)/.synced services
 
 bench-push: $(VENV)/.synced services
 	$(VENV)/bin/python -m benchmarks.push --rounds 20
+
+bench-webhooks: $(VENV)/.synced services
+	$(VENV)/bin/python -m benchmarks.webhooks --messages $(N)
 
 bench-send: $(VENV)/.synced
 	@scripts/system-packages postfix

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     oauth_refresh_ahead: int = 300  # seconds before expiry an access token is renewed
     oauth_flow_lifetime: int = 600  # seconds a started sign-in may take
     notify_connection: str | None = None  # the connection that tells owners of broken mailboxes
+    # Seconds a webhook receiver has to accept the connection, and then to answer.
+    webhook_connect_timeout: float = 5.0
+    webhook_timeout: float = 10.0
 
     @property
     def resolved_database_url(self) -> str:

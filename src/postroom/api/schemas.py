@@ -132,3 +132,14 @@ class RetentionIn(Strict):
     days: int | None = Field(
         ge=1, le=36_500, description="days held mail is kept; null: until a person acts on it"
     )
+
+
+class WebhookIn(Strict):
+    name: str = Field(max_length=100)
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(min_length=1, max_length=50)
+    active: bool = True
+
+
+class WebhookChange(Strict):
+    active: bool

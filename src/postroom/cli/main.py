@@ -19,6 +19,7 @@ from postroom.cli import (
     retention,
     servers,
     users,
+    webhooks,
     workflows,
 )
 from postroom.cli.context import database
@@ -48,6 +49,7 @@ app.add_typer(outbound.connection_app, name="connection")
 app.command()(outbound.send)
 app.add_typer(discovery_cli.provider_app, name="provider")
 app.command()(discovery_cli.discover)
+app.add_typer(webhooks.app, name="webhook")
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -148,14 +148,18 @@ def ingest(
     *,
     on_open: Callable[[Request, Headers], None] | None = None,
     on_bounce: Callable[[bytes], object] | None = None,
+    on_stored: Callable[[list[tuple[Message, str]]], None] | None = None,
 ) -> BatchResult:
-    """`on_open` and `on_bounce` run in the batch's transaction (an acknowledgement queued, an
-    outbox item marked bounced), so they commit together with the message, or not at all."""
+    """`on_open`, `on_bounce` and `on_stored` (the messages placed, once ids are known, each
+    with its action: open, thread, hold) run in the batch's transaction (an acknowledgement queued,
+    an outbox item marked bounced, a webhook event), so they commit together with the
+    message, or not at all."""
     result = BatchResult()
     parsed = [(m, parse_headers(m.raw)) for m in fetched]
     router = Router(db, mailbox, own_addresses)
     router.prepare([h for _, h in parsed])
-    rows = []
+    rows: list[Message] = []
+    actions: list[str] = []
     for remote, headers in parsed:
         if router.is_copy(headers):
             result.duplicates += 1  # byte-identical to one we keep: the only mail not kept
@@ -173,6 +177,7 @@ def ingest(
         if on_open is not None and decision.action == "open" and request is not None:
             on_open(request, headers)
         rows.append(_message(mailbox, remote, headers, decision, hits, request))
+        actions.append(decision.action)
         if decision.action == "hold":
             result.held += 1
             result.held_reasons[decision.reason or "held"] += 1
@@ -182,6 +187,8 @@ def ingest(
             result.threaded += 1
     db.add_all(rows)
     db.flush()
+    if on_stored is not None:
+        on_stored(list(zip(rows, actions, strict=True)))
     return result
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from postroom.outbound.bounces import read_dsn
+from postroom.services import events
 from postroom.storage.models import OutboxItem
 
 
@@ -28,7 +29,8 @@ def record(db: Session, raw: bytes) -> OutboxItem | None:
         if report is not None:
             recipient.status = "bounced"
             recipient.detail = f"{report.status} {report.diagnostic}".strip()
-    if all(r.status in ("bounced", "refused") for r in item.recipients):
-        item.state = "bounced"
     item.last_error = "; ".join(f"{f.address}: {f.status} {f.diagnostic}" for f in dsn.failed)
+    if item.state != "bounced" and all(r.status in ("bounced", "refused") for r in item.recipients):
+        item.state = "bounced"
+        events.outbox_outcome(db, item)
     return item

@@ -14,7 +14,7 @@ from postroom.connectors.test_connection import Envelope, Report, Step, run_conn
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import MailboxState, Protocol, Security
 from postroom.errors import InvalidInput, PostroomError
-from postroom.services import audit, mailboxes, servers, tokens
+from postroom.services import audit, events, mailboxes, servers, tokens
 from postroom.services.actors import Actor
 from postroom.services.servers import ServerSpec
 from postroom.storage.models import Mailbox, Server, utcnow
@@ -97,9 +97,14 @@ def check_mailbox(
 
 
 def _check(
-    db: Session, actor: Actor, mailbox: Mailbox, send_test_email: bool = False
+    db: Session,
+    actor: Actor,
+    mailbox: Mailbox,
+    send_test_email: bool = False,
+    before: str | None = None,
 ) -> list[tuple[str, Report]]:
     """Network first, writes after: no database lock is held while a server is slow."""
+    before = before or mailbox.state
     if send_test_email and (mailbox.outgoing_server is None or not mailbox.send_enabled):
         raise InvalidInput(
             f"{mailbox.address} has no outgoing server, so it cannot send a test email."
@@ -108,6 +113,7 @@ def _check(
     if send_test_email:
         reports.append(("test email", _send_test_email(mailbox)))
     _record_state(mailbox, reports)
+    events.mailbox_state_changed(db, mailbox, before)
     audit.record(db, actor, "mailbox.tested", mailbox.address, ok=all(r.ok for _, r in reports))
     return reports
 
@@ -165,10 +171,11 @@ def reconnect(
     mailbox = mailboxes.get_for(db, actor, address, owner)
     if password is not None:
         mailboxes.change_password(db, actor, mailbox, password)
+    before = mailbox.state
     mailbox.state = MailboxState.NEW.value
     mailbox.last_error = None
     audit.record(db, actor, "mailbox.reconnected", mailbox.address)
-    return _check(db, actor, mailbox)
+    return _check(db, actor, mailbox, before=before)
 
 
 def check_unsaved_server(actor: Actor, spec: ServerSpec) -> Report:

@@ -33,7 +33,7 @@ from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import AuthFailed, InvalidInput, PostroomError
 from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
-from postroom.services import cloud_sending, connections, sent_copies
+from postroom.services import cloud_sending, connections, events, sent_copies
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow
@@ -77,6 +77,7 @@ class _Claimed:
     id: int
     connection_id: int | None
     mailbox_id: int | None
+    request_id: int | None
     sender: str
     attempts: int
     size: int
@@ -168,6 +169,7 @@ def _claim(engine: Engine, owner: str, now: datetime, retry_now: bool) -> list[_
                 id=row.id,
                 connection_id=row.connection_id,
                 mailbox_id=row.mailbox_id,
+                request_id=row.request_id,
                 sender=row.sender,
                 attempts=row.attempts,
                 size=row.size or 0,
@@ -179,6 +181,7 @@ def _claim(engine: Engine, owner: str, now: datetime, retry_now: bool) -> list[_
                     OutboxItem.id,
                     OutboxItem.connection_id,
                     OutboxItem.mailbox_id,
+                    OutboxItem.request_id,
                     OutboxItem.sender,
                     OutboxItem.attempts,
                     OutboxItem.deadline_at,
@@ -305,6 +308,8 @@ class _Journal:
         self.window: list[int] = []
         self.items: list[dict[str, Any]] = []
         self.recipients: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []  # outbox.sent / outbox.failed, with the outcome
+        self.subscribed: events.Subscribers | None = None  # read once a flush
 
     def load(self, upcoming: list[_Claimed]) -> None:
         """The bytes of the next emails, as many as fit in PREFETCH_BYTES (at least one)."""
@@ -374,6 +379,7 @@ class _Journal:
             else:
                 values.update(state="failed")
                 self.result.failed += 1
+            self.events.append(_event(item, values))
         self.items.append(values)
 
     def _recipient(
@@ -416,7 +422,12 @@ class _Journal:
                 _item_outcome(columns),
                 [{f"v_{c}" if c != "iid" else c: v for c, v in r.items()} for r in rows],
             )
-        self.items, self.recipients = [], []
+        if self.events:  # in the outcome's transaction: the event exists exactly when it does
+            if self.subscribed is None:
+                self.subscribed = events.subscribers(connection)
+            for data in self.events:
+                events.outbox_outcome(connection, data, self.subscribed)
+        self.items, self.recipients, self.events = [], [], []
 
 
 # Built once: on the one-commit-an-email path, building a statement costs more than running it.
@@ -444,6 +455,17 @@ def _item_outcome(columns: tuple[str, ...]) -> Update:
         .where(OutboxItem.id == bindparam("iid"))
         .values(lease_owner=None, lease_until=None, **values)
     )
+
+
+def _event(item: _Claimed, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "state": values["state"],
+        "sender": item.sender,
+        "request_id": item.request_id,
+        "last_error": values.get("last_error"),
+        "recipients": [{"address": a, "status": s} for a, s in item.statuses.items()],
+    }
 
 
 def _aware(moment: datetime) -> datetime:

@@ -23,7 +23,7 @@ from postroom.connectors.registry import open_receiver
 from postroom.domain.settings import MailboxState
 from postroom.errors import AuthFailed, NeedsReconnect, NotFound, PostroomError, TokenRejected
 from postroom.inbound.pipeline import BatchResult, ingest
-from postroom.services import bounces, tokens
+from postroom.services import bounces, events, tokens
 from postroom.services.acknowledgements import Acknowledger
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
@@ -177,6 +177,7 @@ def _fetch(
                         own,
                         on_open=acknowledge,
                         on_bounce=partial(bounces.record, db),
+                        on_stored=partial(events.messages_stored, db),
                     )
                 )
                 _advance(_cursor_row(db, mailbox), listing.cursor, keys)
@@ -209,22 +210,28 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
         mailbox = db.get(Mailbox, mailbox_id)
         if mailbox is None:
             return
-        now = utcnow()
-        mailbox.last_checked_at = now
-        if run.ok:
-            mailbox.state, mailbox.last_error, mailbox.failures = MailboxState.OK.value, None, 0
-            mailbox.last_success_at = now
-            jitter = random.uniform(0.9, 1.1)  # mailboxes added together drift apart
-            mailbox.next_poll_at = now + timedelta(seconds=mailbox.poll_interval * jitter)
-            return
-        mailbox.failures += 1
-        if run.failure == NeedsReconnect.code:
-            mailbox.state = MailboxState.NEEDS_RECONNECT.value
-        elif run.failure in (AuthFailed.code, TokenRejected.code):
-            mailbox.state = MailboxState.AUTH_FAILED.value
-        else:
-            mailbox.state = MailboxState.UNREACHABLE.value
-        mailbox.last_error = run.error
-        backoff = timedelta(seconds=mailbox.poll_interval * 2 ** min(mailbox.failures, 10))
-        jitter = random.uniform(0.8, 1.2)
-        mailbox.next_poll_at = now + min(backoff, MAX_BACKOFF) * jitter
+        before = mailbox.state
+        _schedule(mailbox, run)
+        events.mailbox_state_changed(db, mailbox, before)
+
+
+def _schedule(mailbox: Mailbox, run: MailboxRun) -> None:
+    now = utcnow()
+    mailbox.last_checked_at = now
+    if run.ok:
+        mailbox.state, mailbox.last_error, mailbox.failures = MailboxState.OK.value, None, 0
+        mailbox.last_success_at = now
+        jitter = random.uniform(0.9, 1.1)  # mailboxes added together drift apart
+        mailbox.next_poll_at = now + timedelta(seconds=mailbox.poll_interval * jitter)
+        return
+    mailbox.failures += 1
+    if run.failure == NeedsReconnect.code:
+        mailbox.state = MailboxState.NEEDS_RECONNECT.value
+    elif run.failure in (AuthFailed.code, TokenRejected.code):
+        mailbox.state = MailboxState.AUTH_FAILED.value
+    else:
+        mailbox.state = MailboxState.UNREACHABLE.value
+    mailbox.last_error = run.error
+    backoff = timedelta(seconds=mailbox.poll_interval * 2 ** min(mailbox.failures, 10))
+    jitter = random.uniform(0.8, 1.2)
+    mailbox.next_poll_at = now + min(backoff, MAX_BACKOFF) * jitter

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from postroom.errors import Conflict, NotFound
 from postroom.inbound.parse import parse_body, parse_headers
 from postroom.inbound.pipeline import Router
-from postroom.services import audit, requests, workflows
+from postroom.services import audit, events, requests, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, Message, Request, utcnow
 
@@ -80,6 +80,7 @@ def open_request(db: Session, actor: Actor, message_id: int, workflow: str) -> R
     db.add(request)
     _route(message, request)
     db.flush()
+    events.message_stored(db, message, "open")
     audit.record(db, actor, "message.opened", f"message {message_id}", request=request.id)
     return request
 
@@ -91,6 +92,7 @@ def attach(db: Session, actor: Actor, message_id: int, request_id: int) -> Reque
     _route(message, request)
     request.updated_at = utcnow()
     db.flush()
+    events.message_stored(db, message, "thread")
     audit.record(db, actor, "message.attached", f"message {message_id}", request=request.id)
     return request
 
@@ -133,6 +135,8 @@ def reprocess(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
         message.status, message.held_reason, message.request = "routed", None, request
         message.rule_hits = trail
     db.flush()
+    if decision.action != "hold":  # still held: no news, it was held before
+        events.message_stored(db, message, decision.action)
     audit.record(
         db,
         actor,

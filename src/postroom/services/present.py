@@ -15,6 +15,8 @@ from postroom.storage.models import (
     OutboxItem,
     Server,
     User,
+    WebhookDelivery,
+    WebhookSubscription,
     Workflow,
 )
 
@@ -233,3 +235,38 @@ def retention(view: Retention) -> dict[str, Any]:
 
 def purge(result: Purge) -> dict[str, Any]:
     return {"dry_run": result.dry_run, "purged": result.total, "by_reason": result.counts}
+
+
+def webhook(row: WebhookSubscription, secret: str | None = None) -> dict[str, Any]:
+    """`secret` only when just made (add, rotate-secret): shown once, never read back."""
+    data: dict[str, Any] = {
+        "name": row.name,
+        "url": row.url,
+        "events": list(row.events),
+        "active": row.active,
+        "secret_set": row.secret is not None,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+    }
+    if secret is not None:
+        data["secret"] = secret
+    return data
+
+
+def webhook_delivery(row: WebhookDelivery, *, payload: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": row.id,
+        "uid": row.uid,
+        "event_id": row.event_id,
+        "webhook": row.subscription.name,
+        "event": row.kind,
+        "state": row.state,
+        "attempts": row.attempts,
+        "last_status": row.last_status,
+        "last_error": row.last_error,
+        "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+        "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+    }
+    if payload:
+        data["payload"] = row.payload
+    return data

@@ -13,7 +13,7 @@ from postroom.config import get_settings
 from postroom.domain.settings import MailboxState
 from postroom.errors import PostroomError
 from postroom.outbound.compose import Draft
-from postroom.services import audit
+from postroom.services import audit, events
 from postroom.services.actors import SYSTEM
 from postroom.storage.models import Connection, Mailbox, User
 
@@ -25,7 +25,8 @@ def mark(db: Session, mailbox: Mailbox, reason: str) -> None:
     mailbox.last_error = reason
     if mailbox.state == MailboxState.NEEDS_RECONNECT.value:
         return
-    mailbox.state = MailboxState.NEEDS_RECONNECT.value
+    before, mailbox.state = mailbox.state, MailboxState.NEEDS_RECONNECT.value
+    events.mailbox_state_changed(db, mailbox, before)
     notified = _notify(db, mailbox, reason)
     audit.record(
         db, SYSTEM, "mailbox.needs-reconnect", mailbox.address, reason=reason, notified=notified

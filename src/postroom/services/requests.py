@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from postroom.errors import InvalidInput, NotFound
 from postroom.inbound.parse import parse_body
-from postroom.services import audit, workflows
+from postroom.services import audit, events, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Message, Request, WorkflowMember, utcnow
 
@@ -133,4 +133,5 @@ def move(db: Session, actor: Actor, request_id: int, step: str) -> Request:
         audit.record(
             db, actor, "request.moved", f"request #{request.id}", step=target.name, before=before
         )
+        events.emit(db, "request.moved", events.request_data(request) | {"previous_step": before})
     return request

@@ -45,6 +45,9 @@ NOTICES = {
     "message-reprocessed": "The message was routed again.",
     "retention-saved": "The retention was saved; the hourly purge follows it.",
     "token-revoked": "The token was revoked.",
+    "webhook-removed": "The webhook was removed.",
+    "webhook-delivered": "The test event was delivered: the receiver answered 2xx.",
+    "webhook-not-delivered": "The test event was not accepted; its delivery below says why.",
 }
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Engine, or_, select
 
 from postroom.domain.settings import MailboxState, Protocol
-from postroom.services import delivery, fetching, tokens
+from postroom.services import delivery, fetching, tokens, webhook_delivery
 from postroom.services.fetching import MailboxRun
 from postroom.storage.models import Mailbox, Server, utcnow
 from postroom.workers import leases, maintenance
@@ -44,6 +44,7 @@ class Scheduler:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         self.running: dict[int, Future[None]] = {}
         self.sending: Future[None] | None = None
+        self.notifying: Future[None] | None = None  # webhook deliveries
         self.renewing: Future[None] | None = None
         self.tokens_due = 0.0  # monotonic time of the next token renewal round
         self.upkeep: Future[None] | None = None
@@ -114,6 +115,7 @@ class Scheduler:
                 for mailbox_id in due:
                     self._submit(mailbox_id)
                 self._submit_outbox()
+                self._submit_webhooks()
                 self._submit_renewals()
                 self._submit_upkeep()
                 wait = min(wait, OUTBOX_TICK)
@@ -136,6 +138,18 @@ class Scheduler:
             if self.sending is not None and not self.sending.done():
                 return
             self.sending = self.pool.submit(self._send)
+
+    def _submit_webhooks(self) -> None:
+        with self.lock:
+            if self.notifying is not None and not self.notifying.done():
+                return
+            self.notifying = self.pool.submit(self._notify)
+
+    def _notify(self) -> None:
+        try:
+            webhook_delivery.flush_once(self.engine)
+        except Exception:  # logged; the next tick tries again, the rows keep their state
+            log.exception("delivering webhooks failed unexpectedly")
 
     def _submit_renewals(self) -> None:
         now = time.monotonic()

@@ -17,6 +17,7 @@ from postroom.api.v1 import (
     servers,
     tokens,
     users,
+    webhooks,
     workflows,
 )
 
@@ -35,5 +36,6 @@ for module in (
     outbox,
     audit,
     discovery,
+    webhooks,
 ):
     router.include_router(module.router)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from postroom.web.views import found, profile, servers, settings, signin, work
+    from postroom.web.views import found, profile, servers, settings, signin, webhooks, work
 
     return [
         signin.router,
@@ -15,4 +15,5 @@ def routers() -> list[APIRouter]:
         profile.router,
         work.router,
         found.router,
+        webhooks.router,
     ]
