@@ -35,6 +35,7 @@ from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
 from postroom.services import cloud_sending, connections, events, sent_copies
 from postroom.services.connection_tests import credentials_of, endpoint_of
+from postroom.storage import leased_queue
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow
 
@@ -153,15 +154,12 @@ def _claim(engine: Engine, owner: str, now: datetime, retry_now: bool) -> list[_
     if not retry_now:
         due = due.where(OutboxItem.next_attempt_at <= now)
     with engine.begin() as connection:
-        ids = list(connection.scalars(due.order_by(OutboxItem.id).limit(CLAIM_BATCH)))
-        if not ids:
+        until = now + LEASE
+        if not leased_queue.take(
+            connection, OutboxItem, due, waiting="queued", taken="sending",
+            owner=owner, until=until, limit=CLAIM_BATCH,
+        ):  # fmt: skip
             return []
-        # Conditional: a row another worker took between the SELECT and here stays theirs.
-        connection.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id.in_(ids), OutboxItem.state == "queued")
-            .values(state="sending", lease_owner=owner, lease_until=now + LEASE)
-        )
         # Plain rows, not ORM objects: hundreds of them a flush, and only these columns.
         mine = and_(OutboxItem.lease_owner == owner, OutboxItem.state == "sending")
         claimed = {

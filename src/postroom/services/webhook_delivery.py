@@ -34,6 +34,7 @@ from sqlalchemy import Engine, and_, delete, select, update
 from postroom.config import get_settings
 from postroom.errors import PostroomError
 from postroom.services.webhooks import secret_of
+from postroom.storage import leased_queue
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import WebhookDelivery, WebhookSubscription, aware, utcnow
 
@@ -157,15 +158,12 @@ def _claim(
     if not any_time:
         due = due.where(WebhookDelivery.next_attempt_at <= now)
     with engine.begin() as connection:
-        ids = list(connection.scalars(due.order_by(WebhookDelivery.id).limit(CLAIM_BATCH)))
-        if not ids:
+        until = now + LEASE
+        if not leased_queue.take(
+            connection, WebhookDelivery, due, waiting="pending", taken="delivering",
+            owner=owner, until=until, limit=CLAIM_BATCH,
+        ):  # fmt: skip
             return []
-        # Conditional: a row another worker took between the SELECT and here stays theirs.
-        connection.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids), WebhookDelivery.state == "pending")
-            .values(state="delivering", lease_owner=owner, lease_until=now + LEASE)
-        )
         rows = connection.execute(
             select(
                 WebhookDelivery.id,
