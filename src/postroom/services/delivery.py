@@ -238,7 +238,7 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
             if item.id not in journal.raw:
                 journal.load(items[index:])
             if window > 1 and index % window == 0:
-                journal.window = [i.id for i in items[index : index + window]]
+                journal.mark_together([i.id for i in items[index : index + window]])
             try:
                 outcome = transmit(
                     client,
@@ -323,6 +323,10 @@ class _Journal:
                 select(OutboxItem.id, OutboxItem.raw).where(OutboxItem.id.in_(ids))
             )
             self.raw.update((item_id, raw) for item_id, raw in rows)
+
+    def mark_together(self, ids: list[int]) -> None:
+        """The next `mark` writes the end-of-DATA marker of all these emails in one commit."""
+        self.window = ids
 
     def mark(self, item_id: int) -> None:
         """Called just before the final dot: from here on a crash means 'maybe delivered'."""

@@ -1,16 +1,12 @@
-"""The outbox: email to send, durable, with retries, per-recipient outcomes and bounces.
+"""The outbox: queueing email, and what people do with it (list, show, retry).
 
-The outbox row is the truth and the table is the queue: a worker claims due rows with a
-conditional UPDATE (a lease), so any number of workers on any machines share it, and nothing
-outside the database can disagree with it. A lease that expires (the worker died) puts the
-row back, unless the worker had already reached the end of DATA: then it may have been
-delivered, and it waits as "uncertain" for a person instead of being sent twice.
+The outbox row is the truth and the table is the queue: its Message-ID and bytes are fixed
+here, at enqueue. Sending it (claims, leases, outcomes) is services/delivery.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -23,9 +19,6 @@ from postroom.outbound.retry import DEADLINE
 from postroom.services import audit, connections, mailboxes, sent_copies
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, OutboxItem, OutboxRecipient, utcnow
-
-LEASE = timedelta(minutes=5)
-CLAIM_BATCH = 500
 
 
 def enqueue(

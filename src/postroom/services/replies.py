@@ -103,19 +103,19 @@ def record_sent(db: Session, item: OutboxItem, sending: Mailbox, request: Reques
 def sending_mailbox(db: Session, actor: Actor, request: Request, address: str | None) -> Mailbox:
     """A mailbox the actor may reply from: one of their own, or a system mailbox of the
     request's workflow. Another user's mailbox is not found, as everywhere."""
-    candidates = _own(db, actor) + _system(db, request)
+    own, system = _own(db, actor), _system(db, request)
     if address is not None:
         wanted = address.strip().lower()
-        found = [m for m in candidates if m.address == wanted]
+        found = [m for m in own + system if m.address == wanted]
         if not found:
             raise NotFound(
                 f"No mailbox {address} that you may reply from: use one of your own mailboxes "
                 "or a system mailbox of the request's workflow.",
             )
         return _can_send(found[0])
-    preferred = [m for m in _own(db, actor) if m.is_default and _sends(m)]
-    preferred += [m for m in _system(db, request) if m.id == request.mailbox_id and _sends(m)]
-    preferred += [m for m in _system(db, request) if _sends(m)]
+    preferred = [m for m in own if m.is_default and _sends(m)]
+    preferred += [m for m in system if m.id == request.mailbox_id and _sends(m)]
+    preferred += [m for m in system if _sends(m)]
     if not preferred:
         raise InvalidInput(
             f"No mailbox can send replies for request #{request.id}: give your default mailbox "
