@@ -9,6 +9,7 @@ import typer
 
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, fields, read_text_file, table
+from postroom.cli.params import Limit, RowId
 from postroom.errors import InvalidInput
 from postroom.services import fetching, held, present, replies, requests, retention
 from postroom.services.actors import OPERATOR
@@ -39,7 +40,7 @@ def fetch(
 @request_app.command("list")
 def request_list(
     workflow: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option(help="0 for all")] = 50,
+    limit: Limit = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List requests, newest first."""
@@ -51,7 +52,7 @@ def request_list(
 
 @request_app.command("reply")
 def request_reply(
-    request_id: int,
+    request_id: RowId,
     body: Annotated[str | None, typer.Option(help="The reply text")] = None,
     body_file: Annotated[Path | None, typer.Option(help="The reply text, from a file")] = None,
     html_file: Annotated[Path | None, typer.Option(help="An HTML version")] = None,
@@ -80,7 +81,7 @@ def request_reply(
 
 
 @request_app.command("show")
-def request_show(request_id: int, as_json: JsonFlag = False) -> None:
+def request_show(request_id: RowId, as_json: JsonFlag = False) -> None:
     """Show a request and its thread."""
     with database() as db:
         data = requests.detail(db, request_id)
@@ -94,7 +95,7 @@ def held_list(
     reason: Annotated[
         str | None, typer.Option(help="e.g. auto-reply, bounce, workflow-inactive")
     ] = None,
-    limit: Annotated[int, typer.Option(help="0 for all")] = 100,
+    limit: Limit = 100,
     as_json: JsonFlag = False,
 ) -> None:
     """List held messages with their reasons."""
@@ -104,7 +105,7 @@ def held_list(
 
 
 @held_app.command("reprocess")
-def held_reprocess(message_id: int, as_json: JsonFlag = False) -> None:
+def held_reprocess(message_id: RowId, as_json: JsonFlag = False) -> None:
     """Route a held message again; it opens or updates its request exactly once."""
     with database() as db:
         data = held.reprocess(db, OPERATOR, message_id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
-import click
 import typer
+from typer._click import exceptions as click_errors
 
 from postroom.cli import discovery as discovery_cli
 from postroom.cli import (
@@ -24,6 +24,7 @@ from postroom.cli import (
 )
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, table
+from postroom.cli.params import Limit
 from postroom.config import get_settings
 from postroom.errors import PostroomError
 from postroom.services import audit, present
@@ -64,7 +65,7 @@ def upgrade(as_json: JsonFlag = False) -> None:
 
 @app.command("audit")
 def audit_log(
-    limit: Annotated[int, typer.Option(help="How many, newest first; 0 for all")] = 50,
+    limit: Limit = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """Show the audit log: who changed what, when, and why."""
@@ -121,17 +122,31 @@ def run() -> None:
     try:
         code = command.main(standalone_mode=False)
     except PostroomError as exc:
-        if as_json:
-            sys.stderr.write(json.dumps({"error": exc.code, "message": str(exc)}) + "\n")
-        else:
-            sys.stderr.write(f"Error: {exc}\n")
-        sys.exit(1)
-    except click.exceptions.Exit as exc:
+        _fail(as_json, exc.code, str(exc), 1)
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.stderr.write("Aborted.\n")
-        sys.exit(1)
-    except click.ClickException as exc:
+    except typer.Abort:
+        _fail(as_json, "aborted", "Aborted.", 1)
+    except click_errors.NoArgsIsHelpError as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except click_errors.ClickException as exc:
+        # The locked typer vendors click and raises its own exceptions (typer._click), not
+        # click's: usage errors (exit 2) and file errors (exit 1) alike end here, one line each.
+        code_name = "usage" if isinstance(exc, click_errors.UsageError) else "error"
+        _fail(as_json, code_name, exc.format_message(), exc.exit_code)
+    except Exception as exc:  # the contract: never a traceback; one line and exit 1
+        logging.getLogger("postroom.cli").debug("unexpected error", exc_info=True)
+        name = type(exc).__name__
+        _fail(as_json, "unexpected", f"{name}: {exc} (POSTROOM_LOG_LEVEL=DEBUG logs where)", 1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(as_json: bool, code: str, message: str, exit_code: int) -> NoReturn:
+    """One line on stderr (JSON with --json) and the exit code: 2 for usage, 1 otherwise."""
+    line = " ".join(message.split())
+    if as_json:
+        sys.stderr.write(json.dumps({"error": code, "message": line}) + "\n")
+    else:
+        sys.stderr.write(f"Error: {line}\n")
+    sys.exit(exit_code)

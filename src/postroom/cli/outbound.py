@@ -10,6 +10,7 @@ import typer
 
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, fields, read_text_file, table
+from postroom.cli.params import Limit, RowId
 from postroom.errors import InvalidInput
 from postroom.outbound.compose import Attachment, Draft
 from postroom.services import connections, delivery, outbox, present
@@ -69,7 +70,7 @@ def outbox_list(
     state: Annotated[
         str | None, typer.Option(help="queued, sending, sent, failed, bounced, uncertain")
     ] = None,
-    limit: Annotated[int, typer.Option(help="0 for all")] = 100,
+    limit: Limit = 100,
     as_json: JsonFlag = False,
 ) -> None:
     """List outbox items, newest first."""
@@ -87,7 +88,7 @@ def outbox_list(
 
 
 @outbox_app.command("show")
-def outbox_show(item_id: int, as_json: JsonFlag = False) -> None:
+def outbox_show(item_id: RowId, as_json: JsonFlag = False) -> None:
     """Show one outbox item and the outcome per recipient."""
     with database() as db:
         data = present.outbox_item(outbox.get(db, item_id))
@@ -119,7 +120,7 @@ def outbox_flush(
 
 
 @outbox_app.command("retry")
-def outbox_retry(item_id: int, as_json: JsonFlag = False) -> None:
+def outbox_retry(item_id: RowId, as_json: JsonFlag = False) -> None:
     """Queue an uncertain or failed item again (after checking it was not delivered)."""
     with database() as db:
         data = present.outbox_item(outbox.retry(db, OPERATOR, item_id))

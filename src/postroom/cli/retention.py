@@ -6,6 +6,7 @@ import typer
 
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, table
+from postroom.cli.params import Days
 from postroom.services import present, retention
 from postroom.services.actors import OPERATOR
 
@@ -26,7 +27,7 @@ def show(as_json: JsonFlag = False) -> None:
 
 
 @app.command("set")
-def set_days(reason: str, days: int, as_json: JsonFlag = False) -> None:
+def set_days(reason: str, days: Days, as_json: JsonFlag = False) -> None:
     """Keep held mail of REASON for DAYS days after it arrived, then purge it."""
     with database() as db:
         data = present.retention(retention.set_days(db, OPERATOR, reason, days))

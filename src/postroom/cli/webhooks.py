@@ -8,6 +8,7 @@ import typer
 
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, fields, table
+from postroom.cli.params import Limit, RowId
 from postroom.errors import InvalidInput
 from postroom.services import events, present, webhook_delivery, webhooks
 from postroom.services.actors import OPERATOR
@@ -120,7 +121,7 @@ def deliveries(
     state: Annotated[
         str | None, typer.Option(help="pending, delivering, delivered, failed")
     ] = None,
-    limit: Annotated[int, typer.Option(help="0 for all")] = 50,
+    limit: Limit = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List deliveries, newest first."""
@@ -133,7 +134,7 @@ def deliveries(
 
 
 @app.command()
-def redeliver(delivery_id: int, as_json: JsonFlag = False) -> None:
+def redeliver(delivery_id: RowId, as_json: JsonFlag = False) -> None:
     """Queue a delivery again now (a failed one, or one to send once more)."""
     with database() as db:
         data = present.webhook_delivery(webhooks.redeliver(db, OPERATOR, delivery_id))
