@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,16 @@ def test_the_same_idempotency_key_queues_once(outbound: Cli) -> None:
     assert first["id"] == again["id"]
     _, items = cli_json(outbound, "outbox", "list")
     assert len(items) == 1
+
+
+def test_the_same_idempotency_key_for_another_email_is_refused(outbound: Cli) -> None:
+    _send(outbound, "--to", "ann@example.org", "--idempotency-key", "order-78")
+    other = ("--to", "bob@example.org", "--idempotency-key", "order-78", "--json")
+    refused = outbound("send", "--from", SENDER, *other)
+    error = json.loads(refused.stderr)
+    assert refused.code == 1 and error["error"] == "conflict" and "order-78" in error["message"]
+    _, items = cli_json(outbound, "outbox", "list")
+    assert [i["recipients"][0]["address"] for i in items] == ["ann@example.org"]
 
 
 @pytest.mark.parametrize(

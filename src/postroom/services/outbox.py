@@ -16,7 +16,7 @@ from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.outbound.compose import Draft, check, compose, new_message_id, recipients
 from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE
-from postroom.services import audit, connections, mailboxes, sent_copies
+from postroom.services import audit, connections, idempotency, mailboxes, requests, sent_copies
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, OutboxItem, OutboxRecipient, utcnow
 
@@ -32,19 +32,27 @@ def enqueue(
     sending: Mailbox | None = None,
     kind: str = "email",
     audited: bool = True,
+    content: str | None = None,
 ) -> OutboxItem:
-    """Queue one email. The same idempotency key twice returns the first item, sends once.
+    """Queue one email. The same idempotency key twice from one actor returns the first item
+    and sends once; the same key for different content is a conflict, never a silent no-op.
 
     `sending` is a mailbox the caller has already decided the actor may send from (a reply
-    from a workflow's system mailbox); otherwise the sender must be one the actor manages.
+    from a workflow's system mailbox, its request checked); otherwise the sender must be one the
+    actor manages, and a request the email is tagged with one the actor may see. `content` is
+    what the caller was asked to send, when the draft holds more (a reply's thread headers).
     """
     key = idempotency_key.strip() if idempotency_key else None
+    scope = idempotency.scope(actor)
+    digest = content or idempotency.digest(draft, connection, request_id, kind)
     if key:
-        existing = db.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == key))
+        existing = idempotency.earlier(db, scope, key, digest)
         if existing is not None:
             return existing
     if connection:
         actor.require_admin("send through a named connection")
+    if request_id is not None and sending is None:
+        requests.get(db, request_id, actor)  # another user's request is not found, as everywhere
     route = connections.get(db, connection) if connection else None
     if route is not None:
         mailbox = route.mailbox
@@ -65,6 +73,8 @@ def enqueue(
     now = utcnow()
     item = OutboxItem(
         idempotency_key=key or None,
+        idempotency_scope=scope if key else None,
+        idempotency_digest=digest if key else None,
         connection_id=route.id if route else None,
         mailbox_id=mailbox.id,
         request_id=request_id,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from postroom.errors import InvalidInput, NotFound
 from postroom.outbound.compose import Draft
-from postroom.services import outbox, requests
+from postroom.services import idempotency, outbox, requests
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, Message, OutboxItem, Request
 
@@ -73,6 +73,7 @@ def reply(
         request_id=request.id,
         sending=sending,
         kind="reply",
+        content=idempotency.digest("reply", request.id, body, html, mailbox),
     )
     record_sent(db, item, sending, request)
     return item

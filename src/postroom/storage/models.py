@@ -105,6 +105,9 @@ class Workflow(Base):
     # The email that tells a sender their request was opened; none is sent while the body is null.
     acknowledgement_subject: Mapped[str | None] = mapped_column(Text)
     acknowledgement_body: Mapped[str | None] = mapped_column(Text)
+    # An email may join a request by its headers when its sender took part; with this, also
+    # when the sender's domain is that of someone who took part (a colleague answering).
+    thread_same_domain: Mapped[bool] = mapped_column(Boolean, default=False)
     steps: Mapped[list[WorkflowStep]] = relationship(
         order_by="WorkflowStep.position", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -297,9 +300,13 @@ class OutboxItem(Base):
     __table_args__ = (
         Index("ix_outbox_items_due", "state", "next_attempt_at"),
         Index("ix_outbox_items_sent_copy", "sent_copy"),
+        # A key is the acting user's own: another user's equal key is a different email.
+        UniqueConstraint("idempotency_scope", "idempotency_key"),
     )
 
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    idempotency_scope: Mapped[str | None] = mapped_column(String(100))  # who used the key
+    idempotency_digest: Mapped[str | None] = mapped_column(String(64))  # what it was used for
     connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id"))
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
