@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.config import get_settings
 from postroom.errors import ConfigurationError
+from postroom.storage.private_files import private_data_directory, private_sqlite_database
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -44,7 +45,7 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_database(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
@@ -62,7 +63,11 @@ def engine_for(url: str) -> Engine:
 
 
 def default_engine() -> Engine:
-    return engine_for(get_settings().resolved_database_url)
+    settings = get_settings()
+    private_data_directory(
+        settings.data_dir, settings.key_file, create=settings.database_url is None
+    )
+    return engine_for(settings.resolved_database_url)
 
 
 @contextmanager

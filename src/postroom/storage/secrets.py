@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from postroom.config import get_settings
 from postroom.errors import ConfigurationError, SecretUnreadable
+from postroom.storage.private_files import private_directory, private_file
 
 FORMAT_VERSION = b"\x01"
 NONCE_BYTES = 12
@@ -40,9 +41,10 @@ def _decode_key(text: str, source: str) -> bytes:
 def load_or_create_key(env_value: str | None, key_file: Path) -> bytes:
     if env_value:
         return _decode_key(env_value, "POSTROOM_SECRET_KEY")
+    private_directory(key_file.parent)
     if key_file.exists():
+        private_file(key_file)  # a key file made before postroom restricted it
         return _decode_key(key_file.read_text(), str(key_file))
-    key_file.parent.mkdir(parents=True, exist_ok=True)
     text = base64.urlsafe_b64encode(os.urandom(32)).decode()
     try:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
