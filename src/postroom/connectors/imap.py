@@ -12,12 +12,15 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import DELETED, SEEN, SocketTimeout
 
+from postroom.connectors import trace
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
 from postroom.connectors.session_errors import mid_session
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import AfterImportKind, Security
 from postroom.errors import AuthFailed, TokenRejected, Unreachable
+
+trace.install()  # before any IMAP client exists: its trace would carry raw mail
 
 FETCH_CHUNK = 500  # imapclient refuses "1:*"; Dovecot's command line limit is 64 KB
 
