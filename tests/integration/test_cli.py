@@ -241,3 +241,21 @@ def test_oauth_app_remove_is_refused_while_a_mailbox_uses_it(cli: Cli) -> None:
     assert _ok(cli, "oauth-app", "remove", "spare") == {"removed": "spare"}
     names = _ok(cli, "oauth-app", "list")
     assert isinstance(names, list) and [a["name"] for a in names] == ["m365"]
+
+
+def test_mailbox_add_refuses_a_display_name_with_a_line_break(cli: Cli) -> None:
+    _ok(cli, "server", "add", "in", "--protocol", "pop3", "--host", "pop.example.test")
+    refused = cli(
+        "mailbox",
+        "add",
+        "desk@example.test",
+        "--incoming",
+        "in",
+        "--name",
+        "Desk\r\nBcc: victim@example.org",
+        "--password-stdin",
+        "--json",
+        input="pw\n",
+    )
+    assert refused.code == 1 and "control characters" in refused.stderr
+    assert _ok(cli, "mailbox", "list") == []

@@ -77,3 +77,16 @@ def test_login_formats_make_the_login_from_the_address(
     fmt: LoginFormat, username: str | None, expected: str
 ) -> None:
     assert fmt.login_for("ann@example.org", username) == expected
+
+
+@pytest.mark.parametrize(
+    "bad", ["Desk\r\nBcc: x@example.org", "Desk\nX", "Desk\tA", "A\x7fB", "A\u2028B"]
+)
+def test_a_display_name_must_be_one_line_without_control_characters(bad: str) -> None:
+    with pytest.raises(InvalidInput, match="control characters") as refused:
+        validate.display_name(bad)
+    assert refused.value.field == "display_name"
+
+
+def test_a_display_name_may_hold_any_printable_text() -> None:
+    assert validate.display_name("  Müller & Söhne — Service  ") == "Müller & Söhne — Service"

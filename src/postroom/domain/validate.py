@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 from typing import TypeVar
 
@@ -13,6 +14,7 @@ E = TypeVar("E", bound=StrEnum)
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 MAX_TIMEOUT_SECONDS = 600.0
+_LINE_BREAKING = {"Cc", "Zl", "Zp"}  # control characters, line and paragraph separators
 
 
 def choice(kind: type[E], value: str, field: str) -> E:
@@ -33,6 +35,19 @@ def name(value: str, field: str = "name") -> str:
         raise InvalidInput(f"The {field} is longer than 100 characters.", field=field)
     if any(ord(c) < 32 for c in cleaned):
         raise InvalidInput(f"The {field} contains control characters.", field=field)
+    return cleaned
+
+
+def display_name(value: str, field: str = "display_name") -> str:
+    """The name shown beside an address in From: one line, or a header could be injected and
+    every email sent with it would be refused."""
+    cleaned = value.strip()
+    if len(cleaned) > 200 or any(unicodedata.category(c) in _LINE_BREAKING for c in cleaned):
+        raise InvalidInput(
+            "The name is too long or holds control characters (line breaks, tabs): write it "
+            "on one line, at most 200 characters.",
+            field=field,
+        )
     return cleaned
 
 

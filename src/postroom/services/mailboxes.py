@@ -106,7 +106,7 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
         raise Conflict(f"{address} is already added{'' if owner_id is None else ' for this user'}.")
     mailbox = Mailbox(
         address=address,
-        display_name=spec.display_name.strip(),
+        display_name=validate.display_name(spec.display_name),
         owner_id=owner_id,
         incoming_server=incoming,
         outgoing_server=outgoing,
@@ -178,7 +178,7 @@ def edit(
     """
     changed: dict[str, str | None] = {}
     if display_name is not None:
-        mailbox.display_name = changed["display_name"] = display_name.strip()
+        mailbox.display_name = changed["display_name"] = validate.display_name(display_name)
     if sent_folder is not None:
         mailbox.sent_folder = changed["sent_folder"] = _sent_folder(
             sent_folder, mailbox.incoming_server, mailbox.outgoing_server
@@ -261,13 +261,7 @@ def rename(
 ) -> Mailbox:
     """The name people see beside the address when mail is sent from it."""
     mailbox = get_for(db, actor, address, owner)
-    name = display_name.strip()
-    if len(name) > 200 or any(ord(c) < 32 for c in name):
-        raise InvalidInput(
-            "The name is too long or holds control characters: write it on one line, "
-            "at most 200 characters.",
-            field="display_name",
-        )
+    name = validate.display_name(display_name)
     mailbox.display_name = name
     audit.record(db, actor, "mailbox.renamed", _label(mailbox), name=name)
     return mailbox
