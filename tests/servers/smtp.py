@@ -68,6 +68,7 @@ class SmtpServer(LoopbackServer):
     instead wraps the listener itself in TLS (SMTPS, port-465 style) and then
     offers no STARTTLS. ``auth_require_tls`` hides and refuses AUTH until
     STARTTLS; it is off by default so plain-text tests need no TLS setup.
+    ``smtputf8=True`` offers SMTPUTF8 (RFC 6531), for international addresses.
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class SmtpServer(LoopbackServer):
         implicit_tls: bool = False,
         auth_require_tls: bool = False,
         auth_required: bool = False,
+        smtputf8: bool = False,
         ca: TestCA | None = None,
         hostname: str = "localhost",
         startup_timeout: float = 10.0,
@@ -87,6 +89,7 @@ class SmtpServer(LoopbackServer):
         self._implicit_tls = implicit_tls
         self._auth_require_tls = auth_require_tls
         self._auth_required = auth_required
+        self._smtputf8 = smtputf8
         self._ca = ca
         self._hostname = hostname
         self._startup_timeout = startup_timeout
@@ -124,6 +127,7 @@ class SmtpServer(LoopbackServer):
                 # under implicit TLS its check would refuse AUTH on an encrypted channel.
                 auth_require_tls=self._auth_require_tls and not self._implicit_tls,
                 auth_required=self._auth_required,
+                enable_SMTPUTF8=self._smtputf8,
                 authenticator=self._authenticate,
             )
             controller.start()

@@ -89,17 +89,22 @@ def timeout(value: float | None, field: str) -> float | None:
 
 
 def address(value: str, field: str = "address") -> str:
-    """An addr-spec such as ann@example.org; display names and angle brackets are refused."""
+    """An addr-spec such as ann@example.org; display names and angle brackets are refused.
+
+    International addresses are kept: a domain like bücher.de becomes its IDNA form
+    (xn--bcher-kva.de), which every server understands; a UTF-8 local part (RFC 6531) stays as
+    it is and needs a server offering SMTPUTF8 when it is sent.
+    """
     candidate = value.strip()
     local, at, domain = candidate.rpartition("@")
     problem = None
     if not at or not local or not domain:
         problem = "it needs one @ between a name and a domain"
-    elif not _LOCAL_PART.match(local) or local.startswith(".") or ".." in local:
+    elif not _local_part_ok(local) or local.startswith(".") or ".." in local:
         problem = f"the part before @ ({local!r}) has characters an address cannot hold"
     else:
         try:
-            hostname(domain)
+            domain = hostname(_idna(domain))
         except InvalidInput:
             problem = f"the domain {domain!r} is not a valid host name"
     if problem:
@@ -108,6 +113,30 @@ def address(value: str, field: str = "address") -> str:
             field=field,
         )
     return f"{local}@{domain.lower()}"
+
+
+def _local_part_ok(local: str) -> bool:
+    if local.isascii():
+        return bool(_LOCAL_PART.match(local))
+    ascii_part = "".join(c for c in local if c.isascii())
+    utf8_ok = all(c.isascii() or (c.isprintable() and not c.isspace()) for c in local)
+    return (
+        utf8_ok
+        and len(local.encode()) <= 64
+        and (not ascii_part or bool(_LOCAL_PART.match(ascii_part)))
+    )
+
+
+def _idna(domain: str) -> str:
+    """A non-ASCII domain in its ASCII form (IDNA 2008 with UTS 46 mapping); "" if it has none."""
+    if domain.isascii():
+        return domain
+    import idna  # only for international domains: keeps the CLI's start fast
+
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return ""
 
 
 def reason(value: str | None) -> str:

@@ -102,6 +102,9 @@ def _header_registry() -> HeaderRegistry:
 
 
 POLICY = policy.SMTP.clone(header_factory=_header_registry())  # CRLF, as SMTP sends it
+# An address with a UTF-8 local part is written as UTF-8 (RFC 6532): such mail goes only to a
+# server offering SMTPUTF8, which outbound/sender.py checks before sending anything.
+UTF8_POLICY = POLICY.clone(utf8=True)
 
 
 def check(draft: Draft) -> Draft:
@@ -187,16 +190,17 @@ def compose(
     to now; composing happens once, at enqueue, so every retry carries the same Date.
     """
     draft = check(draft)
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = Address(draft.sender_name, addr_spec=draft.sender)
+    addresses = (draft.sender, draft.reply_to or "", *recipients(draft))
+    msg = EmailMessage(policy=POLICY if all(a.isascii() for a in addresses) else UTF8_POLICY)
+    msg["From"] = _address(draft.sender, draft.sender_name)
     if draft.to:
-        msg["To"] = [Address(addr_spec=a) for a in draft.to]
+        msg["To"] = [_address(a) for a in draft.to]
     else:  # Bcc only: some filters score a missing To as spam
         msg["To"] = Group("undisclosed-recipients")
     if draft.cc:
-        msg["Cc"] = [Address(addr_spec=a) for a in draft.cc]
+        msg["Cc"] = [_address(a) for a in draft.cc]
     if draft.reply_to:
-        msg["Reply-To"] = Address(addr_spec=draft.reply_to)
+        msg["Reply-To"] = _address(draft.reply_to)
     msg["Subject"] = subject_with_token(draft.subject, draft.request_id)
     msg["Date"] = date or datetime.now(UTC)
     msg["Message-ID"] = _message_id(message_id, "message_id")
@@ -212,6 +216,13 @@ def compose(
     msg[OUTBOX_HEADER] = str(outbox_id)  # our own mail coming back is recognised by this mark
     _set_body(msg, draft)
     return msg.as_bytes()
+
+
+def _address(spec: str, name: str = "") -> Address:
+    """From a checked addr-spec; built from its parts, as parsing it again would refuse a UTF-8
+    local part (RFC 6531) that the UTF-8 policy writes out as it is."""
+    local, _, domain = spec.rpartition("@")
+    return Address(name, username=local, domain=domain)
 
 
 def _set_body(msg: EmailMessage, draft: Draft) -> None:
@@ -256,6 +267,13 @@ def _sequence(values: tuple[str, ...] | str) -> tuple[str, ...]:
 
 def _addresses(values: tuple[str, ...], field: str) -> tuple[str, ...]:
     return tuple(validate.address(v, field) for v in _sequence(values))
+
+
+def usable_message_id(value: str | None) -> str | None:
+    """A received email's Message-ID if a reply can name it, else None: an odd one (`<">`)
+    from someone else's mail client must never stop the reply, only its threading header."""
+    candidate = (value or "").strip()
+    return candidate if candidate.isascii() and _MESSAGE_ID.fullmatch(candidate) else None
 
 
 def _message_id(value: str, field: str) -> str:

@@ -50,11 +50,14 @@ def transmit(
     """Raises smtplib/OSError exceptions only before the final dot (nothing was sent then)."""
     outcome = Outcome()
     client.ehlo_or_helo_if_needed()
-    envelope = [sender, *recipients]
-    if client.has_extn("pipelining") and all(a.isascii() for a in envelope):
-        mail, answers, data = _pipelined(client, sender, recipients)
+    utf8 = needs_smtputf8(sender, recipients, raw)
+    if utf8 and not client.has_extn("smtputf8"):
+        _classify(outcome, recipients, *_no_smtputf8(sender, recipients))
+        return outcome
+    if client.has_extn("pipelining"):
+        mail, answers, data = _pipelined(client, sender, recipients, utf8)
     else:
-        mail, answers, data = _one_by_one(client, sender, recipients)
+        mail, answers, data = _one_by_one(client, sender, recipients, utf8)
     if mail[0] != 250:
         _abandon(client, data)
         _classify(outcome, recipients, mail[0], _text(mail[1]))
@@ -88,23 +91,42 @@ def transmit(
 _Reply = tuple[int, bytes]
 
 
+def needs_smtputf8(sender: str, recipients: Sequence[str], raw: bytes) -> bool:
+    """A UTF-8 local part (RFC 6531) in the envelope or the headers; IDN domains were already
+    written as IDNA when the email was queued, so they never need it."""
+    end = raw.find(b"\r\n\r\n")
+    headers = raw if end < 0 else raw[:end]
+    return not (all(a.isascii() for a in (sender, *recipients)) and headers.isascii())
+
+
+def _no_smtputf8(sender: str, recipients: Sequence[str]) -> tuple[int, str]:
+    utf8 = next((a for a in (sender, *recipients) if not a.isascii()), "an address")
+    return (
+        553,
+        f"5.6.7 not sent: {utf8} has a non-ASCII name before the @, and this server does not "
+        "offer SMTPUTF8, which such an address needs: send through a server that offers it, or "
+        "ask the recipient for an ASCII address",
+    )
+
+
 def _pipelined(
-    client: smtplib.SMTP, sender: str, recipients: Sequence[str]
+    client: smtplib.SMTP, sender: str, recipients: Sequence[str], utf8: bool
 ) -> tuple[_Reply, list[_Reply], _Reply]:
     """MAIL, every RCPT and DATA in one write (RFC 2920), then their answers in order: two
     round trips an email fewer, which is most of the time an email takes to a distant server."""
     # Addresses were checked as plain addr-specs when queued: no parsing needed to quote them.
-    commands = [f"MAIL FROM:<{sender}>", *(f"RCPT TO:<{a}>" for a in recipients)]
-    client.send("".join(f"{c}\r\n" for c in [*commands, "DATA"]))
+    mail_from = f"MAIL FROM:<{sender}>" + (" SMTPUTF8" if utf8 else "")
+    commands = [mail_from, *(f"RCPT TO:<{a}>" for a in recipients)]
+    client.send("".join(f"{c}\r\n" for c in [*commands, "DATA"]).encode())
     mail = client.getreply()
     answers = [client.getreply() for _ in recipients]
     return mail, answers, client.getreply()
 
 
 def _one_by_one(
-    client: smtplib.SMTP, sender: str, recipients: Sequence[str]
+    client: smtplib.SMTP, sender: str, recipients: Sequence[str], utf8: bool
 ) -> tuple[_Reply, list[_Reply], _Reply]:
-    mail = client.mail(sender)
+    mail = client.mail(sender, ["SMTPUTF8"] if utf8 else [])  # smtplib then speaks UTF-8
     if mail[0] != 250:
         return mail, [mail for _ in recipients], (0, b"")
     answers = [client.rcpt(address) for address in recipients]

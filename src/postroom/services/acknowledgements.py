@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from postroom.config import get_settings
 from postroom.domain.messages import Headers
 from postroom.errors import InvalidInput
-from postroom.outbound.compose import Draft
+from postroom.outbound.compose import Draft, usable_message_id
 from postroom.services import audit, outbox, workflows
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, OutboxItem, OutboxRecipient, Request, Workflow, utcnow
@@ -120,7 +120,9 @@ class Acknowledger:
                 values
             ),
             text=Template(workflow.acknowledgement_body).safe_substitute(values),
-            in_reply_to=headers.message_id if headers.message_id_present else None,
+            in_reply_to=usable_message_id(
+                headers.message_id if headers.message_id_present else None
+            ),
             request_id=request.id,
             auto="auto-replied",
         )

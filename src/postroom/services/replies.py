@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postroom.errors import InvalidInput, NotFound
-from postroom.outbound.compose import Draft
+from postroom.outbound.compose import Draft, usable_message_id
 from postroom.services import idempotency, outbox, requests
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, Message, OutboxItem, Request
@@ -48,12 +49,8 @@ def reply(
     to = _answer_address(answered) if answered is not None else request.requester
     if not to:
         raise InvalidInput(f"Request #{request.id} has no sender address to reply to.")
-    ids = [
-        m.message_id_header
-        for m in thread
-        if m.message_id_header and not m.message_id_header.endswith(_SYNTHETIC)
-    ]
-    in_reply_to = answered.message_id_header if answered is not None else None
+    ids = [i for m in thread if (i := _threading_id(m.message_id_header))]
+    in_reply_to = _threading_id(answered.message_id_header) if answered is not None else None
     draft = Draft(
         sender=sending.address,
         sender_name=sending.display_name,
@@ -61,7 +58,7 @@ def reply(
         subject=_re(request.subject),
         text=body,
         html=html,
-        in_reply_to=in_reply_to if in_reply_to and not in_reply_to.endswith(_SYNTHETIC) else None,
+        in_reply_to=in_reply_to,
         references=tuple(ids[-REFERENCES_KEPT:]),
         request_id=request.id,
     )
@@ -151,12 +148,25 @@ def _can_send(mailbox: Mailbox) -> Mailbox:
     return mailbox
 
 
+def _threading_id(value: str | None) -> str | None:
+    """Ids postroom made up, and odd ones a reply cannot carry, are left out of its headers."""
+    if value is None or value.endswith(_SYNTHETIC):
+        return None
+    return usable_message_id(value)
+
+
 def _answer_address(message: Message) -> str:
-    """Reply-To when the sender asked for it (RFC 5322 3.6.2), else From."""
+    """Reply-To when the sender asked for it (RFC 5322 3.6.2), else From; decoded, so an
+    international address (RFC 6532 UTF-8 or an encoded display name) reads as written."""
     end = _HEADERS_END.search(message.raw)
-    headers = BytesHeaderParser().parsebytes(message.raw[: end.end()] if end else message.raw)
+    raw = message.raw[: end.end()] if end else message.raw
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
     for name in ("Reply-To", "From"):
-        for _, address in getaddresses([str(v) for v in headers.get_all(name, [])]):
+        try:
+            values = [str(v) for v in headers.get_all(name, [])]
+        except (ValueError, IndexError, TypeError):  # a header the parser cannot read
+            continue
+        for _, address in getaddresses(values):
             if "@" in address:
                 return address
     return message.sender
