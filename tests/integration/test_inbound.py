@@ -106,7 +106,7 @@ def test_a_reply_updates_its_request_instead_of_opening_one(imap_desk: Desk) -> 
 
 def test_a_reply_in_the_same_batch_joins_the_request_opened_earlier_in_it(imap_desk: Desk) -> None:
     first = email_from("ann@example.org", "Printer on fire")
-    imap_desk.deliver(first, reply_to(first, "carl@example.org"))
+    imap_desk.deliver(first, reply_to(first, "ann@example.org"))
     imap_desk.fetch()
     assert imap_desk.requests() == [("Printer on fire", "Triage", "ann@example.org", 2)]
 
@@ -116,9 +116,60 @@ def test_a_subject_token_finds_its_request(imap_desk: Desk) -> None:
     imap_desk.fetch()
     _, rows = cli_json(imap_desk.cli, "request", "list")
     number = rows[0]["id"]
-    imap_desk.deliver(email_from("dan@example.org", f"Re: [#{number}] any news?"))
+    imap_desk.deliver(email_from("ann@example.org", f"Re: [#{number}] any news?"))
     imap_desk.fetch()
     assert imap_desk.requests() == [("Printer on fire", "Triage", "ann@example.org", 2)]
+
+
+def _rules(desk: Desk, subject: str) -> list[dict[str, str]]:
+    _, rows = cli_json(desk.cli, "request", "list")
+    [number] = [r["id"] for r in rows if r["subject"] == subject]
+    _, shown = cli_json(desk.cli, "request", "show", str(number))
+    return list(shown["thread"][0]["rules"])
+
+
+def test_a_stranger_naming_a_request_opens_a_new_one_and_the_trail_says_why(
+    imap_desk: Desk,
+) -> None:
+    first = email_from("ann@example.org", "Salary review")
+    imap_desk.deliver(first)
+    imap_desk.fetch()
+    _, rows = cli_json(imap_desk.cli, "request", "list")
+    number = rows[0]["id"]
+    imap_desk.deliver(
+        reply_to(first, "mallory@evil.example", "Send it to me."),
+        email_from("eve@evil.example", f"Re: [#{number}] the numbers please"),
+    )
+    imap_desk.fetch()
+    assert sorted(imap_desk.requests()) == [
+        ("Re: Salary review", "Triage", "mallory@evil.example", 1),
+        (f"Re: [#{number}] the numbers please", "Triage", "eve@evil.example", 1),
+        ("Salary review", "Triage", "ann@example.org", 1),
+    ]
+    for subject in ("Re: Salary review", f"Re: [#{number}] the numbers please"):
+        [why] = [r for r in _rules(imap_desk, subject) if r["rule"] == "thread"]
+        assert f"took no part in request #{number}" in why["reason"]
+
+
+def test_a_colleague_of_the_same_domain_joins_only_where_the_workflow_allows_it(
+    imap_desk: Desk,
+) -> None:
+    first = email_from("ann@example.org", "Printer on fire")
+    imap_desk.deliver(first)
+    imap_desk.fetch()
+    imap_desk.deliver(reply_to(first, "carl@example.org", "Still burning."))
+    imap_desk.fetch()
+    assert len(imap_desk.requests()) == 2
+    code, changed = cli_json(imap_desk.cli, "workflow", "threading", "Support", "--same-domain")
+    assert code == 0 and changed["thread_same_domain"] is True
+    imap_desk.deliver(reply_to(first, "dora@example.org", "Fire brigade called."))
+    imap_desk.deliver(reply_to(first, "mallory@evil.example", "Me too."))
+    imap_desk.fetch()
+    assert sorted(imap_desk.requests()) == [
+        ("Printer on fire", "Triage", "ann@example.org", 2),
+        ("Re: Printer on fire", "Triage", "carl@example.org", 1),
+        ("Re: Printer on fire", "Triage", "mallory@evil.example", 1),
+    ]
 
 
 def test_pop3_mail_is_deleted_from_the_server_once_stored(pop3_desk: Desk) -> None:

@@ -81,7 +81,10 @@ class StepsIn(Strict):
 
 
 class WorkflowChange(Strict):
-    active: bool
+    active: bool | None = None
+    thread_same_domain: bool | None = Field(
+        None, description="a sender of a participant's domain may join its requests"
+    )
 
 
 class UserIn(Strict):

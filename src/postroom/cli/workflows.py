@@ -82,6 +82,26 @@ def deactivate(name: str, as_json: JsonFlag = False) -> None:
 
 
 @app.command()
+def threading(
+    name: str,
+    same_domain: Annotated[
+        bool,
+        typer.Option(
+            "--same-domain/--participants-only",
+            help="Whether a sender of the same domain as someone who took part may join",
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Who may join a request by naming it (In-Reply-To, References, [#N]): only those who
+    took part in it, or also their colleagues of the same domain."""
+    with database() as db:
+        data = present.workflow(workflows.set_thread_same_domain(db, OPERATOR, name, same_domain))
+    who = "senders of a participant's domain too" if same_domain else "participants only"
+    emit(as_json, data, f"Requests of workflow {name} are joined by {who}.")
+
+
+@app.command()
 def remove(
     name: str,
     reason: Annotated[str, typer.Option(help="Why; kept in the audit log")],

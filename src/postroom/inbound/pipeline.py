@@ -19,6 +19,7 @@ from postroom.config import get_settings
 from postroom.connectors.base import RemoteMessage
 from postroom.domain.messages import Headers, Hit
 from postroom.inbound.parse import is_unparseable, parse_headers
+from postroom.inbound.participants import Participants
 from postroom.inbound.route import Decision, decide, subject_token, thread_ids
 from postroom.inbound.rules import RuleContext, run_chain, verdict
 from postroom.storage.models import Mailbox, Message, Request, utcnow
@@ -65,6 +66,7 @@ class Router:
         self.copies: set[tuple[str, str]] = set()
         self.sent: Counter[str] = Counter()
         self.own_addresses = own_addresses
+        self.participants = Participants(db)
         settings = get_settings()
         self.max_size, self.rate_limit = settings.max_message_size, settings.sender_rate_limit
 
@@ -97,12 +99,21 @@ class Router:
     def is_copy(self, headers: Headers) -> bool:
         return (headers.message_id, headers.sha256) in self.copies
 
-    def _thread(self, headers: Headers) -> Request | None:
-        for message_id in thread_ids(headers):
-            if message_id in self.threads:
-                return self.threads[message_id]
+    def _thread(self, headers: Headers) -> tuple[Request | None, str | None]:
+        """The first request the message names (headers, then `[#N]`) whose participants
+        include its sender; else none, with why the first one named was not joined."""
+        named = [self.threads[i] for i in thread_ids(headers) if i in self.threads]
         number = subject_token(headers.subject)
-        return self.db.get(Request, number) if number is not None else None
+        token = self.db.get(Request, number) if number is not None else None
+        if token is not None:
+            named.append(token)
+        refusal = None
+        for request in named:
+            why = self.participants.refusal(request, headers.sender)
+            if why is None:
+                return request, None
+            refusal = refusal or why
+        return None, refusal
 
     def decide(self, headers: Headers) -> tuple[Decision, list[Hit]]:
         if is_unparseable(headers):
@@ -114,7 +125,11 @@ class Router:
             recent_from_sender=lambda sender: self.sent[sender],
         )
         hits = run_chain(headers, context)
-        return decide(verdict(hits), hits, self._thread(headers), self.mailbox.workflow), hits
+        thread, refusal = self._thread(headers)
+        decision = decide(verdict(hits), hits, thread, self.mailbox.workflow)
+        if refusal is not None:  # the trail says why it did not join the request it named
+            hits = [*hits, Hit("thread", refusal)]
+        return decision, hits
 
     def apply(self, decision: Decision, headers: Headers) -> Request | None:
         """Open the request a decision asks for; remember the message for later threading."""
@@ -134,6 +149,7 @@ class Router:
         if request is not None:
             request.updated_at = self.now
             self.threads.setdefault(headers.message_id, request)
+            self.participants.add(request, headers.sender)
         self.copies.add((headers.message_id, headers.sha256))
         if headers.sender:
             self.sent[headers.sender] += 1

@@ -47,6 +47,7 @@ def workflow(row: Workflow) -> dict[str, Any]:
         "steps": [s.name for s in row.steps],
         "active": row.active,
         "status": row.status,
+        "thread_same_domain": row.thread_same_domain,
         "acknowledgement": (
             {"subject": row.acknowledgement_subject, "body": row.acknowledgement_body}
             if row.acknowledgement_body is not None

@@ -74,6 +74,17 @@ def set_active(db: Session, actor: Actor, name: str, active: bool) -> Workflow:
     return workflow
 
 
+def set_thread_same_domain(db: Session, actor: Actor, name: str, allowed: bool) -> Workflow:
+    """Whether a sender may join a request because a colleague of the same domain took part
+    in it; off, only the people who took part may (inbound/participants.py)."""
+    actor.require_admin("change how workflows thread mail")
+    workflow = get(db, name)
+    if workflow.thread_same_domain != allowed:
+        workflow.thread_same_domain = allowed
+        audit.record(db, actor, "workflow.threading", name, same_domain=allowed)
+    return workflow
+
+
 def remove(db: Session, actor: Actor, name: str, reason: str) -> Workflow:
     actor.require_admin("remove workflows")
     why = validate.reason(reason)

@@ -34,7 +34,12 @@ def show_workflow(name: str, db: Db, _: CallerDep) -> Any:
 
 @router.patch("/{name}")
 def change_workflow(name: str, body: WorkflowChange, db: Db, caller: CallerDep) -> Any:
-    return present.workflow(workflows.set_active(db, caller.actor, name, body.active))
+    workflow = workflows.get(db, name)
+    if body.active is not None:
+        workflow = workflows.set_active(db, caller.actor, name, body.active)
+    if body.thread_same_domain is not None:
+        workflow = workflows.set_thread_same_domain(db, caller.actor, name, body.thread_same_domain)
+    return present.workflow(workflow)
 
 
 @router.put("/{name}/steps")
