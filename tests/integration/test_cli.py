@@ -107,6 +107,7 @@ def test_a_full_setup_reads_back_as_json(cli: Cli) -> None:
             "steps": ["New", "Triage", "Done"],
             "active": True,
             "status": "active",
+            "thread_same_domain": False,
             "acknowledgement": None,
         }
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
@@ -89,7 +90,15 @@ def enqueue(
         sent_copy="pending" if sent_copies.wanted(mailbox) else None,
     )
     db.add(item)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError as exc:  # the same key, queued at this instant by a parallel request
+        if key is None:
+            raise
+        raise Conflict(
+            f"Idempotency key {key!r} is being used by another submission right now: send "
+            "again to get its outbox item."
+        ) from exc
     item.raw = compose(draft, item.message_id, item.id)
     if audited:
         audit.record(db, actor, "outbox.queued", f"outbox {item.id}", to=len(item.recipients))
