@@ -290,3 +290,33 @@ def test_a_sent_folder_needs_an_imap_incoming_server(cli: Cli, smtp_server: Smtp
     )  # fmt: skip
     assert result.code == 1
     assert "IMAP incoming server" in result.stderr
+
+
+def test_a_recipient_of_a_reply_may_answer_into_the_request_a_stranger_may_not(
+    cli: Cli, dovecot: Dovecot, desk: tuple[str, SmtpServer]
+) -> None:
+    user, _ = desk
+    _deliver(
+        dovecot, user, "ann@customer.example", "Invoice wrong", Reply_To="billing@customer.example"
+    )
+    _fetch(cli)
+    request = _only_request(cli)
+    _, item = cli_json(cli, "request", "reply", str(request["id"]), "--body", "Which one?")
+    assert _flush(cli)["sent"] == 1  # it went to billing@, who now took part
+    _deliver(
+        dovecot, user, "billing@customer.example", "Re: Invoice", In_Reply_To=item["message_id"]
+    )
+    _deliver(dovecot, user, "eve@elsewhere.example", "Re: Invoice", In_Reply_To=item["message_id"])
+    runs = _fetch(cli)
+    assert (runs[0]["threaded"], runs[0]["opened"]) == (1, 1)
+    _, listed = cli_json(cli, "request", "list")
+    _, shown = cli_json(cli, "request", "show", str(request["id"]))
+    assert [m["sender"] for m in shown["thread"]] == [
+        "ann@customer.example",
+        user,
+        "billing@customer.example",
+    ]
+    assert sorted(r["requester"] for r in listed) == [
+        "ann@customer.example",
+        "eve@elsewhere.example",
+    ]
