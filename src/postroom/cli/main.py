@@ -136,9 +136,15 @@ def run() -> None:
         code_name = "usage" if isinstance(exc, click_errors.UsageError) else "error"
         _fail(as_json, code_name, exc.format_message(), exc.exit_code)
     except Exception as exc:  # the contract: never a traceback; one line and exit 1
-        logging.getLogger("postroom.cli").debug("unexpected error", exc_info=True)
-        name = type(exc).__name__
-        _fail(as_json, "unexpected", f"{name}: {exc} (POSTROOM_LOG_LEVEL=DEBUG logs where)", 1)
+        # Only the first line, and only the frames at DEBUG: a database error's later lines
+        # carry the statement's parameters, which can be raw mail or sealed secrets.
+        import traceback
+
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        logging.getLogger("postroom.cli").debug("unexpected error at:\n%s", frames)
+        first = (str(exc).splitlines() or [""])[0][:300]
+        detail = f"{type(exc).__name__}: {first} (POSTROOM_LOG_LEVEL=DEBUG logs where)"
+        _fail(as_json, "unexpected", detail, 1)
     sys.exit(code if isinstance(code, int) else 0)
 
 
