@@ -76,6 +76,7 @@ _MAILBOX = re.compile(
     r'\s*(?:(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<phrase>[^"<>()\[\],;:\\@]*?))'
     rf"\s*<(?P<angle>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC}))\s*(?:,|\Z)"
 )
+_SPECIALS = re.compile(r'[<>()\[\]",;:\\]')
 _ESCAPED = re.compile(r"\\(.)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TAG = re.compile(r"<[^>]*>")
@@ -413,7 +414,7 @@ def _addresses(name: str, values: Iterable[str], defects: list[str]) -> list[tup
     values = [_quote_encoded_words(name, v, defects) if "=?" in v else v for v in values]
     if not values:
         return []
-    simple = [_simple_addresses(value) for value in values]
+    simple = [_simple_or_bare(value) for value in values]
     try:
         pairs = (
             [pair for found in simple for pair in found or ()]
@@ -463,6 +464,19 @@ def _quote_encoded_words(name: str, value: str, defects: list[str]) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     return _ENCODED_WORDS.sub(quoted, value)
+
+
+def _simple_or_bare(value: str) -> list[tuple[str, str]] | None:
+    found = _simple_addresses(value)
+    return found if found is not None else _bare_words(value)
+
+
+def _bare_words(value: str) -> list[tuple[str, str]] | None:
+    """Words with no brackets, quotes or separators (`Test test@example.com`) as one item, for
+    the caller to pick the addresses out of; the stdlib parser glues or drops such words."""
+    if _SPECIALS.search(value) or not value.strip():
+        return None
+    return [("", value.strip())]
 
 
 def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
