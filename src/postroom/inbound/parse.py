@@ -99,7 +99,7 @@ def parse_headers(raw: bytes) -> Headers:
     # be decoded before addresses are split, or a display name like "Doe, John" splits in two.
     plain: dict[str, list[str]] = {}
     decoded: dict[str, list[str]] = {}
-    declared = _Declared(raw, items)
+    declared: _Declared | None = None
     escapes = b"\x1b" in section  # ISO-2022-JP text is 7-bit, so isascii() does not catch it
     for name, value in items:
         key = name.lower()  # the parser only takes names without spaces
@@ -109,6 +109,7 @@ def parse_headers(raw: bytes) -> Headers:
             or "\n" in value
             or (escapes and "\x1b" in value)
         ):
+            declared = declared or _Declared(raw, items)
             value = _unfold(key, value, defects, declared)
         elif "\r" in value:
             value = value.replace("\r", "")
@@ -263,6 +264,8 @@ class _Declared:
     """The charset an email declares for its text, looked up only when a header needs it: raw
     8-bit header bytes are most often in the charset the same sender used for the body."""
 
+    __slots__ = ("_codec", "_items", "_looked", "_raw")
+
     def __init__(self, raw: bytes, items: list[tuple[str, str]]) -> None:
         self._raw, self._items = raw, items
         self._codec: str | None = None
@@ -414,7 +417,12 @@ def _addresses(name: str, values: Iterable[str], defects: list[str]) -> list[tup
     values = [_quote_encoded_words(name, v, defects) if "=?" in v else v for v in values]
     if not values:
         return []
-    simple = [_simple_or_bare(value) for value in values]
+    simple = [_simple_addresses(value) for value in values]
+    if None in simple:
+        simple = [
+            _bare_words(v) if found is None else found
+            for v, found in zip(values, simple, strict=True)
+        ]
     try:
         pairs = (
             [pair for found in simple for pair in found or ()]
@@ -443,7 +451,8 @@ def _addresses(name: str, values: Iterable[str], defects: list[str]) -> list[tup
             defects.append(f"{name}: {addr[:80]!r} has no angle brackets; read as {named}")
             found.extend((display, _lower_domain(a)) for a in named)
             continue
-        found.append((display, _lower_domain(addr)))
+        local, at, domain = addr.rpartition("@")
+        found.append((display, f"{local}@{domain.lower()}" if at else addr))
     return found
 
 
@@ -464,11 +473,6 @@ def _quote_encoded_words(name: str, value: str, defects: list[str]) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     return _ENCODED_WORDS.sub(quoted, value)
-
-
-def _simple_or_bare(value: str) -> list[tuple[str, str]] | None:
-    found = _simple_addresses(value)
-    return found if found is not None else _bare_words(value)
 
 
 def _bare_words(value: str) -> list[tuple[str, str]] | None:
