@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postroom.inbound.parse import (
     MAX_HEADER_CHARS,
@@ -361,6 +364,39 @@ def test_an_address_without_a_domain_is_no_requester() -> None:
     headers = parse_headers(b"From: MAILER-DAEMON\nReturn-Path: <>\n\n")
     assert headers.sender == ""
     assert headers.header("from") == "MAILER-DAEMON"
+
+
+FROM_PIECES = st.sampled_from(
+    [
+        "ann@example.org",
+        "Test",
+        " ",
+        ",",
+        "<",
+        ">",
+        '"',
+        "@",
+        ";",
+        ":",
+        "(c)",
+        "\t",
+        "[??????]",
+        "=?iso-8859-1?Q?B=FCrling,?=",
+        "=?utf-8?b?QW5u?=",
+        "x.y@z",
+        "MAILER-DAEMON",
+        "\\",
+    ]
+)
+VALID = re.compile(r'(?:[^\s<>()\[\]",;:\\@]+|"(?:[^"\\]|\\.)*")@[\w-]+(?:\.[\w-]+)*')
+
+
+@settings(max_examples=150, deadline=None)
+@given(pieces=st.lists(FROM_PIECES, max_size=8), noise=st.text(max_size=12))
+def test_the_requester_is_always_a_valid_address_or_none(pieces: list[str], noise: str) -> None:
+    value = "".join(pieces) + noise.replace("\r", "").replace("\n", "")
+    headers = parse_headers(f"From: {value}\nSubject: x\n\n".encode("utf-8", "surrogatepass"))
+    assert headers.sender == "" or VALID.fullmatch(headers.sender), headers.sender
 
 
 # parse_headers: raw 8-bit and escape-coded header text
