@@ -388,7 +388,9 @@ FROM_PIECES = st.sampled_from(
         "\\",
     ]
 )
-VALID = re.compile(r'(?:[^\s<>()\[\]",;:\\@]+|"(?:[^"\\]|\\.)*")@[\w-]+(?:\.[\w-]+)*')
+VALID = re.compile(
+    r'(?:[^\s<>()\[\]",;:\\@]+|"(?:[^"\\]|\\.)*")@(?:[\w-]+(?:\.[\w-]+)*|\[[\d.]+\])'
+)
 
 
 @settings(max_examples=150, deadline=None)

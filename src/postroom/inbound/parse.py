@@ -57,7 +57,8 @@ _REPORT_TYPE = re.compile(r';\s*report-type\s*=\s*(?:"([^"]*)"|([^;\s]*))', re.I
 _ADDR_SPEC = r"[^\s<>()\[\]\",;:\\@]+@[^\s<>()\[\]\",;:\\@]+"
 _VALID_ADDRESS = re.compile(
     r'(?:[^\s<>()\[\]",;:\\@]+|"(?:[^"\\]|\\.)*")'  # local part: dot-atom or quoted string
-    r"@(?:[\w-]+(?:\.[\w-]+)*|\[[^\[\]\\\s]+\])"  # domain: host labels or a literal
+    r"@(?:[\w-]+(?:\.[\w-]+)*"  # domain: host labels, or an address literal (RFC 5321)
+    r"|\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+)\])"
 )
 _ENCODED_WORDS = re.compile(  # a quoted string or comment (left alone), or a run of encoded words
     r'"(?:[^"\\]|\\.)*"|\((?:[^()\\]|\\.)*\)'
