@@ -63,7 +63,9 @@ def test_every_corpus_email_ends_in_a_request_or_held_with_its_requester_and_sub
         for row in sorted(rows.values(), key=lambda r: r.id):
             if row.request is not None:
                 opened.setdefault(row.request.id, (row.request.requester, row.sender))
+        stored_as_fetched = all(row.raw == (CORPUS / key).read_bytes() for key, row in rows.items())
     assert seen == EXPECTED
+    assert stored_as_fetched  # junk lines skipped for reading, never cut from the stored bytes
     assert all(requester == sender for requester, sender in opened.values())
 
 
