@@ -54,7 +54,7 @@ def test_every_corpus_email_ends_in_a_request_or_held_with_its_requester_and_sub
         result = ingest(db, mailbox, fetched, frozenset())
     assert result.duplicates == 0
     with unit_of_work(engine) as db:
-        rows = {row.remote_key: row for row in db.scalars(select(Message))}
+        rows = {str(row.remote_key): row for row in db.scalars(select(Message))}
         seen = {
             key: {"requester": row.sender, "subject": row.subject, "outcome": _outcome(row)}
             for key, row in rows.items()
