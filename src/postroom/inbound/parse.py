@@ -207,7 +207,8 @@ def _without_stray_lines(
     section: bytes, items: list[tuple[str, str]], defects: list[str]
 ) -> list[tuple[str, str]]:
     """The headers read again without the lines that hid some of them; `items` when that reads
-    no more, or when nothing before the lines looks like an email (a PNG has no Subject)."""
+    no more, or when what it reads has none of the fields every email has (a PNG has no From,
+    Subject or Date)."""
     cleaned = _stray_lines_removed(section)
     if cleaned is None:
         return items
