@@ -95,6 +95,18 @@ def test_held_mail_opens_a_request_or_joins_one_by_hand(admin: Api, dovecot: Dov
     assert twice.status_code == 409 and f"request #{request_id}" in twice.json()["detail"]
 
 
+def test_a_held_email_without_a_valid_from_shows_its_from_as_written(
+    admin: Api, dovecot: Dovecot
+) -> None:
+    address = desk(admin, dovecot, workflow=None)
+    raw = b"From: [??????]\r\nReply-To: Ann <ann@example.org>\r\nSubject: Garbled\r\n\r\nHi\r\n"
+    dovecot.deliver(address, [raw])
+    fetch()
+    [held] = admin.get("/held").json()["items"]
+    assert held["sender"] == "ann@example.org"  # the requester: a valid address, from Reply-To
+    assert admin.get(f"/held/{held['id']}").json()["from_header"] == "[??????]"
+
+
 def test_reprocessing_routes_held_mail_once_the_workflow_is_active(
     admin: Api, dovecot: Dovecot
 ) -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postroom.inbound.parse import (
     MAX_HEADER_CHARS,
@@ -289,6 +292,213 @@ def test_a_100kb_header_is_truncated_with_a_defect() -> None:
 
 def test_headers_after_a_100kb_header_are_still_read() -> None:
     assert parse_headers(long_header_message(100_000)).subject == "After the long one"
+
+
+# parse_headers: who the requester is (a valid address or none)
+
+
+def test_a_garbage_from_gives_way_to_a_second_valid_from_header() -> None:
+    headers = parse_headers(
+        b"From: [??????]\r\nSubject: Order\r\nFrom: Real Person <Real@Example.ORG>\r\n\r\n"
+    )
+    assert (headers.sender, headers.sender_name) == ("Real@example.org", "Real Person")
+    assert headers.all("from") == ("[??????]", "Real Person <Real@Example.ORG>")  # as written
+    assert "from: no valid address in '[??????]'" in headers.defects
+
+
+@pytest.mark.parametrize(
+    ("fallbacks", "sender"),
+    [
+        (
+            "Sender: desk@example.org\nReply-To: r@example.org\nReturn-Path: <b@x.org>\n",
+            "desk@example.org",
+        ),
+        ("Reply-To: Ann <r@example.org>\nReturn-Path: <b@x.org>\n", "r@example.org"),
+        ("Return-Path: <b@x.org>\n", "b@x.org"),
+        ("Return-Path: <>\n", ""),
+    ],
+    ids=["sender", "reply-to", "return-path", "none"],
+)
+def test_a_from_without_an_address_falls_back_to_sender_reply_to_return_path(
+    fallbacks: str, sender: str
+) -> None:
+    headers = parse_headers(f"From: [??????]\n{fallbacks}Subject: x\n\n".encode())
+    assert headers.sender == sender
+
+
+def test_an_encoded_display_name_with_a_comma_is_one_name_not_two_addresses() -> None:
+    headers = parse_headers(
+        b"From: =?iso-8859-1?Q?B=FCrling,?= Hans <hans@example.org>\n"
+        b"To: =?iso-8859-1?Q?M=FCller,?= <m@example.org>, desk@example.test\n\n"
+    )
+    assert (headers.sender, headers.sender_name) == ("hans@example.org", "Bürling, Hans")
+    assert headers.to == ("m@example.org", "desk@example.test")
+    assert headers.header("from") == "Bürling, Hans <hans@example.org>"
+
+
+def test_an_encoded_word_inside_quotes_is_still_decoded() -> None:
+    headers = parse_headers(b'From: "=?utf-8?q?Doe=2C_J=C3=BCrgen?=" <jd@example.org>\n\n')
+    assert (headers.sender, headers.sender_name) == ("jd@example.org", "Doe, Jürgen")
+
+
+@pytest.mark.parametrize(
+    ("field", "sender", "name"),
+    [
+        ("Test test@example.com", "test@example.com", "Test"),
+        ("tim@example.com concierge@example.com", "tim@example.com", ""),
+    ],
+)
+def test_an_address_is_never_invented_by_removing_spaces(
+    field: str, sender: str, name: str
+) -> None:
+    headers = parse_headers(f"From: {field}\n\n".encode())
+    assert (headers.sender, headers.sender_name) == (sender, name)
+
+
+def test_words_without_an_address_are_no_requester_even_squeezed() -> None:
+    headers = parse_headers(b"From: John Smith\nTo: help desk\nSubject: x\n\n")
+    assert (headers.sender, headers.to) == ("", ())
+
+
+def test_an_address_without_a_domain_is_no_requester() -> None:
+    headers = parse_headers(b"From: MAILER-DAEMON\nReturn-Path: <>\n\n")
+    assert headers.sender == ""
+    assert headers.header("from") == "MAILER-DAEMON"
+
+
+FROM_PIECES = st.sampled_from(
+    [
+        "ann@example.org",
+        "Test",
+        " ",
+        ",",
+        "<",
+        ">",
+        '"',
+        "@",
+        ";",
+        ":",
+        "(c)",
+        "\t",
+        "[??????]",
+        "=?iso-8859-1?Q?B=FCrling,?=",
+        "=?utf-8?b?QW5u?=",
+        "x.y@z",
+        "MAILER-DAEMON",
+        "\\",
+    ]
+)
+VALID = re.compile(
+    r'(?:[^\s<>()\[\]",;:\\@]+|"(?:[^"\\]|\\.)*")@(?:[\w-]+(?:\.[\w-]+)*|\[[\d.]+\])'
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(pieces=st.lists(FROM_PIECES, max_size=8), noise=st.text(max_size=12))
+def test_the_requester_is_always_a_valid_address_or_none(pieces: list[str], noise: str) -> None:
+    value = "".join(pieces) + noise.replace("\r", "").replace("\n", "")
+    headers = parse_headers(f"From: {value}\nSubject: x\n\n".encode("utf-8", "surrogatepass"))
+    assert headers.sender == "" or VALID.fullmatch(headers.sender), headers.sender
+
+
+# parse_headers: raw 8-bit and escape-coded header text
+
+
+JAPANESE = "ます株式会社山田商事より新製品"  # charset-normalizer alone reads it as UTF-16-BE
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        b"Content-Type: text/plain; charset=euc-jp\n",
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain;\n'
+        b' charset="EUC-JP"\n',
+        b"To: =?euc-jp?b?u7PFxA==?= <yamada@example.jp>\n",
+    ],
+    ids=["content-type", "mime-part", "encoded-word"],
+)
+def test_an_undeclared_8bit_japanese_subject_is_read_in_the_charset_declared_elsewhere(
+    declaration: bytes,
+) -> None:
+    raw = b"From: a@example.jp\nSubject: " + JAPANESE.encode("euc_jp") + b"\n" + declaration
+    headers = parse_headers(raw + b"\nbody\n")
+    assert headers.subject == JAPANESE
+    assert "subject: 8-bit bytes are not UTF-8; read as euc_jp" in headers.defects
+
+
+@pytest.mark.parametrize(
+    ("subject", "charset"),
+    [(JAPANESE, "euc_jp"), ("テスト", "shift_jis"), ("についてご注文あ", "shift_jis")],
+)
+def test_an_undeclared_8bit_japanese_subject_is_detected_never_as_utf16(
+    subject: str, charset: str
+) -> None:
+    headers = parse_headers(b"Subject: " + subject.encode(charset) + b"\n\n")
+    assert headers.subject == subject
+    assert not any("utf_16" in d or "utf_32" in d for d in headers.defects)
+
+
+def test_8bit_bytes_that_no_japanese_charset_reads_are_never_utf16() -> None:
+    data = "株式会社山田商事".encode("euc_jp")  # kanji only: Chinese or Japanese, no kana
+    defects = parse_headers(b"Subject: " + data + b"\n\n").defects
+    assert any(d.startswith("subject: 8-bit bytes are not UTF-8") for d in defects)
+    assert not any("utf_16" in d or "utf_32" in d for d in defects)
+
+
+def test_undeclared_iso_2022_jp_escapes_are_read_as_iso_2022_jp() -> None:
+    headers = parse_headers(
+        b"From: a@example.jp\nSubject: " + JAPANESE.encode("iso2022_jp") + b"\n\n"
+    )
+    assert headers.subject == JAPANESE
+    assert "subject: undeclared ISO-2022-JP escapes; read as iso-2022-jp" in headers.defects
+
+
+# parse_headers: lines before the headers
+
+
+HEADERS = b"From: Ann <ann@example.org>\r\nSubject: Printer\r\nMessage-ID: <j@example.org>\r\n"
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"From ann@example.org Mon May  2 16:07:05 2005\r\n",
+        b"garbage line\r\n",
+        b"From ann@example.org Mon May  2 16:07:05 2005\r\n>From a stray second line\r\n",
+        b"Dear desk, \r\n  folded junk\r\n",
+    ],
+    ids=["mbox-from-line", "stray-line", "mbox-line-and-stray-line", "folded-stray-line"],
+)
+def test_junk_before_the_headers_is_skipped_and_the_raw_bytes_kept(junk: bytes) -> None:
+    raw = junk + HEADERS + b"\r\nThe printer is on fire.\r\n"
+    headers = parse_headers(raw)
+    assert not is_unparseable(headers)
+    assert (headers.sender, headers.subject, headers.message_id) == (
+        "ann@example.org",
+        "Printer",
+        "<j@example.org>",
+    )
+    assert (headers.size, headers.sha256) == (len(raw), hashlib.sha256(raw).hexdigest())
+    assert parse_body(raw).text == "The printer is on fire.\n"
+
+
+def test_a_stray_line_among_the_headers_no_longer_hides_the_rest() -> None:
+    raw = b"Received: by mx\nquite Delivered-To: x@example.org\n" + HEADERS + b"\nBody\n"
+    headers = parse_headers(raw)
+    assert (headers.sender, headers.subject) == ("ann@example.org", "Printer")
+    assert (
+        "header section: 1 line(s) before headers skipped: 'quite Delivered-To: x@example.org'"
+        in (headers.defects)
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"Hello there\nNote: call me\n\nbye\n", b"Dear desk,\nplease note: nothing\n"],
+    ids=["header-like-line", "no-header-line"],
+)
+def test_text_that_only_looks_like_a_header_stays_unparseable(raw: bytes) -> None:
+    assert is_unparseable(parse_headers(raw))
 
 
 # parse_headers: input that is not an email

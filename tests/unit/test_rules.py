@@ -210,6 +210,13 @@ def test_mail_from_mailer_daemon_or_postmaster_is_a_bounce(sender: str) -> None:
     assert rules_hit(with_headers(f"From: {sender}")) == ["bounce"]
 
 
+@pytest.mark.parametrize("field", ["MAILER-DAEMON", "Mail Delivery Subsystem <MAILER-DAEMON>"])
+def test_mail_from_mailer_daemon_without_a_domain_is_a_bounce(field: str) -> None:
+    msg = with_headers(f"From: {field}")
+    assert msg.sender == ""  # no valid address, so no requester
+    assert rules_hit(msg) == ["bounce"]
+
+
 @pytest.mark.parametrize(
     "subject",
     ["Undeliverable: Printer on fire", "Delivery Status Notification (Failure)", "failure notice"],

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email import policy
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.header import decode_header
 from email.message import Message
 from email.parser import BytesParser
@@ -39,16 +40,44 @@ MAX_HEADER_BYTES = 1 << 20
 """A header section with no blank line within this many bytes is read only this far, so a large
 file that is not an email does not get split into lines just to find no headers in it."""
 
+MAX_STRAY_LINES = 10
+"""At most this many lines that are not headers (an mbox "From " line, a stray word) are skipped
+to reach the header block after them; more means the bytes are not an email."""
+
 _HEADER_PARSER = BytesParser(policy=policy.compat32)  # stateless: safe to share across threads
+_STRAY = "header section: MissingHeaderBodySeparatorDefect"
+_HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")  # as compat32's headerRE, without "From "
+_CORE_FIELDS = frozenset(
+    {"from", "to", "subject", "date", "message-id", "received", "return-path", "mime-version"}
+)
 _LATIN_LABELS = frozenset({"iso8859-1", "cp1252", "iso8859-15", "latin-1"})
 _CHARSET_ALIASES = {"iso-8859-8-i": "iso-8859-8", "iso-8859-6-i": "iso-8859-6"}
 _ID_TOKEN = re.compile(r"<([^<>]*)>")
 _REPORT_TYPE = re.compile(r';\s*report-type\s*=\s*(?:"([^"]*)"|([^;\s]*))', re.IGNORECASE)
 _ADDR_SPEC = r"[^\s<>()\[\]\",;:\\@]+@[^\s<>()\[\]\",;:\\@]+"
+_VALID_ADDRESS = re.compile(
+    r'(?:[^\s<>()\[\]",;:\\@]+|"(?:[^"\\]|\\.)*")'  # local part: dot-atom or quoted string
+    r"@(?:[\w-]+(?:\.[\w-]+)*"  # domain: host labels, or an address literal (RFC 5321)
+    r"|\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+)\])"
+)
+_ENCODED_WORDS = re.compile(  # a quoted string or comment (left alone), or a run of encoded words
+    r'"(?:[^"\\]|\\.)*"|\((?:[^()\\]|\\.)*\)'
+    r"|(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(?:\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*)"
+)
+_CHARSET_PARAM = re.compile(rb'charset\s*=\s*"?([\w.:+-]+)', re.IGNORECASE)
+_WORD_CHARSET = re.compile(r"=\?([^?*\s]+)(?:\*[^?]*)?\?[bBqQ]\?")
+_ISO_2022_JP = re.compile(r"\x1b(?:\$[@B]|\([BJ])")
+_KANA = re.compile(r"[\u3041-\u30ff]")
+_NOT_CJK = re.compile(r"[^\x00-\x7f\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+_WIDE_CHARSETS = frozenset(
+    {"utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le", "utf_7"}
+)
+_DECLARED_SCAN = 1 << 16
 _MAILBOX = re.compile(
     r'\s*(?:(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<phrase>[^"<>()\[\],;:\\@]*?))'
     rf"\s*<(?P<angle>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC}))\s*(?:,|\Z)"
 )
+_SPECIALS = re.compile(r'[<>()\[\]",;:\\]')
 _ESCAPED = re.compile(r"\\(.)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TAG = re.compile(r"<[^>]*>")
@@ -60,13 +89,10 @@ def parse_headers(raw: bytes) -> Headers:
     """Read what routing needs from a message's header section; never raises."""
     digest = hashlib.sha256(raw).hexdigest()
     defects: list[str] = []
-    items: list[tuple[str, str]] = []
-    try:
-        parsed = _HEADER_PARSER.parsebytes(_header_section(raw, defects), headersonly=True)
-        items = list(parsed.raw_items())
-        defects.extend(f"header section: {type(d).__name__}" for d in parsed.defects)
-    except Exception as exc:  # the parser has failed on hostile input before
-        defects.append(f"header section unreadable: {type(exc).__name__}: {exc}")
+    section = _header_section(raw, defects)
+    items, stray = _header_items(section, defects)
+    if stray:  # a line that is not a header ended compat32's header block: the slow path
+        items = _without_stray_lines(section, items, defects)
     if not items:
         defects.append("no headers found")
 
@@ -74,10 +100,18 @@ def parse_headers(raw: bytes) -> Headers:
     # be decoded before addresses are split, or a display name like "Doe, John" splits in two.
     plain: dict[str, list[str]] = {}
     decoded: dict[str, list[str]] = {}
+    declared: _Declared | None = None
+    escapes = b"\x1b" in section  # ISO-2022-JP text is 7-bit, so isascii() does not catch it
     for name, value in items:
         key = name.lower()  # the parser only takes names without spaces
-        if len(value) > MAX_HEADER_CHARS or not value.isascii() or "\n" in value:
-            value = _unfold(key, value, defects)
+        if (
+            len(value) > MAX_HEADER_CHARS
+            or not value.isascii()
+            or "\n" in value
+            or (escapes and "\x1b" in value)
+        ):
+            declared = declared or _Declared(raw, items)
+            value = _unfold(key, value, defects, declared)
         elif "\r" in value:
             value = value.replace("\r", "")
         if key in plain:
@@ -88,15 +122,7 @@ def parse_headers(raw: bytes) -> Headers:
             decoded[key] = [_decode_words(key, value, defects) if "=?" in value else value]
 
     message_id = _first_id(plain.get("message-id", ()), defects)
-    sender, sender_name = "", ""
-    for key in ("from", "sender", "return-path"):
-        if key in plain:
-            found = _addresses(key, plain[key], defects)
-            if found:
-                sender_name, sender = found[0]
-                break
-            if key == "from":
-                defects.append("from: no address could be read")
+    sender_name, sender = _requester(plain, defects)
     content_type, report_type = _content_type(plain.get("content-type", ()), defects)
     return Headers(
         message_id=message_id or f"<{digest}@postroom.invalid>",
@@ -127,6 +153,11 @@ def parse_body(raw: bytes) -> Body:
     """Read a message for a person: its text, its HTML and its attachments; never raises."""
     try:
         message = BytesParser(policy=policy.default).parsebytes(raw)
+        if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in message.defects):
+            # A junk line before the headers made them body text; read past it, as routing did.
+            repaired = _repaired(raw)
+            if repaired is not None:
+                message = BytesParser(policy=policy.default).parsebytes(repaired)
         return _body(message, [], lenient=False)
     except Exception as exc:  # policy.default's header parser raises on some hostile input
         failure = f"full parse failed ({type(exc).__name__}: {exc}); read with compat32"
@@ -159,21 +190,154 @@ def _header_section(raw: bytes, defects: list[str]) -> bytes:
     return raw
 
 
-def _unfold(name: str, value: str, defects: list[str]) -> str:
-    """A header value on one line, with raw 8-bit bytes turned back into text."""
+def _header_items(section: bytes, defects: list[str]) -> tuple[list[tuple[str, str]], bool]:
+    """The (name, value) pairs compat32 reads, and whether a line that is not a header ended them
+    early (a junk line before the headers, or a stray one among them)."""
+    try:
+        parsed = _HEADER_PARSER.parsebytes(section, headersonly=True)
+    except Exception as exc:  # the parser has failed on hostile input before
+        defects.append(f"header section unreadable: {type(exc).__name__}: {exc}")
+        return [], False
+    found = [f"header section: {type(d).__name__}" for d in parsed.defects]
+    defects.extend(found)
+    return list(parsed.raw_items()), _STRAY in found
+
+
+def _without_stray_lines(
+    section: bytes, items: list[tuple[str, str]], defects: list[str]
+) -> list[tuple[str, str]]:
+    """The headers read again without the lines that hid some of them; `items` when that reads
+    no more, or when what it reads has none of the fields every email has (a PNG has no From,
+    Subject or Date)."""
+    cleaned = _stray_lines_removed(section)
+    if cleaned is None:
+        return items
+    fixed, skipped = cleaned
+    found: list[str] = []
+    more, _ = _header_items(fixed, found)
+    if len(more) <= len(items) or not any(name.lower() in _CORE_FIELDS for name, _ in more):
+        return items
+    defects.remove(_STRAY)
+    defects.extend(d for d in found if d != _STRAY)
+    first = skipped[0].rstrip(b"\r\n").decode("ascii", "replace")[:80]
+    defects.append(f"header section: {len(skipped)} line(s) before headers skipped: {first!r}")
+    return more
+
+
+def _stray_lines_removed(section: bytes) -> tuple[bytes, list[bytes]] | None:
+    """The header section without the lines that are not headers but come before the last one
+    (an mbox "From " line, a word on its own), and those lines; None when there are none, or too
+    many to be an email. The stored raw bytes stay as they came: this copy is only read."""
+    lines = section.splitlines(keepends=True)
+    kept: list[bytes] = []
+    skipped: list[bytes] = []
+    last_header = -1
+    for index, line in enumerate(lines):
+        if not line.strip(b"\r\n"):
+            break
+        if _HEADER_LINE.match(line):
+            last_header = index
+    in_stray = False
+    for index, line in enumerate(lines):
+        if index > last_header:
+            kept.append(line)
+        elif line[:1] in (b" ", b"\t") and in_stray:
+            skipped.append(line)  # the folded rest of a stray line
+        elif line[:1] in (b" ", b"\t") or _HEADER_LINE.match(line):
+            kept.append(line)
+            in_stray = False
+        else:
+            skipped.append(line)
+            in_stray = True
+    if not skipped or len(skipped) > MAX_STRAY_LINES:
+        return None
+    return b"".join(kept), skipped
+
+
+def _repaired(raw: bytes) -> bytes | None:
+    """`raw` without the stray lines that hide its headers, for a person to read; None when
+    nothing can be skipped."""
+    section = _header_section(raw, [])
+    cleaned = _stray_lines_removed(section)
+    return None if cleaned is None else cleaned[0] + raw[len(section) :]
+
+
+class _Declared:
+    """The charset an email declares for its text, looked up only when a header needs it: raw
+    8-bit header bytes are most often in the charset the same sender used for the body."""
+
+    __slots__ = ("_codec", "_items", "_looked", "_raw")
+
+    def __init__(self, raw: bytes, items: list[tuple[str, str]]) -> None:
+        self._raw, self._items = raw, items
+        self._codec: str | None = None
+        self._looked = False
+
+    def codec(self) -> str | None:
+        if not self._looked:
+            self._looked = True
+            self._codec = self._find()
+        return self._codec
+
+    def _find(self) -> str | None:
+        """Content-Type's charset, else the first one a MIME part declares, else the charset of
+        an encoded word; Latin-1 and ASCII labels read as Windows-1252, as browsers do."""
+        labels: list[str] = []
+        for name, value in self._items:
+            if name.lower() == "content-type":
+                found = _CHARSET_PARAM.search(value.encode("ascii", "surrogateescape"))
+                if found:
+                    labels.append(found.group(1).decode("ascii"))
+        labels.extend(
+            m.group(1).decode("ascii")
+            for m in _CHARSET_PARAM.finditer(self._raw, 0, _DECLARED_SCAN)
+        )
+        labels.extend(m.group(1) for _, value in self._items for m in _WORD_CHARSET.finditer(value))
+        for label in labels:
+            try:
+                codec = codecs.lookup(_CHARSET_ALIASES.get(label.lower(), label)).name
+            except LookupError:
+                continue
+            if codec in _WIDE_CHARSETS or codec == "utf-8":
+                continue
+            return "cp1252" if codec in _LATIN_LABELS or codec == "ascii" else codec
+        return None
+
+
+def _unfold(name: str, value: str, defects: list[str], declared: _Declared | None = None) -> str:
+    """A header value on one line, with raw 8-bit bytes turned back into text: UTF-8 when they
+    are (RFC 6532), else the charset the email declares elsewhere, else a guess among 8-bit
+    charsets; ISO-2022-JP escapes without a declaration read as ISO-2022-JP."""
     if "\n" in value or "\r" in value:
         value = value.replace("\r", "").replace("\n", "")
     if len(value) > MAX_HEADER_CHARS:
         defects.append(f"{name}: value of {len(value)} characters truncated to {MAX_HEADER_CHARS}")
         value = value[:MAX_HEADER_CHARS]
     if not value.isascii():
-        # compat32 hands 8-bit bytes over as surrogate escapes; RFC 6532 says they are UTF-8.
+        # compat32 hands 8-bit bytes over as surrogate escapes.
         data = value.encode("ascii", "surrogateescape")
         if _is_utf8(data):
             return data.decode("utf-8")
-        value, guessed = _guess(data)
+        codec = declared.codec() if declared is not None else None
+        text = _strict(data, codec) if codec else None
+        if text is not None and codec is not None:
+            value, guessed = text, codec
+        else:
+            value, guessed = _guess(data, eight_bit=True)
         defects.append(f"{name}: 8-bit bytes are not UTF-8; read as {guessed}")
+    elif "\x1b" in value and _ISO_2022_JP.search(value):
+        text = _strict(value.encode("ascii"), "iso2022_jp_2")
+        if text is not None:
+            defects.append(f"{name}: undeclared ISO-2022-JP escapes; read as iso-2022-jp")
+            return text
     return value
+
+
+def _strict(data: bytes, codec: str) -> str | None:
+    try:
+        return data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
 
 
 def _decode_words(name: str, text: str, defects: list[str]) -> str:
@@ -235,13 +399,32 @@ def _ids(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _requester(plain: dict[str, list[str]], defects: list[str]) -> tuple[str, str]:
+    """(display name, address) of who wrote the email, or ("", "") when no header names a valid
+    address: each From header in turn (some mail has a garbage one and a good one), then Sender,
+    Reply-To and Return-Path. A wrong requester is worse than none: replies would go to it."""
+    for key in ("from", "sender", "reply-to", "return-path"):
+        for value in plain.get(key, ()):
+            for display, addr in _addresses(key, (value,), defects):
+                if _VALID_ADDRESS.fullmatch(addr):
+                    return display, addr
+            if value.strip() not in ("", "<>"):
+                defects.append(f"{key}: no valid address in {value[:80]!r}")
+    return "", ""
+
+
 def _addresses(name: str, values: Iterable[str], defects: list[str]) -> list[tuple[str, str]]:
     """(display name, addr-spec) pairs; the domain is lower-cased since only the local part may
     be case-sensitive, and senders are compared and rate-capped by this value."""
-    values = list(values)
+    values = [_quote_encoded_words(name, v, defects) if "=?" in v else v for v in values]
     if not values:
         return []
     simple = [_simple_addresses(value) for value in values]
+    if None in simple:
+        simple = [
+            _bare_words(v) if found is None else found
+            for v, found in zip(values, simple, strict=True)
+        ]
     try:
         pairs = (
             [pair for found in simple for pair in found or ()]
@@ -253,13 +436,53 @@ def _addresses(name: str, values: Iterable[str], defects: list[str]) -> list[tup
         return []
     found: list[tuple[str, str]] = []
     for display, addr in pairs:
-        addr = "".join(addr.split()).strip("<>")
+        addr = addr.strip().strip("<>")
         if not addr:
             continue
+        display = _decode_words(name, display, defects).strip()
+        if (" " in addr or "\t" in addr) and not _VALID_ADDRESS.fullmatch(addr):
+            # "Test test@example.com": spaces are never squeezed out, that would invent an
+            # address; the words that are addresses are the addresses, the others a name.
+            words = addr.split()
+            named = [w.strip("<>") for w in words if _VALID_ADDRESS.fullmatch(w.strip("<>"))]
+            if not named:
+                defects.append(f"{name}: {addr[:80]!r} is not an address")
+                continue
+            rest = " ".join(w for w in words if w.strip("<>") not in named)
+            display = display or (rest if len(named) == 1 else "")
+            defects.append(f"{name}: {addr[:80]!r} has no angle brackets; read as {named}")
+            found.extend((display, _lower_domain(a)) for a in named)
+            continue
         local, at, domain = addr.rpartition("@")
-        addr = f"{local}@{domain.lower()}" if at else addr
-        found.append((_decode_words(name, display, defects).strip(), addr))
+        found.append((display, f"{local}@{domain.lower()}" if at else addr))
     return found
+
+
+def _lower_domain(addr: str) -> str:
+    local, at, domain = addr.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else addr
+
+
+def _quote_encoded_words(name: str, value: str, defects: list[str]) -> str:
+    """`value` with each run of encoded words outside quotes and comments replaced by its text
+    as a quoted string, as mail clients read them: a name such as
+    `=?iso-8859-1?Q?B=FCrling,?=` must not be split at its comma."""
+
+    def quoted(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)
+        text = _decode_words(name, match.group(1), defects)
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return _ENCODED_WORDS.sub(quoted, value)
+
+
+def _bare_words(value: str) -> list[tuple[str, str]] | None:
+    """Words with no brackets, quotes or separators (`Test test@example.com`) as one item, for
+    the caller to pick the addresses out of; the stdlib parser glues or drops such words."""
+    if _SPECIALS.search(value) or not value.strip():
+        return None
+    return [("", value.strip())]
 
 
 def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
@@ -342,17 +565,22 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _guess(data: bytes) -> tuple[str, str]:
+def _guess(data: bytes, *, eight_bit: bool = False) -> tuple[str, str]:
     """(text, charset) for bytes of unknown charset.
 
-    UTF-8 first, since it almost never decodes by accident. Then Windows-1252 for bytes that look
-    like a Latin-script text with a few accents, because that is what most unlabelled 8-bit mail
-    is, and charset-normalizer guesses badly on short samples (it reads "Café" as Korean).
+    UTF-8 first, since it almost never decodes by accident. Then Japanese, when the bytes read
+    as Shift_JIS or EUC-JP into kana and kanji only: short Japanese text otherwise passes for
+    accented Latin or for Korean. Then Windows-1252 for bytes that look like a Latin-script text
+    with a few accents, because that is what most unlabelled 8-bit mail is, and
+    charset-normalizer guesses badly on short samples (it reads "Café" as Korean).
     charset-normalizer decides the rest: texts where nearly every letter is 8-bit (Cyrillic,
-    Greek, CJK) and bytes Windows-1252 leaves undefined.
+    Greek, CJK) and bytes Windows-1252 leaves undefined. `eight_bit` keeps it to charsets a
+    header can be written in: UTF-16 and UTF-32 read any even number of bytes as some text.
     """
     if _is_utf8(data):
         return data.decode("utf-8"), "utf-8"
+    if japanese := _japanese(data):
+        return japanese
     high = len(data.translate(None, _HIGH_BYTES))
     letters = len(data.translate(None, _NOT_ASCII_LETTERS))
     try:
@@ -361,7 +589,11 @@ def _guess(data: bytes) -> tuple[str, str]:
         latin = None
     if latin is not None and (high < 16 or high <= letters):
         return latin, "cp1252"
-    results = list(from_bytes(data))
+    results = [
+        match
+        for match in from_bytes(data, cp_exclusion=sorted(_WIDE_CHARSETS) if eight_bit else None)
+        if not (eight_bit and match.encoding in _WIDE_CHARSETS)
+    ]
     if results:
         # Among guesses that fit equally well, mail is far more often in a Windows or ISO
         # charset than in a Mac one, which charset-normalizer otherwise picks about as often.
@@ -372,6 +604,21 @@ def _guess(data: bytes) -> tuple[str, str]:
         )
         return str(best), best.encoding
     return data.decode("cp1252", "replace"), "cp1252"
+
+
+def _japanese(data: bytes) -> tuple[str, str] | None:
+    """(text, charset) when the bytes are Shift_JIS or EUC-JP text with kana in it, else None.
+    Kana appear only in Japanese, and Latin or Korean bytes read in these charsets give either
+    an error or characters outside kana and kanji."""
+    best: tuple[int, str, str] | None = None
+    for codec in ("cp932", "euc_jp"):
+        text = _strict(data, codec)
+        if text is None or _NOT_CJK.search(text):
+            continue
+        kana = len(_KANA.findall(text))
+        if kana and (best is None or kana > best[0]):
+            best = (kana, text, codec)
+    return (best[1], best[2]) if best else None
 
 
 def _rarity(encoding: str) -> int:

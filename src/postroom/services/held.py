@@ -62,7 +62,12 @@ def show(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
     message = db.scalar(_visible(select(Message).where(Message.id == message_id), actor))
     if message is None:
         raise NotFound(f"No message {message_id}: `postroom held list` shows the held ones.")
-    return _row(message) | {"status": message.status, "text": parse_body(message.raw).text}
+    return _row(message) | {
+        "status": message.status,
+        "text": parse_body(message.raw).text,
+        # The From headers as written: the sender is only a valid address, or none.
+        "from_header": " / ".join(parse_headers(message.raw).all("from")),
+    }
 
 
 def open_request(db: Session, actor: Actor, message_id: int, workflow: str) -> Request:

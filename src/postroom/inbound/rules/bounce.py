@@ -32,11 +32,22 @@ class Bounce:
         if msg.content_type == "multipart/report":
             kind = msg.report_type or "unknown"
             return Hit(self.name, f"multipart/report; report-type={kind}")
-        local_part = msg.sender.rpartition("@")[0] or msg.sender
+        local_part = msg.sender.rpartition("@")[0]
         if local_part.lower() in BOUNCE_SENDERS:
             return Hit(self.name, f"sent by {msg.sender}")
+        if not msg.sender and (bare := _bare_bounce_sender(msg.header("From"))):
+            return Hit(self.name, f"sent by {bare}")
         subject = msg.subject.lower()
         null_path = msg.header("Return-Path").replace(" ", "") == "<>"
         if null_path and any(marker in subject for marker in BOUNCE_SUBJECTS):
             return Hit(self.name, f"null return path <> and subject {msg.subject.strip()!r}")
         return None
+
+
+def _bare_bounce_sender(from_header: str) -> str:
+    """`MAILER-DAEMON` when a From names it without a domain (`<MAILER-DAEMON>`, as some
+    sendmail setups write): that is no valid address, so there is no requester to match."""
+    for word in from_header.replace("<", " ").replace(">", " ").split():
+        if word.lower() in BOUNCE_SENDERS:
+            return word
+    return ""
