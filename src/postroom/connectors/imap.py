@@ -13,6 +13,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import DELETED, SEEN, SocketTimeout
 
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
+from postroom.connectors.server_words import words
 from postroom.connectors.session_errors import mid_session
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
@@ -59,11 +60,14 @@ class ImapConnector:
         except LoginError as exc:
             if credentials.bearer:
                 raise TokenRejected(
-                    f"The IMAP server refused the access token of {credentials.login!r}."
+                    f"The IMAP server refused the access token of {credentials.login!r}: "
+                    f"{words(exc)}"
                 ) from exc
-            raise AuthFailed(f"The IMAP server refused the login {credentials.login!r}.") from exc
+            raise AuthFailed(
+                f"The IMAP server refused the login {credentials.login!r}: {words(exc)}"
+            ) from exc
         except (OSError, ssl.SSLError, IMAPClientError, imaplib.IMAP4.abort) as exc:
-            raise Unreachable(f"IMAP {endpoint.host}:{endpoint.port}: {exc}") from exc
+            raise Unreachable(f"IMAP {endpoint.host}:{endpoint.port}: {words(exc)}") from exc
         return client
 
     def _session(self) -> AbstractContextManager[None]:
