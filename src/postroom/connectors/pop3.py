@@ -26,7 +26,6 @@ class _AnyLineLength:
     """poplib refuses lines over 2,048 bytes ("line too long"), yet RFC 5322 allows a body line
     of any length and real mail has them: read lines up to the message size limit."""
 
-    file: object
     max_line = 2048
 
     def _getline(self) -> tuple[bytes, int]:
@@ -85,7 +84,7 @@ class Pop3Connector:
             client.sock.settimeout(endpoint.timeout)
         except (OSError, ssl.SSLError, poplib.error_proto) as exc:
             raise Unreachable(f"POP3 {endpoint.host}:{endpoint.port}: {words(exc)}") from exc
-        client.max_line = get_settings().max_message_size  # type: ignore[attr-defined]
+        client.max_line = get_settings().max_message_size
         try:
             if credentials.bearer:
                 auth_xoauth2(client, credentials)

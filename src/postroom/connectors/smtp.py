@@ -8,7 +8,7 @@ import ssl
 from email.message import EmailMessage
 
 from postroom.connectors.sasl import xoauth2
-from postroom.connectors.server_words import words
+from postroom.connectors.server_words import text_of, words
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import Security
@@ -68,7 +68,7 @@ def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SM
         kind = Transient if 400 <= exc.smtp_code < 500 else MailServerError
         raise kind(
             f"The SMTP server {endpoint.host}:{endpoint.port} answered "
-            f"{exc.smtp_code} {words(exc.smtp_error)}"
+            f"{exc.smtp_code} {text_of(exc.smtp_error)}"
         ) from exc
     except smtplib.SMTPException as exc:  # before OSError: smtplib derives its errors from it
         raise MailServerError(
@@ -116,7 +116,7 @@ def send(endpoint: Endpoint, credentials: Credentials | None, message: EmailMess
     except smtplib.SMTPResponseException as exc:
         kind = Transient if 400 <= exc.smtp_code < 500 else MailServerError
         raise kind(
-            f"The server refused the email: {exc.smtp_code} {words(exc.smtp_error)}"
+            f"The server refused the email: {exc.smtp_code} {text_of(exc.smtp_error)}"
         ) from exc
     finally:
         try:

@@ -25,9 +25,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("send_error", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("send_error_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(
-            sa.Column("send_success_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("send_success_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("login_delay", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("warning", sa.Text(), nullable=True))
     with op.batch_alter_table("mailboxes", schema=None) as batch_op:
