@@ -32,8 +32,8 @@ class _AnyLineLength:
         line: bytes = self.file.readline(self.max_line + 1)  # type: ignore[attr-defined]
         if len(line) > self.max_line:
             raise poplib.error_proto(f"-ERR a line is longer than {self.max_line} bytes")
-        if not line:
-            raise poplib.error_proto("-ERR EOF")
+        if not line:  # the server hung up: a lost connection, not a refusal
+            raise EOFError("the server closed the connection")
         octets = len(line)
         if line[-2:] == b"\r\n":
             return line[:-2], octets
@@ -82,7 +82,7 @@ class Pop3Connector:
                 if endpoint.security is Security.STARTTLS:
                     client.stls(context)
             client.sock.settimeout(endpoint.timeout)
-        except (OSError, ssl.SSLError, poplib.error_proto) as exc:
+        except (OSError, EOFError, ssl.SSLError, poplib.error_proto) as exc:
             raise Unreachable(f"POP3 {endpoint.host}:{endpoint.port}: {words(exc)}") from exc
         client.max_line = get_settings().max_message_size
         try:
@@ -91,6 +91,9 @@ class Pop3Connector:
             else:
                 client.user(credentials.login)
                 client.pass_(credentials.password)
+        except EOFError as exc:
+            client.close()
+            raise Unreachable(f"POP3 {endpoint.host}:{endpoint.port}: {exc}") from exc
         except poplib.error_proto as exc:
             client.close()
             raise refusal(exc, credentials.login, bearer=credentials.bearer) from exc
@@ -100,7 +103,7 @@ class Pop3Connector:
         """CAPA after sign-in gives this user's LOGIN-DELAY (RFC 2449), honoured when polling."""
         try:
             return login_delay(self.client.capa())
-        except (OSError, poplib.error_proto):
+        except (OSError, EOFError, poplib.error_proto):
             return None
 
     def list_waiting(self, cursor: Cursor, action: AfterImport) -> Listing:
@@ -133,5 +136,5 @@ class Pop3Connector:
         """QUIT is what makes POP3 deletions happen; a dropped session deletes nothing."""
         try:
             self.client.quit()
-        except (OSError, poplib.error_proto):
+        except (OSError, EOFError, poplib.error_proto):
             self.client.close()
