@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from postroom.inbound import pipeline
+from postroom.inbound import parse, pipeline
 from postroom.storage import db as storage_db
 from postroom.storage.models import Message
 from tests.conftest import Cli, _truncate
@@ -37,6 +37,10 @@ def _stored() -> list[Message]:
         rows = list(db.scalars(select(Message).order_by(Message.id)))
         db.expunge_all()
     return rows
+
+
+def _raw_of(key: str) -> bytes:
+    return next(m.raw for m in _stored() if m.remote_key == key)
 
 
 def _pop3_desk(cli: Cli, server: ScriptedPop3) -> str:
@@ -126,7 +130,7 @@ def test_an_email_the_parser_fails_on_is_held_failed_with_its_bytes(
 ) -> None:
     """A parser bug (scripted here: real mail that crashes it is fixed as it is found) must
     hold that one email with its raw bytes, never stop the batch."""
-    real = pipeline.parse_headers
+    real = parse.parse_headers
 
     def parse(raw: bytes) -> Any:
         if b"Poison" in raw:
