@@ -132,12 +132,12 @@ def test_an_email_the_parser_fails_on_is_held_failed_with_its_bytes(
     hold that one email with its raw bytes, never stop the batch."""
     real = parse.parse_headers
 
-    def parse(raw: bytes) -> Any:
+    def crashing(raw: bytes) -> Any:
         if b"Poison" in raw:
             raise IndexError("list index out of range")
         return real(raw)
 
-    monkeypatch.setattr(pipeline, "parse_headers", parse)
+    monkeypatch.setattr(pipeline, "parse_headers", crashing)
     mails = _three()
     mails["u2"] = email_from("bob@example.org", "Poison")
     with ScriptedPop3(mails) as server:
