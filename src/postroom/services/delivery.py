@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.errors import AuthFailed, InvalidInput, PostroomError
+from postroom.errors import AuthFailed, InvalidInput, Misconfigured, PostroomError
 from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
-from postroom.services import cloud_sending, connections, events, sent_copies
+from postroom.services import cloud_sending, connections, events, health, sent_copies
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage import leased_queue
 from postroom.storage.db import unit_of_work
@@ -228,10 +228,16 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
         )
     except PostroomError as exc:
         journal.result.errors.append(str(exc))
+        permanent = isinstance(exc, Misconfigured)  # a person must fix it: retrying cannot
         for item in items:
-            journal.settle(item, Outcome(deferred={a: (0, str(exc)) for a in item.pending}))
+            problem = {a: (0, str(exc)) for a in item.pending}
+            journal.settle(
+                item, Outcome(refused=problem) if permanent else Outcome(deferred=problem)
+            )
         journal.commit()
+        health.send_failed(journal.engine, route.mailbox_id, exc)
         return
+    health.send_worked(journal.engine, route.mailbox_id)
     window = max(1, get_settings().send_window)
     try:
         for index, item in enumerate(items):

@@ -4,6 +4,7 @@ last error."""
 
 from __future__ import annotations
 
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from postroom.domain.settings import MailboxState
@@ -11,10 +12,12 @@ from postroom.errors import (
     AuthFailed,
     Misconfigured,
     NeedsReconnect,
+    PostroomError,
     ServerFault,
     TokenRejected,
     TryLater,
 )
+from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox, utcnow
 
 STATES = {
@@ -51,3 +54,21 @@ def record_receive(db: Session, mailbox: Mailbox, failure: str | None, error: st
         return
     mailbox.state = receive_state(failure).value
     mailbox.last_error, mailbox.last_error_at = error, now
+
+
+def send_failed(engine: Engine, mailbox_id: int, exc: PostroomError) -> None:
+    """The outbox could not open its route: the sending side shows why."""
+    with unit_of_work(engine) as db:
+        mailbox = db.get(Mailbox, mailbox_id)
+        if mailbox is not None:
+            record_send(db, mailbox, exc.code, str(exc))
+
+
+def send_worked(engine: Engine, mailbox_id: int) -> None:
+    """One conditional UPDATE a route: it writes only when sending was not already ok."""
+    with unit_of_work(engine) as db:
+        db.execute(
+            update(Mailbox)
+            .where(Mailbox.id == mailbox_id, Mailbox.send_state != "ok")
+            .values(send_state="ok", send_error=None, send_success_at=utcnow())
+        )
