@@ -12,6 +12,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import DELETED, SEEN, SocketTimeout
 
+from postroom.connectors import imap_folders
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
 from postroom.connectors.server_words import words
 from postroom.connectors.session_errors import mid_session
@@ -37,6 +38,7 @@ class ImapConnector:
         self.client = self.connect(endpoint, credentials)
         self.folder: str | None = None
         self.validity: int | None = None
+        self._folders: dict[str, str] = {}  # a user's folder name -> the server's
 
     @staticmethod
     def connect(endpoint: Endpoint, credentials: Credentials) -> IMAPClient:
@@ -135,9 +137,17 @@ class ImapConnector:
         else:
             self.client.expunge()
 
-    def _move(self, uids: list[int], folder: str) -> None:
-        if not self.client.folder_exists(folder):
-            self.client.create_folder(folder)
+    def _move(self, uids: list[int], wanted: str) -> None:
+        folder = self._folders.get(wanted)
+        if folder is None:
+            folder = imap_folders.ensure(
+                self.client,
+                wanted,
+                "the after-import move",
+                "Make it on the server, or choose another with "
+                "`postroom mailbox edit ADDRESS --after-import move:FOLDER`.",
+            )
+            self._folders[wanted] = folder
         if self.client.has_capability("MOVE"):
             self.client.move(uids, folder)
         else:
@@ -151,8 +161,13 @@ class ImapConnector:
         commit finds the copy on its next try instead of adding a second. False: it was there.
         """
         with self._session():
-            if not self.client.folder_exists(folder):
-                self.client.create_folder(folder)
+            folder = imap_folders.ensure(
+                self.client,
+                folder,
+                "copies of sent mail",
+                "Make it on the server, or choose another with "
+                '`postroom mailbox edit ADDRESS --sent-folder FOLDER` ("" turns copies off).',
+            )
             self.client.select_folder(folder)
             if self.client.search(["HEADER", "Message-ID", message_id]):
                 return False

@@ -109,14 +109,12 @@ class Pending:
                     )
                 )
             }
-            ids = dict(
-                db.execute(
-                    select(Message.remote_key, Message.id).where(
-                        Message.mailbox_id == self.mailbox_id,
-                        Message.remote_key.in_(list(failed)),
-                    )
-                ).tuples()
+            found = db.execute(
+                select(Message.remote_key, Message.id).where(
+                    Message.mailbox_id == self.mailbox_id, Message.remote_key.in_(list(failed))
+                )
             )
+            ids: dict[str | None, int] = {key: message_id for key, message_id in found}
             for key, error in failed.items():
                 row = rows.get(key)
                 if row is None:
