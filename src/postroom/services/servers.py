@@ -19,7 +19,7 @@ from postroom.domain.settings import (
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.services import audit, in_use
 from postroom.services.actors import Actor
-from postroom.storage.models import Mailbox, Server
+from postroom.storage.models import Mailbox, Provider, ProviderServer, Server
 
 
 @dataclass
@@ -139,5 +139,19 @@ def remove(db: Session, actor: Actor, name: str) -> None:
     in_use.refuse_removal(
         f"Server {server.name!r}", users_of(db, server), "Move or remove them first."
     )
+    providers = list(
+        db.scalars(
+            select(Provider.name)
+            .join(ProviderServer, ProviderServer.provider_id == Provider.id)
+            .where(ProviderServer.server_id == server.id)
+            .order_by(Provider.name)
+        )
+    )
+    if providers:  # discovery would find an empty provider and offer nothing
+        raise Conflict(
+            f"Server {server.name!r} is used by the provider(s) {', '.join(providers)}: give "
+            "them another server (`postroom provider add NAME --server S`) or remove them "
+            "(`postroom provider remove NAME`) first."
+        )
     db.delete(server)
     audit.record(db, actor, "server.removed", server.name)
