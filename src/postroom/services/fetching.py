@@ -205,8 +205,8 @@ def _pass(
     unresolved = len(waiting) < len([k for k in listing.keys if k not in known])
     for keys in _batches(waiting, batch_size, tracker):
         fetched = _fetch_batch(connector, keys, tracker)
+        unresolved = unresolved or len(fetched) < len(keys)  # before the cursor moves past it
         stored = _store(engine, mailbox_id, run, fetched, listing, keys, unresolved)
-        unresolved = unresolved or len(fetched) < len(keys)
         tracker.stored(stored)
         pending.acknowledge(connector, stored)
         run.fetched += len(fetched)
