@@ -136,3 +136,17 @@ def test_receive_and_send_health_are_kept_apart(cli: Cli, smtp_server: SmtpServe
         after = _show(cli)["send_health"]
         assert isinstance(after, dict)
         assert after["last_error"] == send["last_error"]  # … clears no send error
+
+
+def test_the_connection_test_keeps_a_busy_pop3_server_apart_from_a_wrong_password(
+    cli: Cli,
+) -> None:
+    with ScriptedPop3({}) as server:
+        _desk(cli, server)
+        server.login_reply = "-ERR [IN-USE] Mailbox locked by another session"
+        code, reports = cli_json(cli, "mailbox", "test", ADDRESS)
+        assert code == 1 and "Mailbox locked by another session" in str(reports)
+        assert _show(cli)["state"] == "retrying"
+        server.login_reply = "-ERR [AUTH] Invalid login"
+        cli_json(cli, "mailbox", "test", ADDRESS)
+        assert _show(cli)["state"] == "auth-failed"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from postroom.domain.settings import MailboxState
 from postroom.errors import (
     AuthFailed,
+    InvalidInput,
     Misconfigured,
     NeedsReconnect,
     PostroomError,
@@ -27,6 +28,7 @@ STATES = {
     TryLater.code: MailboxState.RETRYING,
     ServerFault.code: MailboxState.SERVER_ERROR,
     Misconfigured.code: MailboxState.MISCONFIGURED,
+    InvalidInput.code: MailboxState.MISCONFIGURED,  # e.g. mark-read asked of a POP3 server
 }
 
 
