@@ -29,6 +29,7 @@ from sqlalchemy import Engine, Update, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
+from postroom.connectors.server_words import words
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import AuthFailed, InvalidInput, Misconfigured, PostroomError
 from postroom.outbound.retry import next_attempt
@@ -255,7 +256,7 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
                 )
             except (smtplib.SMTPException, OSError) as exc:
                 # Before the final dot: nothing was delivered. This and the rest wait for later.
-                error = f"the SMTP session failed: {exc}"
+                error = f"the SMTP session failed: {words(exc)}"
                 journal.result.errors.append(error)
                 for rest in items[index:]:
                     journal.settle(rest, Outcome(deferred={a: (0, error) for a in rest.pending}))
