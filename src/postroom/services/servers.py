@@ -133,25 +133,28 @@ def users_of(db: Session, server: Server) -> list[Mailbox]:
     return list(db.scalars(query.order_by(Mailbox.address)))
 
 
+def _providers_of(db: Session, server: Server) -> list[Provider]:
+    query = (
+        select(Provider)
+        .join(ProviderServer, ProviderServer.provider_id == Provider.id)
+        .where(ProviderServer.server_id == server.id)
+        .order_by(Provider.name)
+    )
+    return list(db.scalars(query))
+
+
 def remove(db: Session, actor: Actor, name: str) -> None:
     actor.require_admin("remove servers")
     server = get(db, name)
     in_use.refuse_removal(
         f"Server {server.name!r}", users_of(db, server), "Move or remove them first."
     )
-    providers = list(
-        db.scalars(
-            select(Provider.name)
-            .join(ProviderServer, ProviderServer.provider_id == Provider.id)
-            .where(ProviderServer.server_id == server.id)
-            .order_by(Provider.name)
-        )
-    )
-    if providers:  # discovery would find an empty provider and offer nothing
+    emptied = [p.name for p in _providers_of(db, server) if len(p.servers) == 1]
+    if emptied:  # discovery would find the provider empty and offer nothing
         raise Conflict(
-            f"Server {server.name!r} is used by the provider(s) {', '.join(providers)}: give "
-            "them another server (`postroom provider add NAME --server S`) or remove them "
-            "(`postroom provider remove NAME`) first."
+            f"Server {server.name!r} is the only server of the provider(s) {', '.join(emptied)}: "
+            "remove them first (`postroom provider remove NAME`), or add them again with "
+            "another server (`postroom provider add NAME --server S`)."
         )
     db.delete(server)
     audit.record(db, actor, "server.removed", server.name)
