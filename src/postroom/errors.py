@@ -106,3 +106,27 @@ class AnswerLost(Unreachable):
     """The request went out but no answer came back: it may have taken effect."""
 
     code = "answer-lost"
+
+
+class CommandRefused(Transient):
+    """The server answered a command with NO/BAD/-ERR; the session itself is still alive."""
+
+
+class TryLater(Transient):
+    """The server was reached and asked to come back later (POP3 [LOGIN-DELAY], [IN-USE],
+    [SYS/TEMP]): not a wrong password, not unreachable."""
+
+    code = "try-later"
+
+
+class ServerFault(MailServerError):
+    """The server reports a problem of its own that waiting will not fix ([SYS/PERM])."""
+
+    code = "server-error"
+
+
+class Misconfigured(MailServerError):
+    """The server was reached but the settings cannot work with it (no AUTH offered, a folder
+    that may not be created): a person must change them; retrying the same way is pointless."""
+
+    code = "misconfigured"

@@ -52,3 +52,30 @@ def test_the_provider_buttons_complete_a_sign_in_in_the_browser(
     finally:
         context.close()
     assert any(r["grant_type"] == "authorization_code" for r in cloud.token_requests)
+
+
+@pytest.mark.parametrize(
+    ("button", "label"),
+    [
+        ("Add an Office 365 mailbox", "Microsoft (Office 365)"),
+        ("Add a Gmail mailbox", "Google (Gmail)"),
+    ],
+)
+def test_a_provider_button_without_an_oauth_app_says_what_an_administrator_must_do(
+    browser: Browser, live_url: str, button: str, label: str
+) -> None:
+    add_user("ann@example.test", "a-long-password-1")
+    context = browser.new_context(base_url=live_url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        sign_in(page, "ann@example.test", "a-long-password-1")
+        page.goto("/profile/mailboxes")
+        page.get_by_role("link", name=button).click()
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text(f"Signing in with {label} needs an OAuth app")
+        expect(alert).to_contain_text("oauth-app add")
+        expect(alert).to_contain_text("/oauth/callback")  # the redirect URI to register
+        assert "problem" not in page.content() and "about:blank#" not in page.content()
+    finally:
+        context.close()

@@ -148,7 +148,10 @@ def test_admin_sets_up_mail_and_a_user_works_the_request(
         page.get_by_role("button", name="Move").click()
         expect(page.get_by_text("step Done")).to_be_visible()
         screenshot(page, "request")
+        status = page.get_by_label("Message from ann@example.test").locator(".delivery .badge")
+        expect(status).to_have_text("queued")  # not "sent" while it waits in the outbox
         assert delivery.flush_once(default_engine()).sent == 1
+        expect(status).to_have_text("sent", timeout=15_000)  # the page asks until it settles
         reply = smtp.wait_for(2)[1]
         assert reply.rcpt_tos == ["cust@example.org"]
         assert "[#" in str(reply.message()["Subject"]) and reply.mail_from == "ann@example.test"

@@ -68,6 +68,8 @@ class Dovecot(LoopbackServer):
         binary: str = DOVECOT_BINARY,
         oauth2_introspection_url: str | None = None,
         submission_relay_port: int | None = None,
+        namespace_prefix: str = "",
+        separator: str = "/",
     ) -> None:
         self._users: dict[str, str] = {}
         for name, password in (users or {}).items():
@@ -83,6 +85,9 @@ class Dovecot(LoopbackServer):
         # With a port, Dovecot also speaks submission (SMTP with AUTH) and relays what it
         # accepts to an SMTP server on that loopback port.
         self._relay_port = submission_relay_port
+        # Personal folders under a prefix, as Cyrus's Debian default and Courier have them:
+        # namespace_prefix="INBOX.", separator=".". The default is Dovecot's own: none and "/".
+        self._namespace_prefix, self._separator = namespace_prefix, separator
         self._dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._ports: dict[str, int] = {}
@@ -385,6 +390,7 @@ class Dovecot(LoopbackServer):
             password_mechanisms="  mechanisms = plain login\n" if oauth2 else "",
             protocols="imap pop3 submission" if submission else "imap pop3",
             submission=submission,
+            namespace=f"prefix = {self._namespace_prefix}\n      separator = {self._separator}",
         )
         (directory / "dovecot.conf").write_text(config, encoding="utf-8")
 
@@ -629,7 +635,7 @@ _CONFIG = textwrap.dedent(
 
     namespace inbox {{
       inbox = yes
-      separator = /
+      {namespace}
       mailbox Drafts {{
         special_use = \\Drafts
       }}

@@ -17,7 +17,7 @@ from postroom.services import oauth, present
 from postroom.services.actors import Actor
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import OAuthApp
-from postroom.web.render import redirect
+from postroom.web.render import error_page, redirect
 
 router = APIRouter(prefix="/oauth", tags=["oauth"])
 
@@ -40,7 +40,10 @@ def _problem(exc: PostroomError) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-def _app_for(provider: str, app: str | None) -> str:
+PROVIDER_NAMES = {"microsoft": "Microsoft (Office 365)", "google": "Google (Gmail)"}
+
+
+def _app_for(provider: str, app: str | None, redirect_uri: str = "") -> str:
     if app:
         return app
     with unit_of_work() as db:
@@ -48,8 +51,20 @@ def _app_for(provider: str, app: str | None) -> str:
             select(OAuthApp.name).where(OAuthApp.provider == provider).order_by(OAuthApp.id)
         )
     if name is None:
-        raise NotFound(f"No {provider} OAuth app is registered: an admin adds one first.")
+        raise NotFound(_no_app(provider, redirect_uri))
     return name
+
+
+def _no_app(provider: str, redirect_uri: str) -> str:
+    """What an administrator must do, since a user cannot: register the app once."""
+    label = PROVIDER_NAMES.get(provider, provider)
+    return (
+        f"Signing in with {label} needs an OAuth app, which no administrator has registered "
+        f"yet. An administrator registers one with the provider (redirect URI: {redirect_uri}) "
+        f"and adds it under Settings → OAuth apps, or with `postroom oauth-app add NAME "
+        f"--provider {provider} --client-id ID --client-secret-stdin`. Until then, add the "
+        "mailbox with its IMAP and SMTP servers and an app password."
+    )
 
 
 @router.get("/start")
@@ -64,10 +79,13 @@ def start(
     """Add an Office 365 / Gmail mailbox (no address: the signed-in account's), or reconnect."""
     redirect_uri = str(request.url_for("oauth_callback"))
     try:
-        name = _app_for(provider, app)
+        name = _app_for(provider, app, redirect_uri)
         with unit_of_work() as db:
             url = oauth.start_web_flow(db, actor, name, mailbox, redirect_uri, system=system)
     except PostroomError as exc:
+        if "text/html" in request.headers.get("accept", ""):  # a person in the console
+            problem = _problem(exc)
+            return error_page(request, problem.status_code, str(exc))
         return _problem(exc)
     return RedirectResponse(url, status_code=302)
 

@@ -86,7 +86,11 @@ def request_show(request_id: RowId, as_json: JsonFlag = False) -> None:
     with database() as db:
         data = requests.detail(db, request_id)
     thread = data.pop("thread")
-    text = fields(data) + "\n\n" + table(thread, ["id", "direction", "sender", "subject"], "")
+    text = (
+        fields(data)
+        + "\n\n"
+        + table(thread, ["id", "direction", "status", "sender", "subject"], "")
+    )
     emit(as_json, data | {"thread": thread}, text)
 
 

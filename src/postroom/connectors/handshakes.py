@@ -15,7 +15,9 @@ import ssl
 from typing import Protocol as Interface
 
 from postroom.connectors.pop3 import auth_xoauth2
+from postroom.connectors.pop3_codes import refusal
 from postroom.connectors.sasl import xoauth2
+from postroom.connectors.server_words import words
 from postroom.connectors.smtp import smtp_xoauth2
 from postroom.domain.endpoints import Credentials
 from postroom.domain.settings import Protocol
@@ -64,7 +66,7 @@ class ImapHandshake:
         try:
             self._client = _ImapOnSocket(self._sock, self._host)
         except imaplib.IMAP4.error as exc:
-            raise MailServerError(f"The server's greeting is not IMAP: {exc}") from exc
+            raise MailServerError(f"The server's greeting is not IMAP: {words(exc)}") from exc
         return _text(self.client.welcome)
 
     def capabilities(self) -> list[str]:
@@ -77,7 +79,7 @@ class ImapHandshake:
         try:
             self.client.starttls(context)
         except imaplib.IMAP4.error as exc:
-            raise MailServerError(f"STARTTLS was refused: {exc}") from exc
+            raise MailServerError(f"STARTTLS was refused: {words(exc)}") from exc
         sock = self.client.sock
         assert isinstance(sock, ssl.SSLSocket)
         return sock
@@ -90,7 +92,7 @@ class ImapHandshake:
             else:
                 self.client.login(user, credentials.password)
         except imaplib.IMAP4.error as exc:
-            raise AuthFailed(f"The IMAP server refused the login {user!r}: {exc}") from exc
+            raise AuthFailed(f"The IMAP server refused the login {user!r}: {words(exc)}") from exc
 
     def probe_envelope(self, sender: str, recipient: str) -> str:
         raise NotImplementedError("only SMTP has an envelope")
@@ -130,7 +132,7 @@ class Pop3Handshake:
         try:
             self._client = _Pop3OnSocket(self._sock, self._host)
         except poplib.error_proto as exc:
-            raise MailServerError(f"The server's greeting is not POP3: {exc}") from exc
+            raise MailServerError(f"The server's greeting is not POP3: {words(exc)}") from exc
         return _text(self.client.getwelcome())
 
     def capabilities(self) -> list[str]:
@@ -161,8 +163,7 @@ class Pop3Handshake:
                 self.client.user(user)
                 self.client.pass_(credentials.password)
         except poplib.error_proto as exc:
-            detail = _text(exc.args[0]) if exc.args else ""
-            raise AuthFailed(f"The POP3 server refused the login {user!r}: {detail}") from exc
+            raise refusal(exc, user, bearer=credentials.bearer) from exc
 
     def probe_envelope(self, sender: str, recipient: str) -> str:
         raise NotImplementedError("only SMTP has an envelope")
@@ -242,7 +243,7 @@ class SmtpHandshake:
                 f"{exc.smtp_code} {_text(exc.smtp_error)}"
             ) from exc
         except smtplib.SMTPException as exc:
-            raise MailServerError(f"Signing in failed: {exc}") from exc
+            raise MailServerError(f"Signing in failed: {words(exc)}") from exc
 
     def probe_envelope(self, sender: str, recipient: str) -> str:
         code, message = self._client.mail(sender)

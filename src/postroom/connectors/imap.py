@@ -12,8 +12,9 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import DELETED, SEEN, SocketTimeout
 
-from postroom.connectors import trace
+from postroom.connectors import imap_folders, trace
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
+from postroom.connectors.server_words import words
 from postroom.connectors.session_errors import mid_session
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
@@ -39,6 +40,7 @@ class ImapConnector:
         self.client = self.connect(endpoint, credentials)
         self.folder: str | None = None
         self.validity: int | None = None
+        self._folders: dict[str, str] = {}  # a user's folder name -> the server's
 
     @staticmethod
     def connect(endpoint: Endpoint, credentials: Credentials) -> IMAPClient:
@@ -62,11 +64,14 @@ class ImapConnector:
         except LoginError as exc:
             if credentials.bearer:
                 raise TokenRejected(
-                    f"The IMAP server refused the access token of {credentials.login!r}."
+                    f"The IMAP server refused the access token of {credentials.login!r}: "
+                    f"{words(exc)}"
                 ) from exc
-            raise AuthFailed(f"The IMAP server refused the login {credentials.login!r}.") from exc
+            raise AuthFailed(
+                f"The IMAP server refused the login {credentials.login!r}: {words(exc)}"
+            ) from exc
         except (OSError, ssl.SSLError, IMAPClientError, imaplib.IMAP4.abort) as exc:
-            raise Unreachable(f"IMAP {endpoint.host}:{endpoint.port}: {exc}") from exc
+            raise Unreachable(f"IMAP {endpoint.host}:{endpoint.port}: {words(exc)}") from exc
         return client
 
     def _session(self) -> AbstractContextManager[None]:
@@ -134,9 +139,17 @@ class ImapConnector:
         else:
             self.client.expunge()
 
-    def _move(self, uids: list[int], folder: str) -> None:
-        if not self.client.folder_exists(folder):
-            self.client.create_folder(folder)
+    def _move(self, uids: list[int], wanted: str) -> None:
+        folder = self._folders.get(wanted)
+        if folder is None:
+            folder = imap_folders.ensure(
+                self.client,
+                wanted,
+                "the after-import move",
+                "Make it on the server, or choose another with "
+                "`postroom mailbox edit ADDRESS --after-import move:FOLDER`.",
+            )
+            self._folders[wanted] = folder
         if self.client.has_capability("MOVE"):
             self.client.move(uids, folder)
         else:
@@ -150,8 +163,13 @@ class ImapConnector:
         commit finds the copy on its next try instead of adding a second. False: it was there.
         """
         with self._session():
-            if not self.client.folder_exists(folder):
-                self.client.create_folder(folder)
+            folder = imap_folders.ensure(
+                self.client,
+                folder,
+                "copies of sent mail",
+                "Make it on the server, or choose another with "
+                '`postroom mailbox edit ADDRESS --sent-folder FOLDER` ("" turns copies off).',
+            )
             self.client.select_folder(folder)
             if self.client.search(["HEADER", "Message-ID", message_id]):
                 return False

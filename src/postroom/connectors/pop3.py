@@ -6,17 +6,48 @@ import poplib
 import ssl
 from collections.abc import Sequence
 
+from postroom.config import get_settings
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
+from postroom.connectors.pop3_codes import login_delay, refusal
 from postroom.connectors.sasl import xoauth2_b64
+from postroom.connectors.server_words import words
 from postroom.connectors.session_errors import mid_session
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import AfterImportKind, Security
-from postroom.errors import AuthFailed, InvalidInput, TokenRejected, Unreachable
+from postroom.errors import InvalidInput, Unreachable
 
 
 def pop3_key(uidl: str) -> str:
     return f"pop3:{uidl}"
+
+
+class _AnyLineLength:
+    """poplib refuses lines over 2,048 bytes ("line too long"), yet RFC 5322 allows a body line
+    of any length and real mail has them: read lines up to the message size limit."""
+
+    max_line = 2048
+
+    def _getline(self) -> tuple[bytes, int]:
+        line: bytes = self.file.readline(self.max_line + 1)  # type: ignore[attr-defined]
+        if len(line) > self.max_line:
+            raise poplib.error_proto(f"-ERR a line is longer than {self.max_line} bytes")
+        if not line:  # the server hung up: a lost connection, not a refusal
+            raise EOFError("the server closed the connection")
+        octets = len(line)
+        if line[-2:] == b"\r\n":
+            return line[:-2], octets
+        if line[:1] == b"\r":
+            return line[1:-1], octets
+        return line[:-1], octets
+
+
+class LongLinePop3(_AnyLineLength, poplib.POP3):
+    pass
+
+
+class LongLinePop3Ssl(_AnyLineLength, poplib.POP3_SSL):
+    pass
 
 
 def auth_xoauth2(client: poplib.POP3, credentials: Credentials) -> None:
@@ -33,6 +64,7 @@ class Pop3Connector:
         self.endpoint = endpoint
         self.client = self.connect(endpoint, credentials)
         self._numbers: dict[str, int] = {}
+        self.login_delay = self._login_delay()
 
     @staticmethod
     def connect(endpoint: Endpoint, credentials: Credentials) -> poplib.POP3:
@@ -42,30 +74,37 @@ class Pop3Connector:
         try:
             client: poplib.POP3
             if endpoint.security is Security.TLS:
-                client = poplib.POP3_SSL(
+                client = LongLinePop3Ssl(
                     endpoint.host, endpoint.port, timeout=timeout, context=context
                 )
             else:
-                client = poplib.POP3(endpoint.host, endpoint.port, timeout=timeout)
+                client = LongLinePop3(endpoint.host, endpoint.port, timeout=timeout)
                 if endpoint.security is Security.STARTTLS:
                     client.stls(context)
             client.sock.settimeout(endpoint.timeout)
-        except (OSError, ssl.SSLError, poplib.error_proto) as exc:
-            raise Unreachable(f"POP3 {endpoint.host}:{endpoint.port}: {exc}") from exc
+        except (OSError, EOFError, ssl.SSLError, poplib.error_proto) as exc:
+            raise Unreachable(f"POP3 {endpoint.host}:{endpoint.port}: {words(exc)}") from exc
+        client.max_line = get_settings().max_message_size
         try:
             if credentials.bearer:
                 auth_xoauth2(client, credentials)
             else:
                 client.user(credentials.login)
                 client.pass_(credentials.password)
+        except EOFError as exc:
+            client.close()
+            raise Unreachable(f"POP3 {endpoint.host}:{endpoint.port}: {exc}") from exc
         except poplib.error_proto as exc:
             client.close()
-            if credentials.bearer:
-                raise TokenRejected(
-                    f"The POP3 server refused the access token of {credentials.login!r}."
-                ) from exc
-            raise AuthFailed(f"The POP3 server refused the login {credentials.login!r}.") from exc
+            raise refusal(exc, credentials.login, bearer=credentials.bearer) from exc
         return client
+
+    def _login_delay(self) -> int | None:
+        """CAPA after sign-in gives this user's LOGIN-DELAY (RFC 2449), honoured when polling."""
+        try:
+            return login_delay(self.client.capa())
+        except (OSError, EOFError, poplib.error_proto):
+            return None
 
     def list_waiting(self, cursor: Cursor, action: AfterImport) -> Listing:
         if action.kind in (AfterImportKind.MARK_READ, AfterImportKind.MOVE):
@@ -97,5 +136,5 @@ class Pop3Connector:
         """QUIT is what makes POP3 deletions happen; a dropped session deletes nothing."""
         try:
             self.client.quit()
-        except (OSError, poplib.error_proto):
+        except (OSError, EOFError, poplib.error_proto):
             self.client.close()

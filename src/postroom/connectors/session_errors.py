@@ -6,7 +6,8 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from postroom.errors import Transient
+from postroom.connectors.server_words import words
+from postroom.errors import CommandRefused, Transient
 
 
 @contextmanager
@@ -21,6 +22,6 @@ def mid_session(
     except TimeoutError as exc:
         raise Transient(f"{label} did not answer in time.") from exc
     except dropped as exc:
-        raise Transient(f"{label}: the connection was lost ({exc}).") from exc
+        raise Transient(f"{label}: the connection was lost ({words(exc)}).") from exc
     except refused as exc:
-        raise Transient(f"{label} refused a command: {exc}") from exc
+        raise CommandRefused(f"{label} refused a command: {words(exc)}") from exc

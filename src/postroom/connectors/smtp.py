@@ -8,10 +8,18 @@ import ssl
 from email.message import EmailMessage
 
 from postroom.connectors.sasl import xoauth2
+from postroom.connectors.server_words import text_of, words
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import Security
-from postroom.errors import AuthFailed, MailServerError, TokenRejected, Transient, Unreachable
+from postroom.errors import (
+    AuthFailed,
+    MailServerError,
+    Misconfigured,
+    TokenRejected,
+    Transient,
+    Unreachable,
+)
 
 
 def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SMTP:
@@ -52,11 +60,40 @@ def open_smtp(endpoint: Endpoint, credentials: Credentials | None) -> smtplib.SM
         raise Unreachable(
             f"The SMTP server's certificate is not trusted: {exc.verify_message}."
         ) from exc
-    except (OSError, smtplib.SMTPServerDisconnected) as exc:
+    except smtplib.SMTPServerDisconnected as exc:
         raise Unreachable(f"Could not reach {endpoint.host}:{endpoint.port}: {exc}") from exc
-    except smtplib.SMTPException as exc:
-        raise MailServerError(f"The SMTP session with {endpoint.host} failed: {exc}") from exc
+    except smtplib.SMTPNotSupportedError as exc:
+        raise Misconfigured(_unsupported(endpoint, str(exc))) from exc
+    except smtplib.SMTPResponseException as exc:
+        kind = Transient if 400 <= exc.smtp_code < 500 else MailServerError
+        raise kind(
+            f"The SMTP server {endpoint.host}:{endpoint.port} answered "
+            f"{exc.smtp_code} {text_of(exc.smtp_error)}"
+        ) from exc
+    except smtplib.SMTPException as exc:  # before OSError: smtplib derives its errors from it
+        raise MailServerError(
+            f"The SMTP session with {endpoint.host} failed: {words(exc)}"
+        ) from exc
+    except OSError as exc:
+        raise Unreachable(f"Could not reach {endpoint.host}:{endpoint.port}: {exc}") from exc
     return client
+
+
+def _unsupported(endpoint: Endpoint, said: str) -> str:
+    """The server answered, but lacks what these settings need: say what to change."""
+    if "AUTH" in said.upper():
+        hint = (
+            "it offers no sign-in here. Use its submission port (587 with --security starttls, "
+            "or 465 with tls), or, for a relay that accepts mail by network address, a "
+            "connection with --auth none"
+        )
+    else:
+        hint = "it does not offer STARTTLS here: use --security tls or another port"
+    return (
+        f"The SMTP server {endpoint.host}:{endpoint.port} was reached but cannot be used with "
+        f"these settings ({said.rstrip('.')}): {hint}. Change the server or mailbox settings; "
+        "postroom does not retry this by itself."
+    )
 
 
 def smtp_xoauth2(client: smtplib.SMTP, credentials: Credentials) -> None:
@@ -78,7 +115,9 @@ def send(endpoint: Endpoint, credentials: Credentials | None, message: EmailMess
         raise MailServerError(f"Every recipient was refused: {exc.recipients}") from exc
     except smtplib.SMTPResponseException as exc:
         kind = Transient if 400 <= exc.smtp_code < 500 else MailServerError
-        raise kind(f"The server refused the email: {exc.smtp_code} {exc.smtp_error!r}") from exc
+        raise kind(
+            f"The server refused the email: {exc.smtp_code} {text_of(exc.smtp_error)}"
+        ) from exc
     finally:
         try:
             client.quit()

@@ -57,6 +57,9 @@ class Report:
         return {"target": self.target, "ok": self.ok, "steps": [asdict(s) for s in self.steps]}
 
 
+MEANINGFUL = frozenset({"try-later", "server-error", "misconfigured"})
+
+
 class StepFailed(Exception):
     def __init__(self, detail: str, failure: str, hint: str | None = None) -> None:
         super().__init__(detail)
@@ -103,8 +106,10 @@ class ConnectionTest:
             self._add(name, False, str(exc), started, "auth-failed", self._auth_hint())
             raise StepFailed(str(exc), "auth-failed") from exc
         except MailServerError as exc:
-            self._add(name, False, str(exc), started, "protocol", None)
-            raise StepFailed(str(exc), "protocol") from exc
+            # The server answered: say what it meant (come back later, its own fault, settings).
+            failure = exc.code if exc.code in MEANINGFUL else "protocol"
+            self._add(name, False, str(exc), started, failure, None)
+            raise StepFailed(str(exc), failure) from exc
         except (OSError, EOFError) as exc:
             message = str(exc) or type(exc).__name__
             self._add(

@@ -61,6 +61,9 @@ class MailboxState(StrEnum):
     UNREACHABLE = "unreachable"
     NEEDS_RECONNECT = "needs-reconnect"
     DISABLED = "disabled"
+    RETRYING = "retrying"  # reached, and asked us to come back later (POP3 [IN-USE] …)
+    SERVER_ERROR = "server-error"  # reached; it reports a fault of its own ([SYS/PERM])
+    MISCONFIGURED = "misconfigured"  # reached; the settings cannot work: a person must fix them
 
 
 class OAuthProvider(StrEnum):

@@ -14,15 +14,10 @@ from postroom.connectors.test_connection import Envelope, Report, Step, run_conn
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import MailboxState, Protocol, Security
 from postroom.errors import InvalidInput, PostroomError
-from postroom.services import audit, events, mailboxes, servers, tokens
+from postroom.services import audit, events, health, mailboxes, servers, tokens
 from postroom.services.actors import Actor
 from postroom.services.servers import ServerSpec
 from postroom.storage.models import Mailbox, Server, utcnow
-
-FAILURE_STATES = {
-    "auth-failed": MailboxState.AUTH_FAILED,
-    "needs-reconnect": MailboxState.NEEDS_RECONNECT,
-}
 
 
 def endpoint_of(server: Server) -> Endpoint:
@@ -73,16 +68,18 @@ def _reports(mailbox: Mailbox) -> list[tuple[str, Report]]:
     return reports
 
 
-def _record_state(mailbox: Mailbox, reports: list[tuple[str, Report]]) -> None:
+def _record_state(db: Session, mailbox: Mailbox, reports: list[tuple[str, Report]]) -> None:
+    """Receiving and sending apart: a refused send test leaves the receive state alone."""
     mailbox.last_checked_at = utcnow()
-    failed: Step | None = next((r.failed_step for _, r in reports if r.failed_step), None)
-    if failed is None:
-        mailbox.state = MailboxState.OK.value
-        mailbox.last_error = None
-        mailbox.last_success_at = mailbox.last_checked_at
-        return
-    mailbox.state = FAILURE_STATES.get(failed.failure or "", MailboxState.UNREACHABLE).value
-    mailbox.last_error = f"{failed.name}: {failed.detail}"
+    for side, record in (("incoming", health.record_receive), ("sending", health.record_send)):
+        tested = [r for name, r in reports if (name == "incoming") == (side == "incoming")]
+        if not tested:
+            continue
+        failed: Step | None = next((r.failed_step for r in tested if r.failed_step), None)
+        if failed is None:
+            record(db, mailbox, None, None)
+        else:
+            record(db, mailbox, failed.failure, f"{failed.name}: {failed.detail}")
 
 
 def check_mailbox(
@@ -112,7 +109,7 @@ def _check(
     reports = _reports(mailbox)
     if send_test_email:
         reports.append(("test email", _send_test_email(mailbox)))
-    _record_state(mailbox, reports)
+    _record_state(db, mailbox, reports)
     events.mailbox_state_changed(db, mailbox, before)
     audit.record(db, actor, "mailbox.tested", mailbox.address, ok=all(r.ok for _, r in reports))
     return reports
@@ -174,6 +171,7 @@ def reconnect(
     before = mailbox.state
     mailbox.state = MailboxState.NEW.value
     mailbox.last_error = None
+    mailbox.send_state, mailbox.send_error = MailboxState.NEW.value, None
     audit.record(db, actor, "mailbox.reconnected", mailbox.address)
     return _check(db, actor, mailbox, before=before)
 

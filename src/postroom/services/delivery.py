@@ -29,11 +29,12 @@ from sqlalchemy import Engine, Update, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
+from postroom.connectors.server_words import words
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.errors import AuthFailed, InvalidInput, PostroomError
+from postroom.errors import AuthFailed, InvalidInput, Misconfigured, PostroomError
 from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
-from postroom.services import cloud_sending, connections, events, sent_copies
+from postroom.services import cloud_sending, connections, events, health, sent_copies
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage import leased_queue
 from postroom.storage.db import unit_of_work
@@ -228,10 +229,16 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
         )
     except PostroomError as exc:
         journal.result.errors.append(str(exc))
+        permanent = isinstance(exc, Misconfigured)  # a person must fix it: retrying cannot
         for item in items:
-            journal.settle(item, Outcome(deferred={a: (0, str(exc)) for a in item.pending}))
+            problem = {a: (0, str(exc)) for a in item.pending}
+            journal.settle(
+                item, Outcome(refused=problem) if permanent else Outcome(deferred=problem)
+            )
         journal.commit()
+        health.send_failed(journal.engine, route.mailbox_id, exc)
         return
+    health.send_worked(journal.engine, route.mailbox_id)
     window = max(1, get_settings().send_window)
     try:
         for index, item in enumerate(items):
@@ -249,7 +256,7 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
                 )
             except (smtplib.SMTPException, OSError) as exc:
                 # Before the final dot: nothing was delivered. This and the rest wait for later.
-                error = f"the SMTP session failed: {exc}"
+                error = f"the SMTP session failed: {words(exc)}"
                 journal.result.errors.append(error)
                 for rest in items[index:]:
                     journal.settle(rest, Outcome(deferred={a: (0, error) for a in rest.pending}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -18,12 +19,18 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
-from postroom.connectors.base import AfterImport, Connector, Cursor
+from postroom.connectors.base import AfterImport, Connector, Cursor, Listing, RemoteMessage
 from postroom.connectors.registry import open_receiver
 from postroom.domain.settings import MailboxState
-from postroom.errors import AuthFailed, NeedsReconnect, NotFound, PostroomError, TokenRejected
+from postroom.errors import (
+    AuthFailed,
+    CommandRefused,
+    NotFound,
+    PostroomError,
+    Transient,
+)
 from postroom.inbound.pipeline import BatchResult, ingest
-from postroom.services import bounces, events, tokens
+from postroom.services import after_import, bounces, events, health, quarantine, tokens
 from postroom.services.acknowledgements import Acknowledger
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
@@ -32,6 +39,7 @@ from postroom.storage.models import FetchCursor, Mailbox, Message, utcnow
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
+MAX_RECONNECTS = 4  # connections a run may open when one dies on a single email
 
 
 @dataclass
@@ -43,6 +51,7 @@ class MailboxRun:
     result: BatchResult = field(default_factory=BatchResult)
     error: str | None = None
     failure: str | None = None  # the error's code: "auth-failed", "transient", "unreachable"
+    login_delay: int | None = None  # seconds the server wants between logins (POP3 CAPA)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -130,7 +139,7 @@ def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
             mailbox_id,
             credentials,
             lambda given: _fetch(
-                engine, mailbox_id, run, open_receiver(endpoint, given), action, cursor
+                engine, mailbox_id, run, lambda: open_receiver(endpoint, given), action, cursor
             ),
         )
     except PostroomError as exc:
@@ -144,56 +153,172 @@ def _fetch(
     engine: Engine,
     mailbox_id: int,
     run: MailboxRun,
-    connector: Connector,
+    opener: Callable[[], Connector],
     action: AfterImport,
     cursor: Cursor,
 ) -> None:
-    """List, then per batch: fetch, commit, acknowledge; the provider's cursor is saved last,
-    once every message it covers is committed."""
-    batch_size = get_settings().fetch_batch_size
-    try:
-        listing = connector.list_waiting(cursor, action)
-        with unit_of_work(engine) as db:
-            known = _known(db, mailbox_id, listing.keys)
-        leftovers = [k for k in listing.keys if k in known]
-        connector.acknowledge(leftovers, action)  # committed earlier, not yet acknowledged
-        run.acknowledged += len(leftovers)
-        waiting = [k for k in listing.keys if k not in known]
-        for start in range(0, len(waiting), batch_size):
-            keys = waiting[start : start + batch_size]
-            fetched = connector.fetch(keys)
-            with unit_of_work(engine) as db:
-                mailbox = db.get(Mailbox, mailbox_id)
-                assert mailbox is not None
-                own = _own_addresses(db)
-                acknowledge = (
-                    Acknowledger(db, mailbox, own) if Acknowledger.wanted(mailbox) else None
-                )
-                run.result.add(
-                    ingest(
-                        db,
-                        mailbox,
-                        fetched,
-                        own,
-                        on_open=acknowledge,
-                        on_bounce=partial(bounces.record, db),
-                        on_stored=partial(events.messages_stored, db),
-                    )
-                )
-                _advance(_cursor_row(db, mailbox), listing.cursor, keys)
-            connector.acknowledge([m.key for m in fetched], action)
-            run.fetched += len(fetched)
-        with unit_of_work(engine) as db:
-            mailbox = db.get(Mailbox, mailbox_id)
-            assert mailbox is not None
-            row = _cursor_row(db, mailbox)
-            _advance(row, listing.cursor, [])
-            row.token = listing.cursor.token
-    finally:
+    """Passes over the mailbox; a connection that dies on one email is opened again and the
+    rest goes on without it (services/quarantine.py counts its tries)."""
+    tracker = quarantine.Tracker(engine, mailbox_id)
+    pending = after_import.Pending(engine, mailbox_id, action)
+    for _ in range(MAX_RECONNECTS):
+        connector = opener()
+        run.login_delay = getattr(connector, "login_delay", None)
         try:
-            connector.close()
-        except PostroomError as exc:
-            run.ok, run.error = False, str(exc)
+            _pass(engine, mailbox_id, run, connector, action, cursor, tracker, pending)
+            return
+        except quarantine.Dropped:
+            continue
+        finally:
+            try:
+                connector.close()
+            except PostroomError as exc:
+                run.ok, run.error = False, str(exc)
+    raise Transient(f"The connection to {run.address}'s server was lost again and again.")
+
+
+def _pass(
+    engine: Engine,
+    mailbox_id: int,
+    run: MailboxRun,
+    connector: Connector,
+    action: AfterImport,
+    cursor: Cursor,
+    tracker: quarantine.Tracker,
+    pending: after_import.Pending,
+) -> None:
+    """List, then per batch: fetch, commit, acknowledge; the provider's cursor is saved last,
+    once every message it covers is committed or quarantined."""
+    batch_size = get_settings().fetch_batch_size
+    listing = connector.list_waiting(cursor, action)
+    with unit_of_work(engine) as db:
+        known = _known(db, mailbox_id, listing.keys)
+    now = utcnow()
+    leftovers = [  # committed earlier, not yet acknowledged (a quarantined one never is)
+        k
+        for k in listing.keys
+        if k in known and k not in tracker.quarantined and pending.due(k, now)
+    ]
+    pending.acknowledge(connector, leftovers)
+    run.acknowledged += len(leftovers)
+    waiting = [k for k in listing.keys if k not in known and k not in tracker.tried_now]
+    unresolved = len(waiting) < len([k for k in listing.keys if k not in known])
+    for keys in _batches(waiting, batch_size, tracker):
+        fetched = _fetch_batch(connector, keys, tracker)
+        unresolved = unresolved or len(fetched) < len(keys)  # before the cursor moves past it
+        stored = _store(engine, mailbox_id, run, fetched, listing, keys, unresolved)
+        tracker.stored(stored)
+        pending.acknowledge(connector, stored)
+        run.fetched += len(fetched)
+    if unresolved:  # a provider's cursor past an email not yet stored would skip it for good
+        return
+    with unit_of_work(engine) as db:
+        mailbox = db.get(Mailbox, mailbox_id)
+        assert mailbox is not None
+        row = _cursor_row(db, mailbox)
+        _advance(row, listing.cursor, [])
+        row.token = listing.cursor.token
+
+
+def _batches(keys: list[str], size: int, tracker: quarantine.Tracker) -> Iterator[list[str]]:
+    """Batches of `size`; a key that failed before goes alone, so a failure is its own."""
+    batch: list[str] = []
+    for key in keys:
+        if tracker.suspect(key):
+            if batch:
+                yield batch
+                batch = []
+            yield [key]
+        else:
+            batch.append(key)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _fetch_batch(
+    connector: Connector, keys: list[str], tracker: quarantine.Tracker
+) -> list[RemoteMessage]:
+    """The messages the server gave; each failure counted. A connection that dies on one email
+    fetched alone is raised as Dropped (reconnect, go on without it); in a batch, every key is
+    a suspect and the run ends as before."""
+    try:
+        fetched = connector.fetch(keys)
+    except CommandRefused as exc:
+        if len(keys) == 1:
+            tracker.failed(keys, str(exc), alone=True)
+            return []
+        fetched = []
+        for key in keys:  # the session lives: find the one(s) it refuses
+            fetched.extend(_fetch_batch(connector, [key], tracker))
+        return fetched
+    except Transient as exc:
+        tracker.failed(keys, str(exc), alone=len(keys) == 1)
+        if len(keys) > 1:  # which one? Next run fetches these alone to find out
+            raise
+        raise quarantine.Dropped from exc
+    given = {m.key for m in fetched}
+    missing = [k for k in keys if k not in given]
+    for key in missing:
+        tracker.failed([key], "The server sent no content for it.", alone=True)
+    return fetched
+
+
+def _store(
+    engine: Engine,
+    mailbox_id: int,
+    run: MailboxRun,
+    fetched: list[RemoteMessage],
+    listing: Listing,
+    keys: list[str],
+    hold_cursor: bool,
+) -> list[str]:
+    """One transaction for the batch; if it fails, one a message, and a message that fails
+    alone is kept raw as held `failed`. Returns the keys now stored."""
+    try:
+        _ingest(engine, mailbox_id, run, fetched, listing, [] if hold_cursor else keys)
+        return [m.key for m in fetched]
+    except Exception as exc:
+        if len(fetched) <= 1:
+            if not fetched:
+                raise
+            log.warning("storing %s failed; kept raw as failed: %s", fetched[0].key, exc)
+            quarantine.store_raw(engine, mailbox_id, fetched[0], f"{type(exc).__name__}: {exc}")
+            run.result.held += 1
+            run.result.held_reasons["failed"] += 1
+            return [fetched[0].key]
+    stored: list[str] = []
+    for message in fetched:
+        stored.extend(_store(engine, mailbox_id, run, [message], listing, [], True))
+    return stored
+
+
+def _ingest(
+    engine: Engine,
+    mailbox_id: int,
+    run: MailboxRun,
+    fetched: list[RemoteMessage],
+    listing: Listing,
+    keys: list[str],
+) -> None:
+    with unit_of_work(engine) as db:
+        mailbox = db.get(Mailbox, mailbox_id)
+        assert mailbox is not None
+        own = _own_addresses(db)
+        acknowledge = Acknowledger(db, mailbox, own) if Acknowledger.wanted(mailbox) else None
+        result = ingest(
+            db,
+            mailbox,
+            fetched,
+            own,
+            on_open=acknowledge,
+            on_bounce=partial(bounces.record, db),
+            on_stored=partial(events.messages_stored, db),
+        )
+        _advance(_cursor_row(db, mailbox), listing.cursor, keys)
+    run.result.add(result)
 
 
 def _advance(row: FetchCursor, cursor: Cursor, keys: list[str]) -> None:
@@ -211,27 +336,28 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
         if mailbox is None:
             return
         before = mailbox.state
+        if run.login_delay is not None:
+            mailbox.login_delay = run.login_delay
         _schedule(mailbox, run)
+        mailbox.warning = after_import.warning(db, mailbox)
         events.mailbox_state_changed(db, mailbox, before)
 
 
 def _schedule(mailbox: Mailbox, run: MailboxRun) -> None:
     now = utcnow()
     mailbox.last_checked_at = now
+    interval = max(mailbox.poll_interval, mailbox.login_delay or 0)  # RFC 2449 LOGIN-DELAY
     if run.ok:
         mailbox.state, mailbox.last_error, mailbox.failures = MailboxState.OK.value, None, 0
         mailbox.last_success_at = now
         jitter = random.uniform(0.9, 1.1)  # mailboxes added together drift apart
-        mailbox.next_poll_at = now + timedelta(seconds=mailbox.poll_interval * jitter)
+        mailbox.next_poll_at = now + timedelta(seconds=interval * jitter)
         return
     mailbox.failures += 1
-    if run.failure == NeedsReconnect.code:
-        mailbox.state = MailboxState.NEEDS_RECONNECT.value
-    elif run.failure in (AuthFailed.code, TokenRejected.code):
-        mailbox.state = MailboxState.AUTH_FAILED.value
-    else:
-        mailbox.state = MailboxState.UNREACHABLE.value
-    mailbox.last_error = run.error
-    backoff = timedelta(seconds=mailbox.poll_interval * 2 ** min(mailbox.failures, 10))
+    mailbox.state = health.receive_state(run.failure).value
+    mailbox.last_error, mailbox.last_error_at = run.error, now
+    backoff = timedelta(seconds=interval * 2 ** min(mailbox.failures, 10))
     jitter = random.uniform(0.8, 1.2)
-    mailbox.next_poll_at = now + min(backoff, MAX_BACKOFF) * jitter
+    mailbox.next_poll_at = now + max(
+        min(backoff, MAX_BACKOFF) * jitter, timedelta(seconds=mailbox.login_delay or 0)
+    )

@@ -115,6 +115,7 @@ def _row(message: Message) -> dict[str, Any]:
         "subject": message.subject,
         "size": message.size,
         "received_at": message.received_at.isoformat(),
+        "remote_key": message.remote_key,  # a quarantined email's key on the server
         "rules": message.rule_hits,
     }
 

@@ -3,6 +3,7 @@ is set. This is the one place that decides what leaves the process."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from postroom.connectors.test_connection import Report
@@ -97,7 +98,27 @@ def mailbox(row: Mailbox) -> dict[str, Any]:
         "last_error": row.last_error,
         "last_checked_at": row.last_checked_at.isoformat() if row.last_checked_at else None,
         "last_success_at": row.last_success_at.isoformat() if row.last_success_at else None,
+        "last_error_at": _when(row.last_error_at),
+        "warning": row.warning,
+        "login_delay": row.login_delay,
+        # Receiving (`state` above) and sending fail apart; each keeps its own health.
+        "receive_health": {
+            "state": row.state,
+            "last_error": row.last_error,
+            "last_error_at": _when(row.last_error_at),
+            "last_success_at": _when(row.last_success_at),
+        },
+        "send_health": {
+            "state": row.send_state,
+            "last_error": row.send_error,
+            "last_error_at": _when(row.send_error_at),
+            "last_success_at": _when(row.send_success_at),
+        },
     }
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def user(row: User) -> dict[str, Any]:

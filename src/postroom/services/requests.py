@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from postroom.errors import InvalidInput, NotFound
 from postroom.inbound.parse import parse_body
-from postroom.services import audit, events, workflows
+from postroom.services import audit, events, outbox_states, workflows
 from postroom.services.actors import OPERATOR, Actor
-from postroom.storage.models import Message, Request, WorkflowMember, utcnow
+from postroom.storage.models import Message, OutboxItem, Request, WorkflowMember, utcnow
 
 Q = TypeVar("Q", bound=Select[Any])
 
@@ -104,6 +104,9 @@ def detail(
     thread = list(
         db.scalars(select(Message).where(Message.request_id == request.id).order_by(Message.id))
     )
+    sent = outbox_states.by_message_id(
+        db, [m.message_id_header for m in thread if m.direction == "out" and m.message_id_header]
+    )
     return summary(request, len(thread)) | {
         "steps": [s.name for s in request.workflow.steps],
         "thread": [
@@ -117,10 +120,32 @@ def detail(
                 "size": m.size,
                 "rules": m.rule_hits,
             }
+            | _delivery(m, sent)
             | ({"text": parse_body(m.raw).text} if bodies else {})
             for m in thread
         ],
     }
+
+
+def _delivery(message: Message, sent: dict[str, OutboxItem]) -> dict[str, Any]:
+    """An outgoing email's outbox state; a received one is simply received."""
+    if message.direction != "out":
+        return {"status": "received"}
+    item = sent.get(message.message_id_header or "")
+    if item is None:
+        return {"status": "sent", "delivery": None}
+    found = outbox_states.delivery(item)
+    return {"status": found["state"], "delivery": found}
+
+
+def delivery_of(db: Session, request_id: int, message_id: int, actor: Actor) -> dict[str, Any]:
+    """One thread entry's status, for the console to refresh it while it changes."""
+    request = get(db, request_id, actor)
+    message = db.get(Message, message_id)
+    if message is None or message.request_id != request.id:
+        raise NotFound(f"No message {message_id} in request #{request.id}.")
+    sent = outbox_states.by_message_id(db, [message.message_id_header or ""])
+    return {"id": message.id, "direction": message.direction} | _delivery(message, sent)
 
 
 def move(db: Session, actor: Actor, request_id: int, step: str) -> Request:

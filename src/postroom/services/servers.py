@@ -19,7 +19,7 @@ from postroom.domain.settings import (
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.services import audit, in_use
 from postroom.services.actors import Actor
-from postroom.storage.models import Mailbox, Server
+from postroom.storage.models import Mailbox, Provider, ProviderServer, Server
 
 
 @dataclass
@@ -133,11 +133,28 @@ def users_of(db: Session, server: Server) -> list[Mailbox]:
     return list(db.scalars(query.order_by(Mailbox.address)))
 
 
+def _providers_of(db: Session, server: Server) -> list[Provider]:
+    query = (
+        select(Provider)
+        .join(ProviderServer, ProviderServer.provider_id == Provider.id)
+        .where(ProviderServer.server_id == server.id)
+        .order_by(Provider.name)
+    )
+    return list(db.scalars(query))
+
+
 def remove(db: Session, actor: Actor, name: str) -> None:
     actor.require_admin("remove servers")
     server = get(db, name)
     in_use.refuse_removal(
         f"Server {server.name!r}", users_of(db, server), "Move or remove them first."
     )
+    emptied = [p.name for p in _providers_of(db, server) if len(p.servers) == 1]
+    if emptied:  # discovery would find the provider empty and offer nothing
+        raise Conflict(
+            f"Server {server.name!r} is the only server of the provider(s) {', '.join(emptied)}: "
+            "remove them first (`postroom provider remove NAME`), or add them again with "
+            "another server (`postroom provider add NAME --server S`)."
+        )
     db.delete(server)
     audit.record(db, actor, "server.removed", server.name)

@@ -186,6 +186,16 @@ class Mailbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Receiving and sending fail apart: `state`/`last_error` are receiving's, these sending's.
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    send_state: Mapped[str] = mapped_column(String(20), default="new")
+    send_error: Mapped[str | None] = mapped_column(Text)
+    send_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    send_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Seconds the POP3 server wants between logins (RFC 2449 LOGIN-DELAY): polls never come sooner.
+    login_delay: Mapped[int | None] = mapped_column(Integer)
+    # A problem that does not stop receiving, e.g. an after-import action the server refused.
+    warning: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     owner: Mapped[User | None] = relationship(lazy="joined")
@@ -270,6 +280,42 @@ class FetchCursor(Base):
     validity: Mapped[int | None] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     token: Mapped[str | None] = mapped_column(Text)  # Graph delta link, Gmail history id
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class PendingAction(Base):
+    """An after-import action (move, flag, delete) the server refused for a stored email: kept
+    on that email and retried with backoff, while new mail goes on being imported."""
+
+    __tablename__ = "pending_actions"
+    __table_args__ = (UniqueConstraint("mailbox_id", "remote_key"),)
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    remote_key: Mapped[str] = mapped_column(String(1000))
+    action: Mapped[str] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FetchFailure(Base):
+    """An email that could not be fetched or stored: counted per try, and once quarantined
+    (a `failed` held message stands in for it) never tried again nor acted on at the server."""
+
+    __tablename__ = "fetch_failures"
+    __table_args__ = (UniqueConstraint("mailbox_id", "remote_key"),)
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    remote_key: Mapped[str] = mapped_column(String(1000))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )

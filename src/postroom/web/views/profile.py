@@ -78,6 +78,7 @@ def send_test_email(request: Request, address: str, caller: CallerDep) -> Respon
         lambda tx: connection_tests.check_mailbox(
             tx, caller.actor, address, owner=caller.user.email, send_test_email=True
         ),
+        (address, caller.user.email),
     )
 
 
@@ -89,6 +90,7 @@ def reconnect(request: Request, address: str, caller: CallerDep, password: Text 
         lambda tx: connection_tests.reconnect(
             tx, caller.actor, address, owner=caller.user.email, password=password or None
         ),
+        (address, caller.user.email),
     )
 
 

@@ -162,7 +162,7 @@ def test_system_mailbox(request: Request, address: str, caller: CallerDep) -> Re
         mailboxes.get_system(db, caller.actor, address)
         return connection_tests.check_mailbox(db, caller.actor, address)
 
-    return report_page(request, caller, run)
+    return report_page(request, caller, run, (address, None))
 
 
 @router.post("/mailboxes/{address}/remove", response_class=HTMLResponse)

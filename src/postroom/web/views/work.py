@@ -143,6 +143,15 @@ def request_detail(request: Request, request_id: int, db: Db, caller: CallerDep)
     return _request_page(request, db, caller, request_id)
 
 
+@router.get("/requests/{request_id}/messages/{message_id}/delivery", response_class=HTMLResponse)
+def message_delivery(
+    request: Request, request_id: int, message_id: int, db: Db, caller: CallerDep
+) -> Response:
+    """The status of one email in the thread; the page asks again until it is settled."""
+    found = requests.delivery_of(db, request_id, message_id, caller.actor)
+    return render(request, "delivery.html", caller, r={"id": request_id}, m=found)
+
+
 @router.post("/requests/{request_id}/move", response_class=HTMLResponse)
 def move_request(
     request: Request, request_id: int, db: Db, caller: CallerDep, step: Text = ""

@@ -1,6 +1,6 @@
 """sec-mail: idempotency keys scoped to who used them; same-domain threading per workflow
 
-Revision ID: 0009_sec_mail
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 03:10:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_sec_mail"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
