@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
+from postroom.api.network_calls import NetworkCallsDep
 from postroom.services import api_tokens, connection_tests, mailboxes, present
 from postroom.web.render import Outcome, attempt, redirect, render
 from postroom.web.views.found import server_choices
@@ -71,23 +72,37 @@ def rename(
 
 
 @router.post("/mailboxes/{address}/test-email", response_class=HTMLResponse)
-def send_test_email(request: Request, address: str, caller: CallerDep) -> Response:
-    return report_page(
+async def send_test_email(
+    request: Request, address: str, caller: CallerDep, calls: NetworkCallsDep
+) -> Response:
+    return await report_page(
         request,
         caller,
-        lambda tx: connection_tests.check_mailbox(
-            tx, caller.actor, address, owner=caller.user.email, send_test_email=True
+        calls,
+        partial(
+            connection_tests.check_mailbox,
+            caller.actor,
+            address,
+            owner=caller.user.email,
+            send_test_email=True,
         ),
     )
 
 
 @router.post("/mailboxes/{address}/reconnect", response_class=HTMLResponse)
-def reconnect(request: Request, address: str, caller: CallerDep, password: Text = "") -> Response:
-    return report_page(
+async def reconnect(
+    request: Request, address: str, caller: CallerDep, calls: NetworkCallsDep, password: Text = ""
+) -> Response:
+    return await report_page(
         request,
         caller,
-        lambda tx: connection_tests.reconnect(
-            tx, caller.actor, address, owner=caller.user.email, password=password or None
+        calls,
+        partial(
+            connection_tests.reconnect,
+            caller.actor,
+            address,
+            owner=caller.user.email,
+            password=password or None,
         ),
     )
 
