@@ -57,7 +57,7 @@ def live(app: FastAPI) -> Iterator[str]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
     thread.start()
     try:
-        yield "http://127.0.0.1:%d/api/v1" % listener.getsockname()[1]
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1"
     finally:
         server.should_exit = True
         thread.join(timeout=30)

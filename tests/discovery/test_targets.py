@@ -54,7 +54,7 @@ def test_probes_and_downloads_skip_loopback_unless_allowed(
         "192.168.1.1",
         "169.254.169.254",
         "100.64.0.1",
-        "0.0.0.0",
+        "0.0.0.0",  # noqa: S104
         "::1",
         "fe80::1",
         "fd00::5",

@@ -31,6 +31,8 @@ def test_serve_migrates_the_database_and_answers_health(tmp_path: Path) -> None:
                 break
         else:
             raise AssertionError("postroom serve exited:\n" + "".join(seen))
+        link = next(line for line in seen if "/first-run?token=" in line)  # no admin yet
+        assert link.split()[-1].startswith(f"http://127.0.0.1:{port}/first-run?token=")
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
         assert health.status_code == 200
         assert health.json() == {"status": "ok", "database": "ok"}

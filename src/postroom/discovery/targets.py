@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from itertools import pairwise
 from pathlib import Path
 
 from postroom.discovery.context import DiscoveryContext
@@ -42,7 +43,7 @@ def own_addresses() -> frozenset[str]:
         lines = Path("/proc/net/fib_trie").read_text().splitlines()
     except OSError:
         lines = []
-    for previous, line in zip(lines, lines[1:], strict=False):
+    for previous, line in pairwise(lines):
         if "/32 host LOCAL" in line:
             found.add(previous.strip().split()[-1])
     try:
