@@ -26,7 +26,7 @@ def _attempt(app: FastAPI, n: int) -> int:
     with TestClient(app, client=("127.0.0.1", 40000 + n)) as browser:
         page = browser.get(link, headers={"Host": "127.0.0.1"})
         if page.status_code != 200:
-            return page.status_code
+            return int(page.status_code)
         found = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert found is not None
         form = {"email": f"root{n}@example.test", "password": "long-enough"}
@@ -35,7 +35,7 @@ def _attempt(app: FastAPI, n: int) -> int:
             data=form | {"csrf": found.group(1), "token": first_run.token()},
             follow_redirects=False,
         )
-        return answer.status_code
+        return int(answer.status_code)
 
 
 @pytest.mark.usefixtures("database_url")

@@ -188,6 +188,7 @@ def save_server(
 
 @router.post("/{server}/remove", response_class=HTMLResponse)
 def remove_server(request: Request, server: str, db: Db, caller: CallerDep) -> Response:
+    caller.actor.require_admin("remove servers")  # before anything is looked up or shown
     done = attempt(lambda tx: servers.remove(tx, caller.actor, server))
     if not done.ok:
         rows = [

@@ -63,8 +63,9 @@ def add_workflow(
 
 
 @router.post("/workflows/{workflow}/active", response_class=HTMLResponse)
-def switch_workflow(workflow: str, caller: CallerDep, active: Text = "") -> Response:
-    attempt(lambda tx: workflows.set_active(tx, caller.actor, workflow, active == "on"))
+def switch_workflow(workflow: str, db: Db, caller: CallerDep, active: Text = "") -> Response:
+    """A refusal is an error page, never the notice of a change that did not happen."""
+    workflows.set_active(db, caller.actor, workflow, active == "on")
     return redirect("/workflows", "workflow-changed")
 
 
