@@ -243,6 +243,16 @@ def held_message(
     return _message_page(request, db, caller, message_id, q)
 
 
+@router.get("/inbox/{message_id}/raw")
+def held_message_raw(message_id: int, db: Db, caller: CallerDep) -> Response:
+    """The whole email as a download (never shown inline: it is someone else's content)."""
+    return Response(
+        held.raw(db, caller.actor, message_id),
+        media_type="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="message-{message_id}.eml"'},
+    )
+
+
 @router.get("/inbox/{message_id}/search", response_class=HTMLResponse)
 def search_requests(
     request: Request, message_id: int, db: Db, caller: CallerDep, q: Filter = ""
