@@ -15,7 +15,6 @@ from postroom.services import audit, events, requests, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, Message, Request, utcnow
 
-
 PREVIEW_BYTES = 512 * 1024  # of the raw email, parsed for the preview
 PREVIEW_CHARACTERS = 100_000  # of its text, shown
 
