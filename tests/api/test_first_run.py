@@ -41,6 +41,7 @@ def _attempt(app: FastAPI, n: int) -> int:
 @pytest.mark.usefixtures("database_url")
 def test_six_at_once_make_exactly_one_administrator(postroom_env: Path) -> None:
     app = create_app(workers=False)  # one app, as one server: six browsers at once
+    first_run.token()  # the key file is made once, as `serve` does before it answers
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(lambda n: _attempt(app, n), range(6)))
     with unit_of_work() as db:
