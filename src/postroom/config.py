@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     # Seconds a webhook receiver has to accept the connection, and then to answer.
     webhook_connect_timeout: float = 5.0
     webhook_timeout: float = 10.0
+    # Proxies whose X-Forwarded-For is believed: addresses or networks, comma-separated. Empty:
+    # the peer's own address is the client, whatever a header says.
+    trusted_proxies: str = ""
+    # Request bodies: refused (413) from their Content-Length, before a byte is read. The limit
+    # fits a message of max_message_size in base64 inside JSON; callers that are not signed in
+    # (sign-in, first run) may send only small forms.
+    max_body_size: int = 40 * 1024 * 1024
+    max_anonymous_body_size: int = 256 * 1024
+    # Discovery and connection tests reach out to the network: per user, at most this many at
+    # once and this many a minute (429 beyond), on threads of their own so nothing else waits.
+    network_calls_at_once: int = 2
+    network_calls_per_minute: int = 20
+    network_threads: int = 16
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from postroom.api.app import create_app
 from postroom.api.deps import SESSION_COOKIE, SIGN_IN_COOKIE
-from postroom.services import auth
+from postroom.services import auth, first_run
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import ApiToken, User, WebSession
 from tests.api.conftest import Api, make_user
@@ -151,28 +151,33 @@ def test_no_one_can_revoke_another_users_token(client: TestClient) -> None:
     assert ann.get("/me").status_code == 200
 
 
-def test_first_run_answers_on_localhost_only_until_an_admin_exists(app: FastAPI) -> None:
-    with TestClient(app) as remote:
-        assert remote.get("/first-run").status_code == 404
+def test_first_run_answers_only_to_the_setup_link_until_an_admin_exists(app: FastAPI) -> None:
+    link = f"/first-run?token={first_run.token()}"
     with TestClient(app, client=LOCAL) as local:
-        assert "create the first one" in local.get("/sign-in").text
-        csrf = form_token(local, "/first-run")
-        forged = local.post(
-            "/first-run", data={"email": "eve@example.test", "password": "12345678"}
-        )
+        assert local.get("/first-run").status_code == 404  # loopback alone is not enough
+        assert local.get("/first-run?token=guess").status_code == 404
+        assert "postroom first-run-link" in local.get("/sign-in").text
+        csrf = form_token(local, link)
+        form = {"email": "root@example.test", "token": first_run.token()}
+        forged = local.post("/first-run", data=form | {"password": "12345678"})
         assert forged.status_code == 403 and "security token" in forged.text
-        short = local.post(
-            "/first-run", data={"email": "root@example.test", "password": "x", "csrf": csrf}
-        )
+        short = local.post("/first-run", data=form | {"password": "x", "csrf": csrf})
         assert short.status_code == 422 and "shorter than 8 characters" in short.text
-        made = local.post(
-            "/first-run",
-            data={"email": "root@example.test", "password": "long-enough", "csrf": csrf},
+        no_token = local.post(
+            "/first-run", data=form | {"token": "", "password": "long-enough", "csrf": csrf}
         )
+        assert no_token.status_code == 422
+        made = local.post("/first-run", data=form | {"password": "long-enough", "csrf": csrf})
         assert made.status_code == 200 and "Mail settings: servers" in made.text  # signed in
-        assert local.get("/first-run").status_code == 404
-        again = local.post("/first-run", data={"email": "eve@example.test", "password": "12345678"})
-        assert again.status_code == 404
+        assert local.get(link).status_code == 404
+    with TestClient(app) as other:
+        csrf = form_token(other)
+        again = other.post(
+            "/first-run",
+            data={"email": "eve@example.test", "password": "12345678", "csrf": csrf}
+            | {"token": first_run.token()},
+        )
+        assert again.status_code == 422 and "already exists" in again.text
     with unit_of_work() as db:
         assert [u.email for u in db.scalars(select(User))] == ["root@example.test"]
 

@@ -98,6 +98,7 @@ def ctx(dns_server: DnsServer, web: WebServer, test_ca: TestCA) -> DiscoveryCont
         + "/autodiscover/autodiscover.json?Email={address}&Protocol={protocol}",
         ca_bundle=test_ca.ca_bundle_path,
         probe_ports=dict(CLOSED_PORTS),
+        allow_private=True,  # every test server is on loopback; test_targets.py turns it off
     )
 
 
@@ -115,6 +116,7 @@ def loopback_env(ctx: DiscoveryContext, monkeypatch: pytest.MonkeyPatch) -> Disc
         "AUTODISCOVER_URL": ctx.autodiscover_url,
         "CA_BUNDLE": str(ctx.ca_bundle),
         "PROBE_PORTS": json.dumps(dict(ctx.probe_ports)),
+        "ALLOW_PRIVATE": "true" if ctx.allow_private else "false",
     }
     for key, value in env.items():
         monkeypatch.setenv(f"POSTROOM_DISCOVERY_{key}", value)

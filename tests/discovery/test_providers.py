@@ -48,8 +48,7 @@ def test_a_domain_given_to_a_built_in_provider_is_discovered_first(
     )
     with unit_of_work(engine) as db:
         providers.add_domain(db, OPERATOR, "google", "Corp.Test")
-    with unit_of_work(engine) as db:
-        result = discover(db, USER, "ann@corp.test", context=ctx)
+    result = discover(USER, "ann@corp.test", context=ctx, engine=engine)
     assert settings(result)[:2] == [
         ("admin", "gmail", "gmail.googleapis.com", 443, "tls"),
         ("admin", "imap", "imap.gmail.com", 993, "tls"),
@@ -67,8 +66,7 @@ def test_an_own_provider_and_servers_listing_the_domain_are_discovered(
             "legacy-pop", "pop3", host="pop.corp.test", provider_domains=("corp.test",)
         )
         servers.add(db, OPERATOR, spec)
-    with unit_of_work(engine) as db:
-        result = discover(db, USER, "ann@corp.test", context=ctx)
+    result = discover(USER, "ann@corp.test", context=ctx, engine=engine)
     assert settings(result) == [
         ("admin", "imap", "imap.corp.test", 993, "tls"),
         ("admin", "smtp", "smtp.corp.test", 587, "starttls"),
@@ -136,5 +134,5 @@ def test_mistakes_are_refused_with_what_to_do(engine: Engine) -> None:
 def test_a_user_may_discover_but_a_bad_timeout_is_refused(
     engine: Engine, ctx: DiscoveryContext
 ) -> None:
-    with unit_of_work(engine) as db, pytest.raises(InvalidInput, match="discovery timeout"):
-        discover(db, USER, "ann@corp.test", timeout=0, context=ctx)
+    with pytest.raises(InvalidInput, match="discovery timeout"):
+        discover(USER, "ann@corp.test", timeout=0, context=ctx, engine=engine)

@@ -58,10 +58,19 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, live_url: str) -> Iterator[Page]:
+    """Every console test also proves the pages work under the Content-Security-Policy: the
+    browser reports each thing the policy refused, and there must be none."""
     context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 860})
     context.set_default_timeout(15_000)
-    yield context.new_page()
+    opened = context.new_page()
+    refused: list[str] = []
+    opened.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    yield opened
     context.close()
+    assert refused == []
 
 
 Shoot = Callable[[Page, str], None]

@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from postroom.api import oauth, problems
+from postroom.api.edge import Edge
+from postroom.api.network_calls import NetworkCalls
 from postroom.api.v1 import router as api_v1
 from postroom.storage.db import default_engine
 from postroom.web import views
@@ -39,6 +41,8 @@ def create_app(workers: bool = True) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.state.network_calls = NetworkCalls()
+    app.add_middleware(Edge)
     problems.install(app)
     app.include_router(oauth.router)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,9 @@ def database() -> Iterator[Session]:
         yield db
 
 
-Db = Annotated[Session, Depends(database)]
+# scope="function": the transaction ends (commits) when the route returns, before the answer is
+# sent; FastAPI's default would commit after the client already has its 2xx.
+Db = Annotated[Session, Depends(database, scope="function")]
 
 
 def _signer() -> URLSafeTimedSerializer:
@@ -109,23 +112,43 @@ async def _csrf_token(request: Request) -> str | None:
     return token
 
 
-async def caller(request: Request, db: Db) -> Caller:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        user = api_tokens.user_for(db, header[7:].strip())
-        if user is None:
+def _identify(authorization: str, cookie: str | None) -> Caller:
+    """Who the credentials name, in a transaction of its own that ends at once: a route's own
+    transaction (and its database connection) starts only when it needs one."""
+    with unit_of_work() as db:
+        if authorization.lower().startswith("bearer "):
+            user = api_tokens.user_for(db, authorization[7:].strip())
+            if user is None:
+                raise NotSignedIn(
+                    "The API token is unknown or revoked: make a new one under My profile."
+                )
+            return Caller(user=user, session=None)
+        session_id = session_id_in(cookie)
+        session = auth.session_for(db, session_id) if session_id else None
+        if session is None:
             raise NotSignedIn(
-                "The API token is unknown or revoked: make a new one under My profile."
+                "Sign in first, or send an API token as 'Authorization: Bearer TOKEN'."
             )
-        return Caller(user=user, session=None)
-    session = current_session(request, db)
-    if session is None:
-        raise NotSignedIn("Sign in first, or send an API token as 'Authorization: Bearer TOKEN'.")
-    if request.method not in SAFE_METHODS and not auth.csrf_ok(session, await _csrf_token(request)):
+        return Caller(user=session.user, session=session)
+
+
+def identify(request: Request) -> Caller:
+    return _identify(request.headers.get("authorization", ""), request.cookies.get(SESSION_COOKIE))
+
+
+async def caller(request: Request) -> Caller:
+    """The database work runs on a worker thread, never on the event loop; the form (with its
+    CSRF token) is read only once the caller is known."""
+    found = await run_in_threadpool(identify, request)
+    if (
+        found.session is not None
+        and request.method not in SAFE_METHODS
+        and not auth.csrf_ok(found.session, await _csrf_token(request))
+    ):
         raise PermissionDenied(
             "The form's security token is missing or stale: reload the page and try again."
         )
-    return Caller(user=session.user, session=session)
+    return found
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

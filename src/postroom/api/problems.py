@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from psycopg.errors import NumericValueOutOfRange
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postroom import errors
@@ -47,6 +49,15 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def _number_too_large(request: Request) -> Response:
+    detail = "A number in the request is too large: ids and counts fit in 64 bits."
+    if not is_api(request):
+        from postroom.web.render import error_page
+
+        return error_page(request, 422, detail)
+    return problem(422, "invalid-input", detail)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.PostroomError)
     async def postroom_error(request: Request, exc: errors.PostroomError) -> Response:
@@ -63,6 +74,18 @@ def install(app: FastAPI) -> None:
         from postroom.web.render import error_page  # the console renders its own pages
 
         return error_page(request, status, str(exc))
+
+    @app.exception_handler(OverflowError)
+    async def too_large(request: Request, _: OverflowError) -> Response:
+        """A number no database column holds (SQLite's 64-bit integers), from a path, a query or
+        a body: the client's mistake, answered like any other invalid input."""
+        return _number_too_large(request)
+
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: DataError) -> Response:
+        if not isinstance(exc.orig, NumericValueOutOfRange):
+            raise exc
+        return _number_too_large(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

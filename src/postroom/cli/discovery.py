@@ -118,7 +118,6 @@ def discover(
     as_json: JsonFlag = False,
 ) -> None:
     """Find server settings for an address: each names its source. Nothing signs in."""
-    with database() as db:
-        result = discovery_service.discover(db, OPERATOR, address, timeout=timeout)
-        data = present.discovery(result)
+    result = discovery_service.discover(OPERATOR, address, timeout=timeout)
+    data = present.discovery(result)
     emit(as_json, data, _discovery_text(data))

@@ -117,10 +117,9 @@ def test(
     as_json: JsonFlag = False,
 ) -> None:
     """Test the mailbox's servers with its credentials, step by step."""
-    with database() as db:
-        reports = connection_tests.check_mailbox(
-            db, OPERATOR, address, owner=owner, send_test_email=send_test_email
-        )
+    reports = connection_tests.check_mailbox(
+        OPERATOR, address, owner=owner, send_test_email=send_test_email
+    )
     _print_reports(as_json, reports)
 
 
@@ -141,8 +140,7 @@ def reconnect(
         connect(address, app_name, owner, as_json=as_json)
         return
     password = read_secret_stdin(password_stdin, "password")
-    with database() as db:
-        reports = connection_tests.reconnect(db, OPERATOR, address, owner=owner, password=password)
+    reports = connection_tests.reconnect(OPERATOR, address, owner=owner, password=password)
     _print_reports(as_json, reports)
 
 

@@ -26,7 +26,7 @@ from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, table
 from postroom.cli.params import Limit
 from postroom.config import get_settings
-from postroom.errors import PostroomError
+from postroom.errors import Conflict, PostroomError
 from postroom.services import audit, present
 from postroom.services.actors import OPERATOR
 from postroom.storage import migrate
@@ -85,7 +85,50 @@ def serve(
     from postroom.api.app import create_app
 
     migrate.upgrade()
-    uvicorn.run(create_app(), host=host, port=port, log_level=get_settings().log_level.lower())
+    _print_first_run_link(_base_url(host, port))
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the
+    # app reads it only from POSTROOM_TRUSTED_PROXIES.
+    uvicorn.run(
+        create_app(),
+        host=host,
+        port=port,
+        log_level=get_settings().log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+def _base_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches `serve`; POSTROOM_PUBLIC_URL when it listens on
+    every interface."""
+    from ipaddress import ip_address
+
+    try:
+        everywhere = ip_address(host).is_unspecified
+    except ValueError:
+        everywhere = False
+    return get_settings().public_url if everywhere else f"http://{host}:{port}"
+
+
+def _print_first_run_link(base_url: str) -> bool:
+    from postroom.services import first_run
+
+    with database() as db:
+        link = first_run.link(db, base_url)
+    if link is not None:
+        typer.echo(f"No administrator yet: create the first one at {link}", err=True)
+    return link is not None
+
+
+@app.command("first-run-link")
+def first_run_link(as_json: JsonFlag = False) -> None:
+    """Print the one-time setup link that makes the first administrator (until one exists)."""
+    from postroom.services import first_run
+
+    with database() as db:
+        link = first_run.link(db, get_settings().public_url)
+    if link is None:
+        raise Conflict("An administrator exists: there is no setup link any more.")
+    emit(as_json, {"link": link}, link)
 
 
 @app.command()

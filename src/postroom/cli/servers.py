@@ -79,8 +79,7 @@ def show(name: str, as_json: JsonFlag = False) -> None:
 @app.command()
 def test(name: str, as_json: JsonFlag = False) -> None:
     """Test reaching a server step by step (no sign-in: `mailbox test` signs in)."""
-    with database() as db:
-        report = connection_tests.check_server(db, OPERATOR, name)
+    report = connection_tests.check_server(OPERATOR, name)
     emit(as_json, report.as_dict(), report_text(f"server {name}", report))
     if not report.ok:
         raise typer.Exit(1)

@@ -48,6 +48,10 @@ class DiscoveryContext:
     probe_ports: Mapping[str, int] = field(
         default_factory=lambda: {_probe_key(p, s): DEFAULT_PORTS[(p, s)] for p, s in PROBED}
     )
+    # Loopback, link-local, private and this server's own addresses are skipped unless an
+    # administrator allows them (POSTROOM_DISCOVERY_ALLOW_PRIVATE): discovery is open to every
+    # user, and must not become their way to look inside the server's network.
+    allow_private: bool = False
 
     def with_timeout(self, seconds: float | None) -> DiscoveryContext:
         return self if seconds is None else replace(self, timeout=seconds)
@@ -101,6 +105,7 @@ class DiscoverySettings(BaseSettings):
     autodiscover_url: str = AUTODISCOVER_URL
     ca_bundle: Path | None = None
     probe_ports: dict[str, int] = {}
+    allow_private: bool = False
 
     def context(self) -> DiscoveryContext:
         nameserver = None
@@ -117,4 +122,5 @@ class DiscoverySettings(BaseSettings):
             autodiscover_url=self.autodiscover_url,
             ca_bundle=self.ca_bundle,
             probe_ports={**base.probe_ports, **self.probe_ports},
+            allow_private=self.allow_private,
         )

@@ -72,6 +72,7 @@ class OutcomeStatus(StrEnum):
     NOTHING = "nothing"
     TIMED_OUT = "timed-out"
     FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,11 @@ class Nothing(Exception):
 
 class SourceFailed(Exception):
     """A source got an answer it cannot use (malformed, hostile, an error status)."""
+
+
+class Skipped(Exception):
+    """A source would have reached an address discovery must not reach (loopback, a private
+    network, this server): its message starts "skipped: private address"."""
 
 
 class Source(Interface):

@@ -9,6 +9,7 @@ import dns.exception
 import dns.resolver
 import httpx
 
+from postroom.discovery import targets
 from postroom.discovery.context import MAX_ANSWER_BYTES, DiscoveryContext
 from postroom.discovery.model import Nothing, SourceFailed
 
@@ -17,7 +18,9 @@ NOT_PUBLISHED = {404, 410}
 
 def fetch(ctx: DiscoveryContext, url: str) -> bytes:
     """GET a small document over verified HTTPS; no credentials, no redirects."""
-    host = urlsplit(url).netloc
+    parts = urlsplit(url)
+    host = parts.netloc
+    targets.check_url_host(ctx, parts.hostname or "", parts.port or 443)
     try:
         with ctx.http_client() as client, client.stream("GET", url) as response:
             if response.status_code in NOT_PUBLISHED:

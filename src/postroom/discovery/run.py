@@ -14,6 +14,7 @@ from postroom.discovery.model import (
     Discovery,
     Nothing,
     OutcomeStatus,
+    Skipped,
     Source,
     SourceFailed,
     SourceOutcome,
@@ -34,6 +35,8 @@ def _one(
 
     try:
         found = source.lookup(address, ctx)
+    except Skipped as exc:
+        return [], outcome(OutcomeStatus.SKIPPED, str(exc))
     except Nothing as exc:
         return [], outcome(OutcomeStatus.NOTHING, str(exc))
     except SourceFailed as exc:

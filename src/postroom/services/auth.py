@@ -38,17 +38,20 @@ def _failure_key(email: str, client: str) -> str:
 
 
 def sign_in(engine: Engine, email: str, password: str, client: str) -> SignedIn:
-    """Its own transactions: a refused attempt is committed even though the caller gets an
-    error, or the limit would never count anything."""
+    """Each attempt is counted (committed) before its password is checked, then counts every
+    attempt committed so far, its own included: the n-th to commit sees at least n, so of any
+    number at once at most MAX_FAILURES are checked. A success clears the count."""
     key = _failure_key(email, client)
     with unit_of_work(engine) as db:
+        db.add(LoginFailure(key=key))
+    with unit_of_work(engine) as db:
         since = utcnow() - FAILURE_WINDOW
-        failures = db.scalar(
+        counted = db.scalar(
             select(func.count())
             .select_from(LoginFailure)
             .where(LoginFailure.key == key, LoginFailure.at >= since)
         )
-        if (failures or 0) >= MAX_FAILURES:
+        if (counted or 0) > MAX_FAILURES:
             raise RateLimited(
                 f"Too many failed sign-ins for {email.strip()} from your address: wait "
                 f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes, then try again."
@@ -57,8 +60,7 @@ def sign_in(engine: Engine, email: str, password: str, client: str) -> SignedIn:
         if user is not None and users.verify_password(user, password):
             db.execute(delete(LoginFailure).where(LoginFailure.key == key))
             return _open_session(db, user)
-        users.burn_time(password)  # an unknown address takes as long as a wrong password
-        db.add(LoginFailure(key=key))
+    users.burn_time(password)  # an unknown address takes as long as a wrong password
     raise NotSignedIn("The email address or the password is wrong.")
 
 

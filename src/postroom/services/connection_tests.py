@@ -3,10 +3,12 @@ mailbox state it leaves behind so the console shows what is wrong."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from time import perf_counter
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from postroom.connectors import smtp
@@ -17,6 +19,7 @@ from postroom.errors import InvalidInput, PostroomError
 from postroom.services import audit, events, health, mailboxes, servers, tokens
 from postroom.services.actors import Actor
 from postroom.services.servers import ServerSpec
+from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox, Server, utcnow
 
 
@@ -42,30 +45,51 @@ def credentials_of(mailbox: Mailbox, server: Server) -> Credentials | None:
     return Credentials(login=mailboxes.login_for(mailbox, server), password=password)
 
 
-def check_server(db: Session, actor: Actor, name: str) -> Report:
-    """Everything up to sign-in: a server has no credentials of its own."""
+def check_server(actor: Actor, name: str, *, engine: Engine | None = None) -> Report:
+    """Everything up to sign-in: a server has no credentials of its own. The server is read in
+    a short transaction; the network is reached with no database connection held."""
     actor.require_admin("test servers")
-    return run_connection_test(endpoint_of(servers.get(db, name)))
+    with unit_of_work(engine) as db:
+        endpoint = endpoint_of(servers.get(db, name))
+    return run_connection_test(endpoint)
 
 
-def _test(mailbox: Mailbox, server: Server, envelope: Envelope | None = None) -> Report:
+@dataclass(frozen=True)
+class _Planned:
+    """One test to run, read from the database before any of them touches the network."""
+
+    role: str
+    endpoint: Endpoint
+    credentials: Credentials | None
+    envelope: Envelope | None = None
+    refused: PostroomError | None = None  # an OAuth2 mailbox whose sign-in is gone
+
+
+def _planned(role: str, mailbox: Mailbox, server: Server, envelope: Envelope | None) -> _Planned:
     try:
         credentials = credentials_of(mailbox, server)
-    except PostroomError as exc:  # an OAuth2 mailbox whose sign-in is gone
-        report = Report(target=f"{server.protocol}://{server.host}:{server.port}")
-        report.steps.append(Step("sign-in", False, str(exc), 0.0, exc.code))
-        return report
-    return run_connection_test(endpoint_of(server), credentials, envelope)
+    except PostroomError as exc:
+        return _Planned(role, endpoint_of(server), None, envelope, exc)
+    return _Planned(role, endpoint_of(server), credentials, envelope)
 
 
-def _reports(mailbox: Mailbox) -> list[tuple[str, Report]]:
-    reports = []
+def _plan(mailbox: Mailbox) -> list[_Planned]:
+    plan = []
     if mailbox.incoming_server is not None and mailbox.receive_enabled:
-        reports.append(("incoming", _test(mailbox, mailbox.incoming_server)))
+        plan.append(_planned("incoming", mailbox, mailbox.incoming_server, None))
     if mailbox.outgoing_server is not None and mailbox.send_enabled:
         envelope = Envelope(sender=mailbox.address, recipient=mailbox.address)
-        reports.append(("outgoing", _test(mailbox, mailbox.outgoing_server, envelope)))
-    return reports
+        plan.append(_planned("outgoing", mailbox, mailbox.outgoing_server, envelope))
+    return plan
+
+
+def _run(planned: _Planned) -> Report:
+    if planned.refused is not None:
+        target = f"{planned.endpoint.protocol.value}://{planned.endpoint.host}"
+        report = Report(target=f"{target}:{planned.endpoint.port}")
+        report.steps.append(Step("sign-in", False, str(planned.refused), 0.0, planned.refused.code))
+        return report
+    return run_connection_test(planned.endpoint, planned.credentials, planned.envelope)
 
 
 def _record_state(db: Session, mailbox: Mailbox, reports: list[tuple[str, Report]]) -> None:
@@ -83,56 +107,69 @@ def _record_state(db: Session, mailbox: Mailbox, reports: list[tuple[str, Report
 
 
 def check_mailbox(
-    db: Session,
     actor: Actor,
     address: str,
     *,
     owner: str | None = None,
     send_test_email: bool = False,
+    engine: Engine | None = None,
 ) -> list[tuple[str, Report]]:
-    return _check(db, actor, mailboxes.get_for(db, actor, address, owner), send_test_email)
+    return _check(engine, actor, address, owner, send_test_email)
 
 
 def _check(
-    db: Session,
+    engine: Engine | None,
     actor: Actor,
-    mailbox: Mailbox,
+    address: str,
+    owner: str | None,
     send_test_email: bool = False,
     before: str | None = None,
 ) -> list[tuple[str, Report]]:
-    """Network first, writes after: no database lock is held while a server is slow."""
-    before = before or mailbox.state
-    if send_test_email and (mailbox.outgoing_server is None or not mailbox.send_enabled):
-        raise InvalidInput(
-            f"{mailbox.address} has no outgoing server, so it cannot send a test email."
-        )
-    reports = _reports(mailbox)
-    if send_test_email:
-        reports.append(("test email", _send_test_email(mailbox)))
-    _record_state(db, mailbox, reports)
-    events.mailbox_state_changed(db, mailbox, before)
-    audit.record(db, actor, "mailbox.tested", mailbox.address, ok=all(r.ok for _, r in reports))
+    """Read, then the network with no database connection held, then write what was found."""
+    with unit_of_work(engine) as db:
+        mailbox = mailboxes.get_for(db, actor, address, owner)
+        if send_test_email and (mailbox.outgoing_server is None or not mailbox.send_enabled):
+            raise InvalidInput(
+                f"{mailbox.address} has no outgoing server, so it cannot send a test email."
+            )
+        plan = _plan(mailbox)
+        test_email = _test_email_plan(mailbox) if send_test_email else None
+        mailbox_id, before = mailbox.id, before or mailbox.state
+    reports = [(p.role, _run(p)) for p in plan]
+    if test_email is not None:
+        reports.append(("test email", _send_test_email(*test_email)))
+    with unit_of_work(engine) as db:
+        tested = db.get(Mailbox, mailbox_id)
+        if tested is None:  # removed while it was being tested: nothing to record
+            return reports
+        _record_state(db, tested, reports)
+        events.mailbox_state_changed(db, tested, before)
+        audit.record(db, actor, "mailbox.tested", tested.address, ok=all(r.ok for _, r in reports))
     return reports
 
 
-def _send_test_email(mailbox: Mailbox) -> Report:
+def _test_email_plan(mailbox: Mailbox) -> tuple[str, Endpoint, Credentials | None]:
     server = mailbox.outgoing_server
     assert server is not None, "checked by _check"
+    return mailbox.address, endpoint_of(server), credentials_of(mailbox, server)
+
+
+def _send_test_email(address: str, endpoint: Endpoint, credentials: Credentials | None) -> Report:
     message = EmailMessage()
-    message["From"] = mailbox.address
-    message["To"] = mailbox.address
+    message["From"] = address
+    message["To"] = address
     message["Subject"] = "postroom test email"
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=mailbox.address.rsplit("@", 1)[1])
+    message["Message-ID"] = make_msgid(domain=address.rsplit("@", 1)[1])
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(
-        f"This email was sent by postroom to check that {mailbox.address} can send.\n"
+        f"This email was sent by postroom to check that {address} can send.\n"
         "If you can read it, sending works; no reply is needed.\n"
     )
-    report = Report(target=f"test email to {mailbox.address}")
+    report = Report(target=f"test email to {address}")
     started = perf_counter()
     try:
-        smtp.send(endpoint_of(server), credentials_of(mailbox, server), message)
+        smtp.send(endpoint, credentials, message)
     except PostroomError as exc:
         report.steps.append(
             Step(
@@ -148,7 +185,7 @@ def _send_test_email(mailbox: Mailbox) -> Report:
             Step(
                 "send",
                 True,
-                f"sent {message['Message-ID']} to {mailbox.address}",
+                f"sent {message['Message-ID']} to {address}",
                 round(perf_counter() - started, 4),
             )
         )
@@ -156,24 +193,25 @@ def _send_test_email(mailbox: Mailbox) -> Report:
 
 
 def reconnect(
-    db: Session,
     actor: Actor,
     address: str,
     *,
     owner: str | None = None,
     password: str | None = None,
+    engine: Engine | None = None,
 ) -> list[tuple[str, Report]]:
     """Clear the error state (taking a new password if given), then test again: the state
     after is what the test found."""
-    mailbox = mailboxes.get_for(db, actor, address, owner)
-    if password is not None:
-        mailboxes.change_password(db, actor, mailbox, password)
-    before = mailbox.state
-    mailbox.state = MailboxState.NEW.value
-    mailbox.last_error = None
-    mailbox.send_state, mailbox.send_error = MailboxState.NEW.value, None
-    audit.record(db, actor, "mailbox.reconnected", mailbox.address)
-    return _check(db, actor, mailbox, before=before)
+    with unit_of_work(engine) as db:
+        mailbox = mailboxes.get_for(db, actor, address, owner)
+        if password is not None:
+            mailboxes.change_password(db, actor, mailbox, password)
+        before = mailbox.state
+        mailbox.state = MailboxState.NEW.value
+        mailbox.last_error = None
+        mailbox.send_state, mailbox.send_error = MailboxState.NEW.value, None
+        audit.record(db, actor, "mailbox.reconnected", mailbox.address)
+    return _check(engine, actor, address, owner, before=before)
 
 
 def check_unsaved_server(actor: Actor, spec: ServerSpec) -> Report:

@@ -5,6 +5,7 @@ in to and nothing is stored, so it writes no audit entry."""
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from postroom.discovery import lookup
@@ -13,24 +14,28 @@ from postroom.discovery.model import Candidate, Discovery
 from postroom.domain import validate
 from postroom.services import providers, servers
 from postroom.services.actors import Actor
+from postroom.storage.db import unit_of_work
 from postroom.storage.models import Server
 
 
 def discover(
-    db: Session,
     actor: Actor,
     address: str,
     *,
     timeout: float | None = None,
     context: DiscoveryContext | None = None,
+    engine: Engine | None = None,
 ) -> Discovery:
     """Settings for `address`, ranked, each naming its source, with every source's outcome.
     `timeout` bounds each source (default 5 s, POSTROOM_DISCOVERY_TIMEOUT); `context` replaces
-    the POSTROOM_DISCOVERY_* settings (nameserver, URLs, CA bundle, probe ports)."""
+    the POSTROOM_DISCOVERY_* settings (nameserver, URLs, CA bundle, probe ports). The table is
+    read in a short transaction of its own: no database connection waits on the network."""
     address, domain = lookup.checked_address(address)
     seconds = validate.timeout(timeout, "discovery timeout")
     ctx = (context if context is not None else DiscoverySettings().context()).with_timeout(seconds)
-    return lookup.discover(address, ctx, admin_entries=providers.admin_entries(db, domain))
+    with unit_of_work(engine) as db:
+        entries = providers.admin_entries(db, domain)
+    return lookup.discover(address, ctx, admin_entries=entries)
 
 
 def matching_server(db: Session, candidate: Candidate) -> Server | None:

@@ -15,6 +15,9 @@ from postroom.services import audit, events, requests, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, Message, Request, utcnow
 
+PREVIEW_BYTES = 512 * 1024  # of the raw email, parsed for the preview
+PREVIEW_CHARACTERS = 100_000  # of its text, shown
+
 
 def _visible(query: Select[Message], actor: Actor) -> Select[Message]:
     if actor.is_admin:
@@ -58,22 +61,41 @@ def _held(db: Session, actor: Actor, message_id: int, *, lock: bool = False) -> 
     return message
 
 
-def show(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
+def _visible_message(db: Session, actor: Actor, message_id: int) -> Message:
     message = db.scalar(_visible(select(Message).where(Message.id == message_id), actor))
     if message is None:
         raise NotFound(f"No message {message_id}: `postroom held list` shows the held ones.")
+    return message
+
+
+def show(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
+    """The message with a preview of its text: a 30 MB email is read only so far, and the page
+    says it was cut and offers the whole email as a download."""
+    message = _visible_message(db, actor, message_id)
+    cut = len(message.raw) > PREVIEW_BYTES
+    text = parse_body(message.raw[:PREVIEW_BYTES] if cut else message.raw).text
+    if len(text) > PREVIEW_CHARACTERS:
+        text, cut = text[:PREVIEW_CHARACTERS], True
+    # The From headers as written: the sender is only a valid address, or none.
+    from_header = " / ".join(parse_headers(message.raw[:PREVIEW_BYTES]).all("from"))
     return _row(message) | {
         "status": message.status,
-        "text": parse_body(message.raw).text,
-        # The From headers as written: the sender is only a valid address, or none.
-        "from_header": " / ".join(parse_headers(message.raw).all("from")),
+        "text": text,
+        "text_cut": cut,
+        "from_header": from_header,
     }
 
 
+def raw(db: Session, actor: Actor, message_id: int) -> bytes:
+    """The email as received, for whoever may see it."""
+    return _visible_message(db, actor, message_id).raw
+
+
 def open_request(db: Session, actor: Actor, message_id: int, workflow: str) -> Request:
-    """A person decides a held message is new work: a request opens in the workflow chosen."""
+    """A person decides a held message is new work: a request opens in the workflow chosen,
+    which must be one they work in (checked before anything is written)."""
+    chosen = workflows.get_to_work(db, actor, workflow)
     message = _held(db, actor, message_id, lock=True)
-    chosen = workflows.get(db, workflow)
     steps = chosen.steps
     request = Request(
         workflow=chosen,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pwdlib import PasswordHash
-from sqlalchemy import select
+from sqlalchemy import false, select, text, update
 from sqlalchemy.orm import Session
 
 from postroom.domain import validate
@@ -51,8 +51,19 @@ def needs_first_admin(db: Session) -> bool:
     return db.scalar(select(User.id).where(User.is_admin).limit(1)) is None
 
 
+def _one_writer_at_a_time(db: Session) -> None:
+    """Until this transaction ends, any other that wants to write users waits here: the check
+    that no administrator exists and the insert then act as one step."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+    else:  # SQLite: a write, even of no row, takes the database's one write lock
+        db.execute(update(User).where(false()).values(is_admin=User.is_admin))
+
+
 def add_first_admin(db: Session, email: str, password: str) -> User:
-    """The first-run page's one action; once an administrator exists it is refused for good."""
+    """The first-run page's one action; once an administrator exists it is refused for good,
+    and of several made at the same instant exactly one succeeds."""
+    _one_writer_at_a_time(db)
     if not needs_first_admin(db):
         raise Conflict("An administrator already exists: sign in, or ask them to add you.")
     return add(db, FIRST_RUN, email, password, admin=True)

@@ -43,6 +43,22 @@ def get(db: Session, name: str, *, include_deleted: bool = False) -> Workflow:
     return workflow
 
 
+def get_to_work(db: Session, actor: Actor, name: str) -> Workflow:
+    """The one rule, for console and API alike: a user works in the workflows given to them
+    (administrators in all). Another one is not found, so its name reveals nothing."""
+    workflow = get(db, name)
+    if actor.is_admin:
+        return workflow
+    given = db.scalar(
+        select(WorkflowMember.id).where(
+            WorkflowMember.workflow_id == workflow.id, WorkflowMember.user_id == actor.user_id
+        )
+    )
+    if given is None:
+        raise NotFound(f"No workflow named {name!r} among those given to you.")
+    return workflow
+
+
 def add(db: Session, actor: Actor, name: str, steps: str | list[str]) -> Workflow:
     actor.require_admin("add workflows")
     name = validate.name(name, "workflow name")

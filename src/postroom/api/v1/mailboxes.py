@@ -3,11 +3,13 @@ answers 404 exactly as a mailbox that does not exist."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
 from postroom.api.deps import CallerDep, Db
+from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import MailboxChange, MailboxIn, Reconnect
 from postroom.services import connection_tests, mailboxes, present
@@ -54,25 +56,36 @@ def set_default_mailbox(address: str, db: Db, caller: CallerDep, owner: Owner = 
 
 
 @router.post("/{address}/test")
-def test_mailbox(address: str, db: Db, caller: CallerDep, owner: Owner = None) -> Any:
-    return present.reports(connection_tests.check_mailbox(db, caller.actor, address, owner=owner))
+async def test_mailbox(
+    address: str, caller: CallerDep, calls: NetworkCallsDep, owner: Owner = None
+) -> Any:
+    test = partial(connection_tests.check_mailbox, caller.actor, address, owner=owner)
+    return present.reports(await calls.run(caller.actor, test))
 
 
 @router.post("/{address}/test-email")
-def send_test_email(address: str, db: Db, caller: CallerDep, owner: Owner = None) -> Any:
-    reports = connection_tests.check_mailbox(
-        db, caller.actor, address, owner=owner, send_test_email=True
+async def send_test_email(
+    address: str, caller: CallerDep, calls: NetworkCallsDep, owner: Owner = None
+) -> Any:
+    test = partial(
+        connection_tests.check_mailbox, caller.actor, address, owner=owner, send_test_email=True
     )
-    return present.reports(reports)
+    return present.reports(await calls.run(caller.actor, test))
 
 
 @router.post("/{address}/reconnect")
-def reconnect_mailbox(
-    address: str, db: Db, caller: CallerDep, body: Reconnect | None = None, owner: Owner = None
+async def reconnect_mailbox(
+    address: str,
+    caller: CallerDep,
+    calls: NetworkCallsDep,
+    body: Reconnect | None = None,
+    owner: Owner = None,
 ) -> Any:
     password = body.password if body else None
-    reports = connection_tests.reconnect(db, caller.actor, address, owner=owner, password=password)
-    return present.reports(reports)
+    test = partial(
+        connection_tests.reconnect, caller.actor, address, owner=owner, password=password
+    )
+    return present.reports(await calls.run(caller.actor, test))
 
 
 @router.delete("/{address}", status_code=204)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Response
 
 from postroom.api.deps import CallerDep, Db
+from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import ServerIn
 from postroom.services import connection_tests, present, servers
@@ -52,6 +54,10 @@ def remove_server(name: str, db: Db, caller: CallerDep) -> Response:
 
 
 @router.post("/{name}/test")
-def test_server(name: str, db: Db, caller: CallerDep) -> Any:
+async def test_server(name: str, caller: CallerDep, calls: NetworkCallsDep) -> Any:
     """Resolve, connect, TLS, greeting and capabilities, step by step."""
-    return present.reports([("server", connection_tests.check_server(db, caller.actor, name))])
+    caller.actor.require_admin("test servers")
+    report = await calls.run(
+        caller.actor, partial(connection_tests.check_server, caller.actor, name)
+    )
+    return present.reports([("server", report)])

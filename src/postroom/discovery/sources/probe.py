@@ -8,9 +8,9 @@ import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 
-from postroom.discovery import net
+from postroom.discovery import net, targets
 from postroom.discovery.context import DiscoveryContext
-from postroom.discovery.model import Candidate, Nothing, SourceFailed
+from postroom.discovery.model import Candidate, Nothing, Skipped, SourceFailed
 from postroom.domain.settings import LoginFormat, Protocol, Security
 
 PREFIXES = {
@@ -28,6 +28,14 @@ def _addresses(ctx: DiscoveryContext, host: str) -> list[str]:
         return net.addresses(ctx, host)
     except (Nothing, SourceFailed, TimeoutError):
         return []
+
+
+def _allowed(ctx: DiscoveryContext, host: str, addresses: list[str]) -> bool:
+    try:
+        targets.check(ctx, host, addresses)
+    except Skipped:
+        return False
+    return True
 
 
 def _first_line(sock: socket.socket) -> bytes:
@@ -49,6 +57,9 @@ class Probe:
         hosts = sorted({f"{p}.{domain}" for names in PREFIXES.values() for p in names})
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="probe") as pool:
             resolved = dict(zip(hosts, pool.map(lambda h: _addresses(ctx, h), hosts), strict=True))
+            skipped = [h for h, found in resolved.items() if found and not _allowed(ctx, h, found)]
+            for host in skipped:
+                resolved[host] = []
             attempts = [
                 (protocol, security, f"{prefix}.{domain}", resolved[f"{prefix}.{domain}"][0])
                 for protocol, prefixes in PREFIXES.items()
@@ -58,6 +69,8 @@ class Probe:
             ]
             results = list(pool.map(lambda a: self._try(ctx, a), attempts))
         found = [r for r in results if r is not None]
+        if not found and skipped:
+            raise Skipped(f"skipped: private address ({', '.join(skipped)})")
         if not found:
             raise Nothing(f"no mail server greeted at imap., pop., smtp. or mail.{domain}")
         return found

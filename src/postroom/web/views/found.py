@@ -5,17 +5,21 @@ Only the address is sent anywhere: no password leaves the form."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from postroom.api.deps import CallerDep, Db
+from postroom.api.deps import Caller, CallerDep
+from postroom.api.network_calls import NetworkCalls, NetworkCallsDep
 from postroom.discovery.model import Candidate, Discovery
 from postroom.errors import PostroomError
 from postroom.services import discovery, servers
+from postroom.storage.db import unit_of_work
 from postroom.web.render import render
 from postroom.web.views.servers import ServerForm, choices
 
@@ -87,47 +91,56 @@ def server_choices(db: Session) -> dict[str, Any]:
     }
 
 
-def _discover(db: Session, caller: CallerDep, address: str) -> Discovery | str:
+async def _discover(calls: NetworkCalls, caller: Caller, address: str) -> Discovery | str:
+    """On a network thread, with no database connection held while it waits."""
     try:
-        return discovery.discover(db, caller.actor, address)
+        return await calls.run(caller.actor, partial(discovery.discover, caller.actor, address))
     except PostroomError as exc:
         return str(exc)
 
 
-@router.post("/mailbox-servers", response_class=HTMLResponse)
-def mailbox_servers(
-    request: Request,
-    db: Db,
-    caller: CallerDep,
-    address: Text = "",
-    incoming: Text = "",
-    outgoing: Text = "",
+def _mailbox_servers_page(
+    request: Request, caller: Caller, result: Discovery | str, values: dict[str, str]
 ) -> Response:
-    """The incoming and outgoing selects, set to the configured servers that match."""
-    values = {"incoming": incoming, "outgoing": outgoing}
-    result = _discover(db, caller, address)
     found: list[Found] = []
-    if isinstance(result, Discovery):
-        for role, sending in (("incoming", False), ("outgoing", True)):
-            best = result.best(sending=sending)
-            match = discovery.matching_server(db, best) if best else None
-            if match is not None:
-                values[role] = match.name
-            found.append(Found(role, best, match.name if match else None))
+    with unit_of_work() as db:
+        if isinstance(result, Discovery):
+            for role, sending in (("incoming", False), ("outgoing", True)):
+                best = result.best(sending=sending)
+                match = discovery.matching_server(db, best) if best else None
+                if match is not None:
+                    values[role] = match.name
+                found.append(Found(role, best, match.name if match else None))
+        choices_now = server_choices(db)
     context: dict[str, Any] = {
         "values": values,
         "found": {f.role: f for f in found},
         "failure": result if isinstance(result, str) else None,
         "admin": caller.actor.is_admin,
     }
-    return render(request, "mailbox_servers.html", caller, **server_choices(db), **context)
+    return render(request, "mailbox_servers.html", caller, **choices_now, **context)
+
+
+@router.post("/mailbox-servers", response_class=HTMLResponse)
+async def mailbox_servers(
+    request: Request,
+    caller: CallerDep,
+    calls: NetworkCallsDep,
+    address: Text = "",
+    incoming: Text = "",
+    outgoing: Text = "",
+) -> Response:
+    """The incoming and outgoing selects, set to the configured servers that match."""
+    values = {"incoming": incoming, "outgoing": outgoing}
+    result = await _discover(calls, caller, address)
+    return await run_in_threadpool(_mailbox_servers_page, request, caller, result, values)
 
 
 @router.post("/server", response_class=HTMLResponse)
-def server_fields(
+async def server_fields(
     request: Request,
-    db: Db,
     caller: CallerDep,
+    calls: NetworkCallsDep,
     form: Annotated[ServerForm, Depends()],
     discover_address: Text = "",
 ) -> Response:
@@ -135,7 +148,7 @@ def server_fields(
     best candidate for the protocol chosen (or the best one to receive with)."""
     caller.actor.require_admin("add servers")
     values = form.values
-    result = _discover(db, caller, discover_address)
+    result = await _discover(calls, caller, discover_address)
     found = None
     if isinstance(result, Discovery):
         wanted = values["protocol"]

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
+from postroom.api.network_calls import NetworkCallsDep
 from postroom.services import api_tokens, connection_tests, mailboxes, present
 from postroom.web.render import Outcome, attempt, redirect, render
 from postroom.web.views.found import server_choices
@@ -71,24 +72,38 @@ def rename(
 
 
 @router.post("/mailboxes/{address}/test-email", response_class=HTMLResponse)
-def send_test_email(request: Request, address: str, caller: CallerDep) -> Response:
-    return report_page(
+async def send_test_email(
+    request: Request, address: str, caller: CallerDep, calls: NetworkCallsDep
+) -> Response:
+    return await report_page(
         request,
         caller,
-        lambda tx: connection_tests.check_mailbox(
-            tx, caller.actor, address, owner=caller.user.email, send_test_email=True
+        calls,
+        partial(
+            connection_tests.check_mailbox,
+            caller.actor,
+            address,
+            owner=caller.user.email,
+            send_test_email=True,
         ),
         (address, caller.user.email),
     )
 
 
 @router.post("/mailboxes/{address}/reconnect", response_class=HTMLResponse)
-def reconnect(request: Request, address: str, caller: CallerDep, password: Text = "") -> Response:
-    return report_page(
+async def reconnect(
+    request: Request, address: str, caller: CallerDep, calls: NetworkCallsDep, password: Text = ""
+) -> Response:
+    return await report_page(
         request,
         caller,
-        lambda tx: connection_tests.reconnect(
-            tx, caller.actor, address, owner=caller.user.email, password=password or None
+        calls,
+        partial(
+            connection_tests.reconnect,
+            caller.actor,
+            address,
+            owner=caller.user.email,
+            password=password or None,
         ),
         (address, caller.user.email),
     )
@@ -125,6 +140,7 @@ def create_token(request: Request, db: Db, caller: CallerDep, name: Text = "") -
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, caller: CallerDep) -> Response:
-    attempt(lambda tx: api_tokens.revoke(tx, caller.actor, token_id))
+def revoke_token(token_id: int, db: Db, caller: CallerDep) -> Response:
+    """Another user's token is not found: an error page, never "the token was revoked"."""
+    api_tokens.revoke(db, caller.actor, token_id)
     return redirect("/profile/tokens", "token-revoked")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from postroom.api.deps import Caller, CallerDep, Db
+from postroom.api.network_calls import NetworkCallsDep
 from postroom.domain.settings import LoginFormat, Protocol, Security
 from postroom.errors import PostroomError
 from postroom.services import connection_tests, present, servers
@@ -138,12 +140,17 @@ def add_server(
 
 
 @router.post("/test", response_class=HTMLResponse)
-def test_typed_server(
-    request: Request, caller: CallerDep, form: Annotated[ServerForm, Depends()]
+async def test_typed_server(
+    request: Request,
+    caller: CallerDep,
+    calls: NetworkCallsDep,
+    form: Annotated[ServerForm, Depends()],
 ) -> Response:
     """The Test connection button: the server as typed, saved or not."""
     try:
-        report = connection_tests.check_unsaved_server(caller.actor, form.spec())
+        caller.actor.require_admin("test servers")
+        test = partial(connection_tests.check_unsaved_server, caller.actor, form.spec())
+        report = await calls.run(caller.actor, test)
     except PostroomError as exc:
         return render(request, "report.html", caller, reports=[], failure=str(exc))
     return render(
@@ -181,6 +188,7 @@ def save_server(
 
 @router.post("/{server}/remove", response_class=HTMLResponse)
 def remove_server(request: Request, server: str, db: Db, caller: CallerDep) -> Response:
+    caller.actor.require_admin("remove servers")  # before anything is looked up or shown
     done = attempt(lambda tx: servers.remove(tx, caller.actor, server))
     if not done.ok:
         rows = [

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
+from postroom.api.network_calls import NetworkCallsDep
+from postroom.connectors.test_connection import Report
 from postroom.domain.settings import OAuthProvider
 from postroom.services import (
     connection_tests,
@@ -22,6 +24,7 @@ from postroom.services import (
 )
 from postroom.services.connections import ConnectionSpec
 from postroom.services.oauth_apps import OAuthAppSpec
+from postroom.storage.db import unit_of_work
 from postroom.web.render import attempt, redirect, render
 from postroom.web.views.found import server_choices
 from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox, or_none
@@ -157,12 +160,15 @@ def add_system_mailbox(
 
 
 @router.post("/mailboxes/{address}/test", response_class=HTMLResponse)
-def test_system_mailbox(request: Request, address: str, caller: CallerDep) -> Response:
-    def run(db: Session) -> Any:
-        mailboxes.get_system(db, caller.actor, address)
-        return connection_tests.check_mailbox(db, caller.actor, address)
+async def test_system_mailbox(
+    request: Request, address: str, caller: CallerDep, calls: NetworkCallsDep
+) -> Response:
+    def run() -> list[tuple[str, Report]]:
+        with unit_of_work() as db:
+            mailboxes.get_system(db, caller.actor, address)
+        return connection_tests.check_mailbox(caller.actor, address)
 
-    return report_page(request, caller, run, (address, None))
+    return await report_page(request, caller, calls, run, (address, None))
 
 
 @router.post("/mailboxes/{address}/remove", response_class=HTMLResponse)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ipaddress import ip_address
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -20,24 +19,14 @@ from postroom.api.deps import (
     sign_in_token,
     sign_in_token_ok,
 )
-from postroom.errors import NotFound, NotSignedIn, RateLimited
-from postroom.services import auth, users
+from postroom.api.edge import client_address
+from postroom.errors import NotSignedIn, RateLimited
+from postroom.services import auth, first_run, users
 from postroom.storage.db import default_engine
 from postroom.web.render import attempt, redirect, render
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form()]
-
-
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def is_local(request: Request) -> bool:
-    try:
-        return ip_address(client_of(request)).is_loopback
-    except ValueError:
-        return False
 
 
 def safe_next(target: str | None) -> str:
@@ -85,7 +74,7 @@ def signed_in(request: Request, signed: auth.SignedIn, target: str) -> RedirectR
 def sign_in_page(request: Request, db: Db, next: str = "/") -> Response:
     if current_session(request, db) is not None:
         return redirect(safe_next(next))
-    first_run = is_local(request) and users.needs_first_admin(db)
+    first_run = users.needs_first_admin(db)
     return sign_in_form(request, "sign_in.html", next=safe_next(next), first_run=first_run)
 
 
@@ -103,7 +92,7 @@ def sign_in(
             next=safe_next(next),
         )
     try:
-        signed = auth.sign_in(default_engine(), email, password, client_of(request))
+        signed = auth.sign_in(default_engine(), email, password, client_address(request))
     except (NotSignedIn, RateLimited) as exc:
         status = 429 if isinstance(exc, RateLimited) else 401
         return sign_in_form(
@@ -127,22 +116,16 @@ def sign_out(request: Request, db: Db, caller: CallerDep) -> Response:
     return response
 
 
-def _first_run_allowed(request: Request, db: Db) -> None:
-    if not (is_local(request) and users.needs_first_admin(db)):
-        raise NotFound("There is no first-run page: an administrator exists, or you are not local.")
-
-
 @router.get("/first-run", response_class=HTMLResponse)
-def first_run_page(request: Request, db: Db) -> Response:
-    _first_run_allowed(request, db)
-    return sign_in_form(request, "first_run.html")
+def first_run_page(request: Request, db: Db, token: str = "") -> Response:
+    first_run.check(db, token)
+    return sign_in_form(request, "first_run.html", token=token)
 
 
 @router.post("/first-run", response_class=HTMLResponse)
-def first_run(
-    request: Request, db: Db, email: Field, password: Field, csrf: Field = ""
+def first_run_form(
+    request: Request, email: Field, password: Field, token: Field = "", csrf: Field = ""
 ) -> Response:
-    _first_run_allowed(request, db)
     if not sign_in_token_ok(request, csrf):
         return sign_in_form(
             request,
@@ -150,11 +133,19 @@ def first_run(
             status=403,
             errors={"_form": STALE_FORM},
             values={"email": email},
+            token=token,
         )
-    made = attempt(lambda tx: users.add_first_admin(tx, email, password), ["email", "password"])
+    made = attempt(
+        lambda tx: first_run.make_admin(tx, token, email, password), ["email", "password"]
+    )
     if not made.ok:
         return sign_in_form(
-            request, "first_run.html", status=422, errors=made.errors, values={"email": email}
+            request,
+            "first_run.html",
+            status=422,
+            errors=made.errors,
+            values={"email": email},
+            token=token,
         )
-    signed = auth.sign_in(default_engine(), email, password, client_of(request))
+    signed = auth.sign_in(default_engine(), email, password, client_address(request))
     return signed_in(request, signed, "/settings/servers")

@@ -63,8 +63,9 @@ def add_workflow(
 
 
 @router.post("/workflows/{workflow}/active", response_class=HTMLResponse)
-def switch_workflow(workflow: str, caller: CallerDep, active: Text = "") -> Response:
-    attempt(lambda tx: workflows.set_active(tx, caller.actor, workflow, active == "on"))
+def switch_workflow(workflow: str, db: Db, caller: CallerDep, active: Text = "") -> Response:
+    """A refusal is an error page, never the notice of a change that did not happen."""
+    workflows.set_active(db, caller.actor, workflow, active == "on")
     return redirect("/workflows", "workflow-changed")
 
 
@@ -249,6 +250,16 @@ def held_message(
     request: Request, message_id: int, db: Db, caller: CallerDep, q: Filter = ""
 ) -> Response:
     return _message_page(request, db, caller, message_id, q)
+
+
+@router.get("/inbox/{message_id}/raw")
+def held_message_raw(message_id: int, db: Db, caller: CallerDep) -> Response:
+    """The whole email as a download (never shown inline: it is someone else's content)."""
+    return Response(
+        held.raw(db, caller.actor, message_id),
+        media_type="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="message-{message_id}.eml"'},
+    )
 
 
 @router.get("/inbox/{message_id}/search", response_class=HTMLResponse)
