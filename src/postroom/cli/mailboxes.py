@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,10 +16,11 @@ from postroom.cli.output import (
     reports_json,
     table,
 )
-from postroom.connectors.oauth2 import OAuthClient
-from postroom.connectors.test_connection import Report
-from postroom.services import connection_tests, mailboxes, oauth, present
+from postroom.services import mailboxes, present
 from postroom.services.actors import OPERATOR
+
+if TYPE_CHECKING:  # network code is imported by the commands that use it: see cli/lazy.py
+    from postroom.connectors.test_connection import Report
 
 app = typer.Typer(
     help="Mailboxes: system ones and each user's personal ones.", no_args_is_help=True
@@ -117,6 +118,8 @@ def test(
     as_json: JsonFlag = False,
 ) -> None:
     """Test the mailbox's servers with its credentials, step by step."""
+    from postroom.services import connection_tests
+
     with database() as db:
         reports = connection_tests.check_mailbox(
             db, OPERATOR, address, owner=owner, send_test_email=send_test_email
@@ -135,6 +138,8 @@ def reconnect(
 ) -> None:
     """Clear the mailbox's error state (with a new password if given) and test it again.
     An OAuth2 mailbox signs in again instead (device code flow)."""
+    from postroom.services import connection_tests
+
     with database() as db:
         app_name = present.mailbox(mailboxes.get_for(db, OPERATOR, address, owner))["oauth_app"]
     if app_name is not None:
@@ -197,6 +202,9 @@ def connect(
     as_json: JsonFlag = False,
 ) -> None:
     """Sign in with OAuth2 (device code flow): open the address shown, enter the code."""
+    from postroom.connectors.oauth2 import OAuthClient
+    from postroom.services import oauth
+
     if app_only:
         with database() as db:
             data = present.mailbox(oauth.connect_app_only(db, OPERATOR, oauth_app, address))
