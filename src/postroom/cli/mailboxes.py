@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,6 +14,7 @@ from postroom.cli.output import (
     emit,
     fields,
     read_secret_stdin,
+    read_text_file,
     report_text,
     reports_json,
     table,
@@ -81,6 +84,27 @@ def add(
     with database() as db:
         data = present.mailbox(mailboxes.add(db, OPERATOR, spec))
     emit(as_json, data, f"Added {data['kind']} mailbox {data['address']}.")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[
+        Path, typer.Argument(help="CSV with a header line, or JSON lines; - reads standard input")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Add many mailboxes from a file, all or nothing; a bad row is reported with its line.
+    Columns as `mailbox add` names them; passwords in a password or password_file column."""
+    from postroom.services import mailbox_import
+
+    if str(file) == "-":
+        text, base = sys.stdin.read(), Path.cwd()
+    else:
+        text, base = read_text_file(file, "import") or "", file.parent
+    rows = mailbox_import.read(text, base=base)
+    with database() as db:
+        data = [present.mailbox(m) for m in mailbox_import.add_all(db, OPERATOR, rows)]
+    emit(as_json, {"added": len(data), "mailboxes": data}, f"Added {len(data)} mailboxes.")
 
 
 @app.command("list")
