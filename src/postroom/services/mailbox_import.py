@@ -137,26 +137,23 @@ def _password_from(path: Path, base: Path | None) -> str:
 
 
 def add_all(db: Session, actor: Actor, rows: Sequence[Row], unit: str = "line") -> list[Mailbox]:
-    """Every row through `mailboxes.add`, each in a savepoint so one row's failure leaves no
-    trace and the next rows are still checked; any failure: RowsRejected, and the caller's
-    transaction rolls back."""
+    """Every row through `mailboxes.add`; any refused row: RowsRejected, and the caller's
+    transaction rolls back, so nothing is added. Later rows are still checked, so every wrong
+    row is reported at once. No savepoint a row (they cost a quarter of the time): `add` checks
+    everything before it writes, and a refused import keeps nothing whatever a row left."""
     rejected = [(row.line, row.error) for row in rows if row.error is not None]
-    audit.record(db, actor, "mailbox.imported", f"{len(rows)} rows", rows=len(rows))
-    # A write before the first savepoint: Python's sqlite3 begins a transaction only at a
-    # write, and a SAVEPOINT outside one would commit its row when released.
-    db.flush()
     added: list[Mailbox] = []
-    for row in rows:
-        if row.spec is None:
-            continue
-        savepoint = db.begin_nested()
-        try:
-            added.append(add(db, actor, row.spec))
-        except PostroomError as exc:
-            savepoint.rollback()
-            rejected.append((row.line, str(exc)))
-        else:
-            savepoint.commit()
+    # `add` flushes once for the new row's id (its password is sealed to it); its audit entry
+    # and password wait for the next row's flush instead of a flush of their own.
+    with db.no_autoflush:
+        for row in rows:
+            if row.spec is None:
+                continue
+            try:
+                added.append(add(db, actor, row.spec))
+            except PostroomError as exc:
+                rejected.append((row.line, str(exc)))
     if rejected:
         raise RowsRejected(sorted(rejected), unit)
+    audit.record(db, actor, "mailbox.imported", f"{len(added)} mailboxes", count=len(added))
     return added
