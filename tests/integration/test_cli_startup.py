@@ -59,3 +59,10 @@ def test_each_lazy_command_shows_its_own_help_line(name: str) -> None:
     assert real.name == name
     first_paragraph = " ".join((real.help or "").split("\n\n")[0].split())
     assert lazy.help == first_paragraph
+
+
+def test_fetching_imap_or_pop3_mail_loads_no_http_or_oauth_client(tmp_path: Path) -> None:
+    _imported(["db", "upgrade"], tmp_path)
+    imported = _imported(["fetch", "--once"], tmp_path)
+    assert "imapclient" in imported  # the fetch path itself is loaded
+    assert not imported & {"alembic", "httpx", "authlib", "fastapi", "argon2"}
