@@ -23,6 +23,21 @@ class InvalidInput(PostroomError):
         self.field = field
 
 
+class RowsRejected(InvalidInput):
+    """Some rows of a batch (a file import, an API list) were refused, so none was stored."""
+
+    code = "rows-rejected"
+
+    def __init__(self, rows: list[tuple[int, str]], unit: str = "line") -> None:
+        shown = "\n".join(f"  {unit} {row}: {message}" for row, message in rows[:50])
+        more = f"\n  … and {len(rows) - 50} more" if len(rows) > 50 else ""
+        super().__init__(
+            f"{len(rows)} of the rows cannot be added, so nothing was added; "
+            f"fix them and run the import again:\n{shown}{more}"
+        )
+        self.rows = rows  # (the line in the file, or the position in a list from 1; why)
+
+
 class NotFound(PostroomError):
     code = "not-found"
 

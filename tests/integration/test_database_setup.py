@@ -111,3 +111,13 @@ def test_the_cli_upgrades_an_older_sqlite_file_and_refuses_an_older_postgresql(
     assert Cli()("db", "upgrade").code == 0
     assert Cli()("server", "list").code == 0
     shared.dispose()
+
+
+def test_the_head_read_from_the_migration_files_is_alembics(engine: Engine) -> None:
+    """The CLI's cheap revision check must agree with Alembic, or it would migrate needlessly
+    or miss a migration."""
+    from alembic.script import ScriptDirectory
+
+    alembic_head = ScriptDirectory.from_config(migrate.alembic_config(engine)).get_current_head()
+    assert migrate.code_head() == alembic_head
+    assert migrate.revisions(engine) == (alembic_head, alembic_head)

@@ -65,7 +65,10 @@ def install(app: FastAPI) -> None:
         if is_api(request):
             field = exc.field if isinstance(exc, errors.InvalidInput) else None
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            answer = problem(status, exc.code, str(exc), field=field)
+            rows = None
+            if isinstance(exc, errors.RowsRejected):
+                rows = [{"row": row, "message": message} for row, message in exc.rows]
+            answer = problem(status, exc.code, str(exc), field=field, rows=rows)
             if headers:
                 answer.headers.update(headers)
             return answer

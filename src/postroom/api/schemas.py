@@ -50,6 +50,10 @@ class MailboxIn(Strict):
     folder: str = Field(default="INBOX", max_length=500)
 
 
+class MailboxBatch(Strict):
+    mailboxes: list[MailboxIn] = Field(min_length=1, max_length=10_000)
+
+
 class MailboxChange(Strict):
     display_name: str = Field(max_length=200)
 

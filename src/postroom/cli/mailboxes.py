@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,14 +14,16 @@ from postroom.cli.output import (
     emit,
     fields,
     read_secret_stdin,
+    read_text_file,
     report_text,
     reports_json,
     table,
 )
-from postroom.connectors.oauth2 import OAuthClient
-from postroom.connectors.test_connection import Report
-from postroom.services import connection_tests, mailboxes, oauth, present
+from postroom.services import mailboxes, present
 from postroom.services.actors import OPERATOR
+
+if TYPE_CHECKING:  # network code is imported by the commands that use it: see cli/lazy.py
+    from postroom.connectors.test_connection import Report
 
 app = typer.Typer(
     help="Mailboxes: system ones and each user's personal ones.", no_args_is_help=True
@@ -82,6 +86,27 @@ def add(
     emit(as_json, data, f"Added {data['kind']} mailbox {data['address']}.")
 
 
+@app.command("import")
+def import_(
+    file: Annotated[
+        Path, typer.Argument(help="CSV with a header line, or JSON lines; - reads standard input")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Add many mailboxes from a file, all or nothing; a bad row is reported with its line.
+    Columns as `mailbox add` names them; passwords in a password or password_file column."""
+    from postroom.services import mailbox_import
+
+    if str(file) == "-":
+        text, base = sys.stdin.read(), Path.cwd()
+    else:
+        text, base = read_text_file(file, "import") or "", file.parent
+    rows = mailbox_import.read(text, base=base)
+    with database() as db:
+        data = [present.mailbox(m) for m in mailbox_import.add_all(db, OPERATOR, rows)]
+    emit(as_json, {"added": len(data), "mailboxes": data}, f"Added {len(data)} mailboxes.")
+
+
 @app.command("list")
 def list_(as_json: JsonFlag = False) -> None:
     """List mailboxes with their state."""
@@ -117,6 +142,8 @@ def test(
     as_json: JsonFlag = False,
 ) -> None:
     """Test the mailbox's servers with its credentials, step by step."""
+    from postroom.services import connection_tests
+
     reports = connection_tests.check_mailbox(
         OPERATOR, address, owner=owner, send_test_email=send_test_email
     )
@@ -134,6 +161,8 @@ def reconnect(
 ) -> None:
     """Clear the mailbox's error state (with a new password if given) and test it again.
     An OAuth2 mailbox signs in again instead (device code flow)."""
+    from postroom.services import connection_tests
+
     with database() as db:
         app_name = present.mailbox(mailboxes.get_for(db, OPERATOR, address, owner))["oauth_app"]
     if app_name is not None:
@@ -195,6 +224,9 @@ def connect(
     as_json: JsonFlag = False,
 ) -> None:
     """Sign in with OAuth2 (device code flow): open the address shown, enter the code."""
+    from postroom.connectors.oauth2 import OAuthClient
+    from postroom.services import oauth
+
     if app_only:
         with database() as db:
             data = present.mailbox(oauth.connect_app_only(db, OPERATOR, oauth_app, address))

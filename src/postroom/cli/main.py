@@ -5,52 +5,100 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Annotated, NoReturn
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, NoReturn
 
 import typer
+from typer._click import Context
 from typer._click import exceptions as click_errors
 
-from postroom.cli import discovery as discovery_cli
-from postroom.cli import (
-    inbound,
-    mailboxes,
-    oauth_apps,
-    outbound,
-    retention,
-    servers,
-    users,
-    webhooks,
-    workflows,
-)
-from postroom.cli.context import database
+from postroom.cli.lazy import Lazy, LazyGroup
 from postroom.cli.output import JsonFlag, emit, table
 from postroom.cli.params import Limit
-from postroom.config import get_settings
 from postroom.errors import Conflict, PostroomError
-from postroom.services import audit, present
-from postroom.services.actors import OPERATOR
-from postroom.storage import migrate
+
+
+class Commands(LazyGroup):
+    """Each loaded only when it runs: see cli/lazy.py."""
+
+    lazy: ClassVar[Mapping[str, Lazy]] = {
+        "server": Lazy(
+            "postroom.cli.servers", "app", "Mail servers: where mail lives and how to reach it."
+        ),
+        "oauth-app": Lazy(
+            "postroom.cli.oauth_apps", "app", "OAuth apps: registered OAuth2 clients."
+        ),
+        "mailbox": Lazy(
+            "postroom.cli.mailboxes", "app", "Mailboxes: system ones and each user's personal ones."
+        ),
+        "workflow": Lazy(
+            "postroom.cli.workflows", "app", "Workflows: the ordered steps requests move through."
+        ),
+        "user": Lazy("postroom.cli.users", "app", "Users of the console and the API."),
+        "request": Lazy(
+            "postroom.cli.inbound", "request_app", "Requests: the work inbound mail became."
+        ),
+        "held": Lazy("postroom.cli.inbound", "held_app", "Held messages: kept with their reason."),
+        "retention": Lazy(
+            "postroom.cli.retention", "app", "How long held mail is kept, by reason."
+        ),
+        "fetch": Lazy(
+            "postroom.cli.inbound",
+            "fetch",
+            "Fetch and process everything waiting; exit 1 if any mailbox could not be reached.",
+        ),
+        "outbox": Lazy(
+            "postroom.cli.outbound",
+            "outbox_app",
+            "The outbox: email waiting to be sent, and what became of it.",
+        ),
+        "connection": Lazy(
+            "postroom.cli.outbound", "connection_app", "Connections: named outbound routes."
+        ),
+        "send": Lazy(
+            "postroom.cli.outbound",
+            "send",
+            "Queue one email; `outbox flush --once` or the workers send it.",
+        ),
+        "provider": Lazy(
+            "postroom.cli.discovery",
+            "provider_app",
+            "Mail providers for discovery: which servers serve which domains.",
+        ),
+        "discover": Lazy(
+            "postroom.cli.discovery",
+            "discover",
+            "Find server settings for an address: each names its source. Nothing signs in.",
+        ),
+        "webhook": Lazy(
+            "postroom.cli.webhooks", "app", "Webhooks: tell other products what happened."
+        ),
+    }
+
+    def invoke(self, ctx: Context) -> Any:
+        _configure_logging()  # here, once the arguments are parsed: `--help` needs no settings
+        return super().invoke(ctx)
+
+
+def _configure_logging() -> None:
+    from postroom.config import get_settings  # pydantic: not for `--help`
+
+    level = get_settings().log_level.upper()
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The report already shows each step; below DEBUG their log lines would only repeat it.
+    quiet = level != "DEBUG"
+    logging.getLogger("postroom.connectors").setLevel(logging.WARNING if quiet else logging.DEBUG)
+    logging.getLogger("alembic").setLevel(logging.WARNING if quiet else logging.DEBUG)
+
 
 app = typer.Typer(
+    cls=Commands,
     help="postroom: mail servers, mailboxes and the mail that becomes work.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(servers.app, name="server")
-app.add_typer(oauth_apps.app, name="oauth-app")
-app.add_typer(mailboxes.app, name="mailbox")
-app.add_typer(workflows.app, name="workflow")
-app.add_typer(users.app, name="user")
-app.add_typer(inbound.request_app, name="request")
-app.add_typer(inbound.held_app, name="held")
-app.add_typer(retention.app, name="retention")
-app.command()(inbound.fetch)
-app.add_typer(outbound.outbox_app, name="outbox")
-app.add_typer(outbound.connection_app, name="connection")
-app.command()(outbound.send)
-app.add_typer(discovery_cli.provider_app, name="provider")
-app.command()(discovery_cli.discover)
-app.add_typer(webhooks.app, name="webhook")
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -59,6 +107,8 @@ app.add_typer(db_app, name="db")
 @db_app.command()
 def upgrade(as_json: JsonFlag = False) -> None:
     """Create or migrate the database schema to this version of postroom."""
+    from postroom.storage import migrate
+
     migrate.upgrade()
     emit(as_json, {"upgraded": True}, "The database is up to date.")
 
@@ -69,6 +119,10 @@ def audit_log(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the audit log: who changed what, when, and why."""
+    from postroom.cli.context import database
+    from postroom.services import audit, present
+    from postroom.services.actors import OPERATOR
+
     with database() as db:
         rows = [present.audit_entry(e) for e in audit.entries(db, OPERATOR, limit)]
     emit(as_json, rows, table(rows, ["at", "actor", "action", "target", "reason"], "Nothing yet."))
@@ -83,6 +137,8 @@ def serve(
     import uvicorn
 
     from postroom.api.app import create_app
+    from postroom.config import get_settings
+    from postroom.storage import migrate
 
     migrate.upgrade()
     _print_first_run_link(_base_url(host, port))
@@ -102,6 +158,8 @@ def _base_url(host: str, port: int) -> str:
     every interface."""
     from ipaddress import ip_address
 
+    from postroom.config import get_settings
+
     try:
         everywhere = ip_address(host).is_unspecified
     except ValueError:
@@ -110,6 +168,7 @@ def _base_url(host: str, port: int) -> str:
 
 
 def _print_first_run_link(base_url: str) -> bool:
+    from postroom.cli.context import database
     from postroom.services import first_run
 
     with database() as db:
@@ -122,6 +181,8 @@ def _print_first_run_link(base_url: str) -> bool:
 @app.command("first-run-link")
 def first_run_link(as_json: JsonFlag = False) -> None:
     """Print the one-time setup link that makes the first administrator (until one exists)."""
+    from postroom.cli.context import database
+    from postroom.config import get_settings
     from postroom.services import first_run
 
     with database() as db:
@@ -137,6 +198,7 @@ def worker() -> None:
     import signal
     import threading
 
+    from postroom.storage import migrate
     from postroom.storage.db import default_engine
     from postroom.workers.scheduler import Scheduler
 
@@ -152,14 +214,6 @@ def worker() -> None:
 
 def run() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit, never a traceback."""
-    level = get_settings().log_level.upper()
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The report already shows each step; below DEBUG their log lines would only repeat it.
-    quiet = level != "DEBUG"
-    logging.getLogger("postroom.connectors").setLevel(logging.WARNING if quiet else logging.DEBUG)
-    logging.getLogger("alembic").setLevel(logging.WARNING if quiet else logging.DEBUG)
     as_json = "--json" in sys.argv
     command = typer.main.get_command(app)
     try:

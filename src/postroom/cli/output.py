@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from postroom.connectors.test_connection import Report
 from postroom.errors import InvalidInput
-from postroom.services import present
+
+if TYPE_CHECKING:  # every command imports this module: it stays light (see cli/lazy.py)
+    from postroom.connectors.test_connection import Report
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -50,6 +51,8 @@ def report_text(title: str, report: Report) -> str:
 
 
 def reports_json(reports: list[tuple[str, Report]]) -> dict[str, Any]:
+    from postroom.services import present
+
     return present.reports(reports)
 
 

@@ -14,35 +14,14 @@ from sqlalchemy.orm import Session
 from postroom.connectors import smtp
 from postroom.connectors.test_connection import Envelope, Report, Step, run_connection_test
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.domain.settings import MailboxState, Protocol, Security
+from postroom.domain.settings import MailboxState
 from postroom.errors import InvalidInput, PostroomError
-from postroom.services import audit, events, health, mailboxes, servers, tokens
+from postroom.services import audit, events, health, mailboxes, servers
 from postroom.services.actors import Actor
-from postroom.services.servers import ServerSpec
+from postroom.services.credentials import credentials_of
+from postroom.services.servers import ServerSpec, endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox, Server, utcnow
-
-
-def endpoint_of(server: Server) -> Endpoint:
-    return Endpoint(
-        protocol=Protocol(server.protocol),
-        host=server.host,
-        port=server.port,
-        security=Security(server.security),
-        connect_timeout=server.connect_timeout,
-        timeout=server.timeout,
-        verify_tls=server.verify_tls,
-    )
-
-
-def credentials_of(mailbox: Mailbox, server: Server) -> Credentials | None:
-    """An OAuth2 mailbox signs in with its access token and nothing else: never a password."""
-    if mailbox.oauth_app_id is not None:
-        return tokens.credentials_for(mailbox)
-    password = mailboxes.password_of(mailbox)
-    if password is None:
-        return None
-    return Credentials(login=mailboxes.login_for(mailbox, server), password=password)
 
 
 def check_server(actor: Actor, name: str, *, engine: Engine | None = None) -> Report:

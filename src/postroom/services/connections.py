@@ -15,7 +15,7 @@ from postroom.domain.settings import Security
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.services import audit, mailboxes
 from postroom.services.actors import Actor
-from postroom.services.connection_tests import endpoint_of
+from postroom.services.servers import endpoint_of
 from postroom.storage.models import Connection
 
 # "none": a relay that accepts mail by network address, as internal relays often do.

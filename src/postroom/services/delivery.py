@@ -35,7 +35,8 @@ from postroom.errors import AuthFailed, InvalidInput, Misconfigured, PostroomErr
 from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
 from postroom.services import cloud_sending, connections, events, health, sent_copies
-from postroom.services.connection_tests import credentials_of, endpoint_of
+from postroom.services.credentials import credentials_of
+from postroom.services.servers import endpoint_of
 from postroom.storage import leased_queue
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow

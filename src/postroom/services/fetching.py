@@ -32,7 +32,8 @@ from postroom.errors import (
 from postroom.inbound.pipeline import BatchResult, ingest
 from postroom.services import after_import, bounces, events, health, quarantine, tokens
 from postroom.services.acknowledgements import Acknowledger
-from postroom.services.connection_tests import credentials_of, endpoint_of
+from postroom.services.credentials import credentials_of
+from postroom.services.servers import endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import FetchCursor, Mailbox, Message, utcnow
 

@@ -95,6 +95,8 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
             f"No password for {address}: pass it on standard input with --password-stdin.",
             field="password",
         )
+    if spec.default and owner_id is None:
+        raise InvalidInput("Only personal mailboxes have a default; system mailboxes have none.")
     if spec.workflow and owner_id is not None:
         actor.require_admin("tie mailboxes to workflows")
     workflow = workflows.get(db, spec.workflow) if spec.workflow else None
@@ -132,8 +134,6 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
         )
         if spec.default or first is None:
             _make_default(db, mailbox)
-    elif spec.default:
-        raise InvalidInput("Only personal mailboxes have a default; system mailboxes have none.")
     audit.record(db, actor, "mailbox.added", _label(mailbox), system=owner_id is None)
     return mailbox
 

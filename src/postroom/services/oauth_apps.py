@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
-from postroom.connectors.oauth2 import ClientConfig, ProviderUrls
 from postroom.domain import validate
 from postroom.domain.settings import OAuthProvider, Protocol
 from postroom.errors import Conflict, InvalidInput, NotFound
@@ -17,6 +17,9 @@ from postroom.services import audit, in_use
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, OAuthApp
 from postroom.storage.secrets import default_box
+
+if TYPE_CHECKING:  # the OAuth2 client (httpx, authlib) is loaded when a sign-in needs it
+    from postroom.connectors.oauth2 import ClientConfig, ProviderUrls
 
 DEFAULT_SCOPES = {
     OAuthProvider.MICROSOFT: "offline_access https://outlook.office.com/IMAP.AccessAsUser.All "
@@ -148,6 +151,8 @@ def listing(db: Session) -> list[OAuthApp]:
 
 def provider_urls(app: OAuthApp) -> ProviderUrls:
     """The app's own URLs win; otherwise the provider's, from settings (tests use loopback)."""
+    from postroom.connectors.oauth2 import ProviderUrls
+
     settings = get_settings()
     provider = OAuthProvider(app.provider)
     if provider is OAuthProvider.MICROSOFT:
@@ -180,6 +185,8 @@ def scopes_for(app: OAuthApp, protocols: set[Protocol]) -> str:
 
 
 def client_config(app: OAuthApp, scope: str) -> ClientConfig:
+    from postroom.connectors.oauth2 import ClientConfig
+
     secret = None
     if app.client_secret is not None:
         secret = default_box().open(app.client_secret, app.secret_identity("client_secret"))

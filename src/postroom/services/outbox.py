@@ -13,13 +13,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
+from postroom.domain.settings import Protocol
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.outbound.compose import Draft, check, compose, new_message_id, recipients
 from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE
-from postroom.services import audit, connections, idempotency, mailboxes, requests, sent_copies
+from postroom.services import audit, connections, idempotency, mailboxes, requests
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, OutboxItem, OutboxRecipient, utcnow
+
+# Delivered to at least the server, so a Sent-folder copy is due; "uncertain" is not.
+COPIED_STATES = ("sent", "bounced")
+
+
+def wants_sent_copy(mailbox: Mailbox) -> bool:
+    """Decided at enqueue; services/sent_copies.py makes the copy once the email is sent."""
+    server = mailbox.incoming_server
+    return (
+        bool(mailbox.sent_folder) and server is not None and server.protocol == Protocol.IMAP.value
+    )
 
 
 def enqueue(
@@ -87,7 +99,7 @@ def enqueue(
         deadline_at=now + DEADLINE,
         recipients=[OutboxRecipient(address=a) for a in recipients(draft)],
         kind=kind,
-        sent_copy="pending" if sent_copies.wanted(mailbox) else None,
+        sent_copy="pending" if wants_sent_copy(mailbox) else None,
     )
     db.add(item)
     try:
@@ -142,7 +154,7 @@ def retry(db: Session, actor: Actor, item_id: int) -> OutboxItem:
     """A person decides: send an uncertain or failed item again, to its unanswered recipients,
     or, for a sent one whose Sent-folder copy failed, make that copy again."""
     item = get(db, item_id, actor)
-    if item.state in sent_copies.COPIED_STATES and item.sent_copy == "failed":
+    if item.state in COPIED_STATES and item.sent_copy == "failed":
         item.sent_copy, item.sent_copy_error = "pending", None
         audit.record(db, actor, "outbox.copy-retried", f"outbox {item_id}")
         return item

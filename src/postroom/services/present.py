@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from postroom.connectors.test_connection import Report
 from postroom.storage.models import (
     ApiToken,
     AuditEntry,
@@ -22,6 +21,7 @@ from postroom.storage.models import (
 )
 
 if TYPE_CHECKING:
+    from postroom.connectors.test_connection import Report
     from postroom.discovery.model import Candidate, Discovery
     from postroom.services.providers import ProviderView
     from postroom.services.retention import Purge, Retention

@@ -13,7 +13,7 @@ from postroom.config import get_settings
 from postroom.domain.settings import MailboxState
 from postroom.errors import PostroomError
 from postroom.outbound.compose import Draft
-from postroom.services import audit, events
+from postroom.services import audit, events, outbox
 from postroom.services.actors import SYSTEM
 from postroom.storage.models import Connection, Mailbox, User
 
@@ -51,9 +51,6 @@ def _connection(db: Session, mailbox: Mailbox) -> Connection | None:
 
 
 def _notify(db: Session, mailbox: Mailbox, reason: str) -> list[str]:
-    # Imported here: the outbox itself sends through OAuth mailboxes and so uses this module.
-    from postroom.services import outbox
-
     recipients = _recipients(db, mailbox)
     route = _connection(db, mailbox)
     if not recipients or route is None:

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 
 from postroom.connectors.imap import ImapConnector
-from postroom.domain.settings import Protocol
 from postroom.errors import AuthFailed, PostroomError
-from postroom.services.connection_tests import credentials_of, endpoint_of
+from postroom.services.credentials import credentials_of
+from postroom.services.outbox import COPIED_STATES, wants_sent_copy
+from postroom.services.servers import endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox, OutboxItem
 
 BATCH = 200
-COPIED_STATES = ("sent", "bounced")  # delivered to at least the server; "uncertain" is not
 
 
 @dataclass
@@ -29,13 +29,6 @@ class CopyResult:
     copied: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def wanted(mailbox: Mailbox) -> bool:
-    server = mailbox.incoming_server
-    return (
-        bool(mailbox.sent_folder) and server is not None and server.protocol == Protocol.IMAP.value
-    )
 
 
 def copy_pending(engine: Engine) -> CopyResult:
@@ -63,7 +56,7 @@ def copy_pending(engine: Engine) -> CopyResult:
 def _copy(engine: Engine, mailbox_id: int | None, item_ids: list[int], result: CopyResult) -> None:
     with unit_of_work(engine) as db:
         mailbox = db.get(Mailbox, mailbox_id) if mailbox_id is not None else None
-        if mailbox is None or not wanted(mailbox):
+        if mailbox is None or not wants_sent_copy(mailbox):
             raise PostroomError("The mailbox no longer keeps copies in an IMAP Sent folder.")
         assert mailbox.incoming_server is not None and mailbox.sent_folder is not None
         endpoint = endpoint_of(mailbox.incoming_server)

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from postroom.domain import validate
+from postroom.domain.endpoints import Endpoint
 from postroom.domain.settings import (
     DEFAULT_HOSTS,
     DEFAULT_PORTS,
@@ -20,6 +21,19 @@ from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.services import audit, in_use
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, Provider, ProviderServer, Server
+
+
+def endpoint_of(server: Server) -> Endpoint:
+    """What a connector needs from a server row: connectors never see the database."""
+    return Endpoint(
+        protocol=Protocol(server.protocol),
+        host=server.host,
+        port=server.port,
+        security=Security(server.security),
+        connect_timeout=server.connect_timeout,
+        timeout=server.timeout,
+        verify_tls=server.verify_tls,
+    )
 
 
 @dataclass

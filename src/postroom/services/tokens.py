@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, object_session
 
 from postroom.config import get_settings
-from postroom.connectors.oauth2 import OAuthClient, TokenSet
 from postroom.domain.endpoints import Credentials
 from postroom.domain.settings import MailboxState, Protocol
 from postroom.errors import NeedsReconnect, PostroomError, TokenRejected
@@ -29,6 +28,9 @@ from postroom.services import oauth_apps, reconnects
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox, utcnow
 from postroom.storage.secrets import default_box
+
+if TYPE_CHECKING:  # the OAuth2 client (httpx, authlib) loads when a token is renewed
+    from postroom.connectors.oauth2 import OAuthClient, TokenSet
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ def _client(mailbox: Mailbox, app_only: bool) -> OAuthClient:
     scope = (
         oauth_apps.APP_ONLY_SCOPE if app_only else oauth_apps.scopes_for(app, protocols_of(mailbox))
     )
+    from postroom.connectors.oauth2 import OAuthClient
+
     return OAuthClient(oauth_apps.client_config(app, scope))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pwdlib import PasswordHash
+from functools import cache
+from typing import TYPE_CHECKING
+
 from sqlalchemy import false, select, text, update
 from sqlalchemy.orm import Session
 
@@ -12,9 +14,10 @@ from postroom.services import audit
 from postroom.services.actors import Actor
 from postroom.storage.models import User
 
+if TYPE_CHECKING:
+    from pwdlib import PasswordHash
+
 MIN_PASSWORD_LENGTH = 8
-_hasher = PasswordHash.recommended()
-_BURNER = _hasher.hash("no user has this password")
 FIRST_RUN = Actor(label="first-run", user_id=None, is_admin=True)
 
 
@@ -28,7 +31,7 @@ def add(db: Session, actor: Actor, email: str, password: str, *, admin: bool = F
         )
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"A user {email} already exists.")
-    user = User(email=email, is_admin=admin, password_hash=_hasher.hash(password))
+    user = User(email=email, is_admin=admin, password_hash=_hasher().hash(password))
     db.add(user)
     db.flush()
     audit.record(db, actor, "user.added", email, admin=admin)
@@ -72,11 +75,26 @@ def add_first_admin(db: Session, email: str, password: str) -> User:
 def burn_time(password: str) -> None:
     """Spend what verifying a real hash costs, so a refusal does not tell whether the account
     exists."""
-    _hasher.verify(password, _BURNER)
+    _hasher().verify(password, _burner())
+
+
+@cache
+def _hasher() -> PasswordHash:
+    """argon2 is loaded by the calls that hash or verify, not by every import of users."""
+    from pwdlib import PasswordHash
+
+    return PasswordHash.recommended()
+
+
+@cache
+def _burner() -> str:
+    """Made on first use, not at import: every process that imports this module (each CLI
+    call, each worker) would otherwise pay for one argon2 hash it never needs."""
+    return _hasher().hash("no user has this password")
 
 
 def verify_password(user: User, password: str) -> bool:
-    return user.password_hash is not None and _hasher.verify(password, user.password_hash)
+    return user.password_hash is not None and _hasher().verify(password, user.password_hash)
 
 
 def actor_for(user: User) -> Actor:

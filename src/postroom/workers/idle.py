@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 
 from postroom.connectors.imap import ImapConnector
 from postroom.errors import PostroomError
-from postroom.services.connection_tests import credentials_of, endpoint_of
+from postroom.services.credentials import credentials_of
+from postroom.services.servers import endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox
 

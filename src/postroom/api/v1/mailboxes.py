@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query, Response
 from postroom.api.deps import CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.pages import Limit, Offset, page
-from postroom.api.schemas import MailboxChange, MailboxIn, Reconnect
-from postroom.services import connection_tests, mailboxes, present
+from postroom.api.schemas import MailboxBatch, MailboxChange, MailboxIn, Reconnect
+from postroom.services import connection_tests, mailbox_import, mailboxes, present
 from postroom.services.mailboxes import MailboxSpec
 
 router = APIRouter(prefix="/mailboxes", tags=["mailboxes"])
@@ -35,6 +35,17 @@ def list_mailboxes(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset 
 @router.post("", status_code=201)
 def add_mailbox(body: MailboxIn, db: Db, caller: CallerDep) -> Any:
     return present.mailbox(mailboxes.add(db, caller.actor, MailboxSpec(**body.model_dump())))
+
+
+@router.post("/import", status_code=201)
+def import_mailboxes(body: MailboxBatch, db: Db, caller: CallerDep) -> Any:
+    """All or nothing, as `postroom mailbox import`; a refused item is named by its position."""
+    rows = [
+        mailbox_import.Row(position, MailboxSpec(**item.model_dump()))
+        for position, item in enumerate(body.mailboxes, start=1)
+    ]
+    added = mailbox_import.add_all(db, caller.actor, rows, unit="item")
+    return {"added": len(added), "mailboxes": [present.mailbox(m) for m in added]}
 
 
 @router.get("/{address}")

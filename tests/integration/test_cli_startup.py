@@ -1,0 +1,68 @@
+"""A `postroom` call imports what it uses and nothing more (DESIGN: a call that does no password
+work starts in ≤ 0.3 s; benchmarks/cli_startup.py measures the time, this proves the cause)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from postroom.cli.main import Commands
+
+HEAVY = ("sqlalchemy", "pydantic", "alembic", "httpx", "authlib", "fastapi", "pwdlib", "argon2")
+PROBE = """
+import json, sys
+from postroom.cli.main import run
+sys.argv = ["postroom", *json.loads(sys.argv[1])]
+try:
+    run()
+except SystemExit:
+    pass
+sys.__stderr__.write(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def _imported(args: list[str], data_dir: Path) -> set[str]:
+    env = {**os.environ, "POSTROOM_DATA_DIR": str(data_dir)}
+    env.pop("POSTROOM_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def test_help_loads_no_database_settings_or_network_code(tmp_path: Path) -> None:
+    assert not _imported(["--help"], tmp_path) & set(HEAVY)
+
+
+def test_listing_mailboxes_loads_the_database_but_no_network_migration_or_password_code(
+    tmp_path: Path,
+) -> None:
+    _imported(["db", "upgrade"], tmp_path)  # a first call on a new SQLite file migrates it
+    imported = _imported(["mailbox", "list", "--json"], tmp_path)
+    assert "sqlalchemy" in imported  # the probe sees real imports
+    assert not imported & {"alembic", "httpx", "authlib", "fastapi", "argon2"}
+
+
+@pytest.mark.parametrize("name", list(Commands.lazy))
+def test_each_lazy_command_shows_its_own_help_line(name: str) -> None:
+    lazy = Commands.lazy[name]
+    real = lazy.load(name)
+    assert real.name == name
+    first_paragraph = " ".join((real.help or "").split("\n\n")[0].split())
+    assert lazy.help == first_paragraph
+
+
+def test_fetching_imap_or_pop3_mail_loads_no_http_or_oauth_client(tmp_path: Path) -> None:
+    _imported(["db", "upgrade"], tmp_path)
+    imported = _imported(["fetch", "--once"], tmp_path)
+    assert "imapclient" in imported  # the fetch path itself is loaded
+    assert not imported & {"alembic", "httpx", "authlib", "fastapi", "argon2"}
