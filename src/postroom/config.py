@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Seconds a webhook receiver has to accept the connection, and then to answer.
     webhook_connect_timeout: float = 5.0
     webhook_timeout: float = 10.0
+    # Seconds a worker's heartbeat keeps its mailboxes; past it, other workers take them over.
+    worker_lease: float = 20.0
 
     @property
     def resolved_database_url(self) -> str:

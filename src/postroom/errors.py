@@ -106,3 +106,10 @@ class AnswerLost(Unreachable):
     """The request went out but no answer came back: it may have taken effect."""
 
     code = "answer-lost"
+
+
+class LeaseLost(PostroomError):
+    """Another worker owns the mailbox now (this one was paused or cut off past its lease):
+    the batch was rolled back and the server was not told; the new owner fetches it."""
+
+    code = "lease-lost"

@@ -98,8 +98,7 @@ def test_idle_turns_a_delivery_into_a_request_without_waiting_for_a_poll(
     worker.start()
     runs.wait_for(user)  # the first poll: nothing waits yet; next poll is an hour away
     assert worker.idle is not None
-    watching = worker.idle.threads[next(iter(worker.idle.threads))]
-    assert watching.is_alive()
+    assert worker.idle.watched() == 1
     dovecot.deliver(user, [email_from("ann@example.org", "Printer on fire")])
     run = runs.wait_for(user, opened=1)
     assert run.ok

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -21,7 +22,14 @@ from postroom.config import get_settings
 from postroom.connectors.base import AfterImport, Connector, Cursor
 from postroom.connectors.registry import open_receiver
 from postroom.domain.settings import MailboxState
-from postroom.errors import AuthFailed, NeedsReconnect, NotFound, PostroomError, TokenRejected
+from postroom.errors import (
+    AuthFailed,
+    LeaseLost,
+    NeedsReconnect,
+    NotFound,
+    PostroomError,
+    TokenRejected,
+)
 from postroom.inbound.pipeline import BatchResult, ingest
 from postroom.services import bounces, events, tokens
 from postroom.services.acknowledgements import Acknowledger
@@ -32,6 +40,14 @@ from postroom.storage.models import FetchCursor, Mailbox, Message, utcnow
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
+
+# Called first in each transaction that commits: raises LeaseLost when this worker no longer
+# owns the mailbox (workers/ownership.py), so the batch rolls back and nothing is acknowledged.
+Fence = Callable[[Session], None]
+
+
+def _unfenced(db: Session) -> None:
+    """`fetch --once` and tests: no other worker to defer to."""
 
 
 @dataclass
@@ -109,7 +125,7 @@ def _known(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
     return known
 
 
-def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
+def fetch_mailbox(engine: Engine, mailbox_id: int, fence: Fence = _unfenced) -> MailboxRun:
     with unit_of_work(engine) as db:
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None and mailbox.incoming_server is not None
@@ -130,9 +146,13 @@ def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
             mailbox_id,
             credentials,
             lambda given: _fetch(
-                engine, mailbox_id, run, open_receiver(endpoint, given), action, cursor
+                engine, mailbox_id, run, open_receiver(endpoint, given), action, cursor, fence
             ),
         )
+    except LeaseLost as exc:  # another worker owns it now: its state is that worker's to write
+        run.ok, run.error, run.failure = False, str(exc), exc.code
+        log.info("fetching %s stopped: %s", run.address, exc)
+        return run
     except PostroomError as exc:
         run.ok, run.error, run.failure = False, str(exc), exc.code
         log.warning("fetching %s failed: %s", run.address, exc)
@@ -147,6 +167,7 @@ def _fetch(
     connector: Connector,
     action: AfterImport,
     cursor: Cursor,
+    fence: Fence = _unfenced,
 ) -> None:
     """List, then per batch: fetch, commit, acknowledge; the provider's cursor is saved last,
     once every message it covers is committed."""
@@ -163,6 +184,7 @@ def _fetch(
             keys = waiting[start : start + batch_size]
             fetched = connector.fetch(keys)
             with unit_of_work(engine) as db:
+                fence(db)
                 mailbox = db.get(Mailbox, mailbox_id)
                 assert mailbox is not None
                 own = _own_addresses(db)
@@ -184,6 +206,7 @@ def _fetch(
             connector.acknowledge([m.key for m in fetched], action)
             run.fetched += len(fetched)
         with unit_of_work(engine) as db:
+            fence(db)
             mailbox = db.get(Mailbox, mailbox_id)
             assert mailbox is not None
             row = _cursor_row(db, mailbox)
