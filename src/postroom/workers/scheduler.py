@@ -368,6 +368,8 @@ class Scheduler:
         if run.failure == LeaseLost.code:
             return  # the next heartbeat drops it
         self._reschedule(mailbox_id, owned, run)
+        if run.fetched:
+            log.info("%s: %d fetched", run.address, run.fetched)
         if self.on_run is not None:
             self.on_run(run)
 
