@@ -68,6 +68,7 @@ class Dovecot(LoopbackServer):
         binary: str = DOVECOT_BINARY,
         oauth2_introspection_url: str | None = None,
         submission_relay_port: int | None = None,
+        extra_config: str = "",
     ) -> None:
         self._users: dict[str, str] = {}
         for name, password in (users or {}).items():
@@ -83,6 +84,8 @@ class Dovecot(LoopbackServer):
         # With a port, Dovecot also speaks submission (SMTP with AUTH) and relays what it
         # accepts to an SMTP server on that loopback port.
         self._relay_port = submission_relay_port
+        # Appended to the generated configuration, e.g. service limits for many clients.
+        self._extra_config = extra_config
         self._dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._ports: dict[str, int] = {}
@@ -386,7 +389,7 @@ class Dovecot(LoopbackServer):
             protocols="imap pop3 submission" if submission else "imap pop3",
             submission=submission,
         )
-        (directory / "dovecot.conf").write_text(config, encoding="utf-8")
+        (directory / "dovecot.conf").write_text(config + self._extra_config, encoding="utf-8")
 
     def _launch(self, directory: Path) -> None:
         with open(directory / "dovecot.stderr", "wb") as stderr:
