@@ -274,10 +274,8 @@ def main() -> None:
 
             def balanced() -> bool:
                 a, b = connections(first.pid, port), connections(second.pid, port)
-                return (
-                    b >= 0.4 * args.mailboxes
-                    and abs(a + b - args.mailboxes) <= 0.02 * args.mailboxes
-                )
+                m: int = args.mailboxes
+                return b >= 0.4 * m and abs(a + b - m) <= 0.02 * m
 
             wait("the second worker takes its share", balanced, timeout=600)
             rebalance = time.monotonic() - joined
