@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from postroom.config import get_settings
 from postroom.connectors.base import AfterImport, Connector, Cursor
 from postroom.connectors.registry import open_receiver
+from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import MailboxState
 from postroom.errors import (
     AuthFailed,
@@ -48,6 +50,25 @@ Fence = Callable[[Session], None]
 
 def _unfenced(db: Session) -> None:
     """`fetch --once` and tests: no other worker to defer to."""
+
+
+class Receivers(Protocol):
+    """Where a fetch gets its connector and gives it back: the workers keep an authenticated
+    IMAP session for the next fetch of the same mailbox (workers/sessions.py)."""
+
+    def open(self, endpoint: Endpoint, credentials: Credentials) -> Connector: ...
+
+    def done(self, connector: Connector, reusable: bool) -> None: ...
+
+
+class Direct:
+    """A new connection for each fetch, closed after it."""
+
+    def open(self, endpoint: Endpoint, credentials: Credentials) -> Connector:
+        return open_receiver(endpoint, credentials)
+
+    def done(self, connector: Connector, reusable: bool) -> None:
+        connector.close()
 
 
 @dataclass
@@ -125,7 +146,13 @@ def _known(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
     return known
 
 
-def fetch_mailbox(engine: Engine, mailbox_id: int, fence: Fence = _unfenced) -> MailboxRun:
+def fetch_mailbox(
+    engine: Engine,
+    mailbox_id: int,
+    fence: Fence = _unfenced,
+    receivers: Receivers | None = None,
+) -> MailboxRun:
+    source = receivers or Direct()
     with unit_of_work(engine) as db:
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None and mailbox.incoming_server is not None
@@ -146,7 +173,7 @@ def fetch_mailbox(engine: Engine, mailbox_id: int, fence: Fence = _unfenced) -> 
             mailbox_id,
             credentials,
             lambda given: _fetch(
-                engine, mailbox_id, run, open_receiver(endpoint, given), action, cursor, fence
+                engine, mailbox_id, run, source, source.open(endpoint, given), action, cursor, fence
             ),
         )
     except LeaseLost as exc:  # another worker owns it now: its state is that worker's to write
@@ -164,6 +191,7 @@ def _fetch(
     engine: Engine,
     mailbox_id: int,
     run: MailboxRun,
+    source: Receivers,
     connector: Connector,
     action: AfterImport,
     cursor: Cursor,
@@ -172,6 +200,7 @@ def _fetch(
     """List, then per batch: fetch, commit, acknowledge; the provider's cursor is saved last,
     once every message it covers is committed."""
     batch_size = get_settings().fetch_batch_size
+    clean = False
     try:
         listing = connector.list_waiting(cursor, action)
         with unit_of_work(engine) as db:
@@ -212,9 +241,10 @@ def _fetch(
             row = _cursor_row(db, mailbox)
             _advance(row, listing.cursor, [])
             row.token = listing.cursor.token
+        clean = True
     finally:
         try:
-            connector.close()
+            source.done(connector, reusable=clean)
         except PostroomError as exc:
             run.ok, run.error = False, str(exc)
 

@@ -46,6 +46,7 @@ from postroom.storage.models import FetchCursor, Mailbox, Server, aware, utcnow
 from postroom.workers import maintenance
 from postroom.workers.hub import IdleHub, IdleTarget, Timings
 from postroom.workers.ownership import Ownership
+from postroom.workers.sessions import Sessions
 from postroom.workers.slots import Slots
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class Scheduler:
         self.on_run = on_run
         self.on_upkeep = on_upkeep
         self.slots = Slots()
+        self.sessions = Sessions(self.slots)
         self.lock = threading.Lock()
         self.owned: dict[int, Owned] = {}
         self.heap: list[tuple[float, int]] = []
@@ -139,6 +141,7 @@ class Scheduler:
         for fetcher in self.fetchers:
             fetcher.join(timeout=30)
         self.jobs.shutdown(wait=True, cancel_futures=True)
+        self.sessions.close_all()
         try:
             self.ownership.leave()
         except Exception:  # the lease runs out by itself; others take over then
@@ -172,6 +175,7 @@ class Scheduler:
                     beat_due = now + self.beat_every
                 self._release_due(now)
                 self._submit_jobs()
+                self.sessions.sweep()
             except Exception:  # the loop must outlive a database hiccup; it logs and retries
                 log.exception("the scheduler could not read the schedule")
                 beat_due = now + self.beat_every
@@ -352,19 +356,20 @@ class Scheduler:
                     self._enqueue(mailbox_id, WAKE)
 
     def _run(self, mailbox_id: int, owned: Owned) -> None:
-        if not self.slots.take(owned.slot, owned.max_connections):
+        lease = self.sessions.lease(mailbox_id, owned.slot, owned.max_connections)
+        if lease is None:  # the connection cap is reached
             with self.lock:
                 self._schedule(owned, mailbox_id, CAP_RETRY)
             return
         try:
             fence = partial(self.ownership.fence, mailbox_id=mailbox_id, epoch=owned.epoch)
-            run = fetching.fetch_mailbox(self.engine, mailbox_id, fence=fence)
+            run = fetching.fetch_mailbox(self.engine, mailbox_id, fence=fence, receivers=lease)
         except Exception:
             log.exception("fetching mailbox %s failed unexpectedly", mailbox_id)
             self._postpone(mailbox_id, owned)
             return
         finally:
-            self.slots.give(owned.slot)
+            lease.release()
         if run.failure == LeaseLost.code:
             return  # the next heartbeat drops it
         self._reschedule(mailbox_id, owned, run)
