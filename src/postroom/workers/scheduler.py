@@ -221,8 +221,11 @@ class Scheduler:
             if self.idle is not None:
                 self.idle.unwatch(mailbox_id)
         self._adopt(new, beat.owned)
-        for mailbox_id in beat.nudged | beat.taken_over:
-            self._enqueue(mailbox_id, WAKE if mailbox_id in beat.nudged else POLL)
+        # Taken over from a dead worker: IMAP mailboxes are fetched when the hub's first EXAMINE
+        # finds mail past the stored cursor, the others at their next poll; a batch the dead
+        # worker committed without acknowledging is acknowledged then (never imported twice).
+        for mailbox_id in beat.nudged:
+            self._enqueue(mailbox_id, WAKE)
 
     def _adopt(self, ids: list[int], epochs: dict[int, int]) -> None:
         """Mailboxes newly ours: read what the schedule needs, in chunks, and start them."""
