@@ -76,6 +76,7 @@ def test_a_full_setup_reads_back_as_json(cli: Cli) -> None:
             "login_format": "address",
             "verify_tls": True,
             "provider_domains": [],
+            "max_connections": 10,
         },
         {
             "name": "out",
@@ -88,6 +89,7 @@ def test_a_full_setup_reads_back_as_json(cli: Cli) -> None:
             "login_format": "address",
             "verify_tls": True,
             "provider_domains": [],
+            "max_connections": 10,
         },
     ]
     desk = _ok(cli, "mailbox", "show", "desk@example.test")

@@ -181,7 +181,7 @@ def test_kill_9_of_a_worker_hands_its_mailboxes_to_the_other_none_lost_none_twic
     database_url: str, cli: Cli, dovecot: Dovecot, engine: Engine, postroom_env: Path
 ) -> None:
     ids = _mailboxes(cli, dovecot, 6)
-    env = dict(os.environ, POSTROOM_WORKER_LEASE="2", POSTROOM_LOG_LEVEL="INFO")
+    env = dict(os.environ, POSTROOM_WORKER_LEASE="8", POSTROOM_LOG_LEVEL="INFO")
     first = Worker_(env)
     second: Worker_ | None = None
     try:

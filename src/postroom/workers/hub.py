@@ -45,6 +45,9 @@ from postroom.workers.slots import Slots
 log = logging.getLogger(__name__)
 
 
+OPENING = 32
+
+
 @dataclass(frozen=True)
 class IdleTarget:
     """What the hub needs to watch one mailbox, read from the database at each (re)connect."""
@@ -89,6 +92,9 @@ class IdleHub:
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.idling: set[int] = set()  # connections in IDLE right now
         self.uidnext: dict[int, int | None] = {}  # UIDNEXT when last looked, across reconnects
+        # Sign-ins under way at once: a thousand at a time (a start, a takeover, a server
+        # restart) only queue up in the server's auth process; in turns, each finishes sooner.
+        self.opening = asyncio.Semaphore(OPENING)
         self.renewals = 0  # IDLE re-issued on a live connection (tests and metrics read it)
         self.connects = 0
 
@@ -97,8 +103,10 @@ class IdleHub:
     def start(self) -> None:
         self.thread.start()
 
-    def watch(self, mailbox_id: int) -> None:
-        self.loop.call_soon_threadsafe(self._watch, mailbox_id)
+    def watch(self, mailbox_id: int, target: IdleTarget | None = None) -> None:
+        """Hold IDLE on a mailbox; `target` spares the first connect its database read (the
+        scheduler reads a thousand at once when it adopts mailboxes)."""
+        self.loop.call_soon_threadsafe(self._watch, mailbox_id, target)
 
     def unwatch(self, mailbox_id: int) -> None:
         self.loop.call_soon_threadsafe(self._unwatch, mailbox_id)
@@ -128,10 +136,10 @@ class IdleHub:
         finally:
             self.loop.close()
 
-    def _watch(self, mailbox_id: int) -> None:
+    def _watch(self, mailbox_id: int, target: IdleTarget | None) -> None:
         task = self.tasks.get(mailbox_id)
         if task is None or task.done():
-            self.tasks[mailbox_id] = self.loop.create_task(self._hold(mailbox_id))
+            self.tasks[mailbox_id] = self.loop.create_task(self._hold(mailbox_id, target))
 
     def _unwatch(self, mailbox_id: int) -> None:
         self.uidnext.pop(mailbox_id, None)
@@ -146,12 +154,15 @@ class IdleHub:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _hold(self, mailbox_id: int) -> None:
+    async def _hold(self, mailbox_id: int, first: IdleTarget | None) -> None:
         """Keep one mailbox under IDLE until unwatched; returns when IDLE is not possible."""
         failures = 0
         try:
             while True:
-                target = await self.loop.run_in_executor(self.lookups, self.resolve, mailbox_id)
+                target = first or await self.loop.run_in_executor(
+                    self.lookups, self.resolve, mailbox_id
+                )
+                first = None  # a reconnect reads fresh credentials
                 if target is None:
                     return
                 if not self.slots.take(target.slot, target.max_connections - 1):
@@ -161,13 +172,14 @@ class IdleHub:
                 delay = 0.0
                 session: IdleSession | None = None
                 try:
-                    session = await IdleSession.open(
-                        target.endpoint, target.credentials, self.timings.answer
-                    )
-                    self.connects += 1
-                    if not session.can_idle:
-                        return  # polling alone serves this mailbox
-                    selected = await session.examine(target.folder)
+                    async with self.opening:
+                        session = await IdleSession.open(
+                            target.endpoint, target.credentials, self.timings.answer
+                        )
+                        self.connects += 1
+                        if not session.can_idle:
+                            return  # polling alone serves this mailbox
+                        selected = await session.examine(target.folder)
                     failures = 0
                     self.on_watching(mailbox_id, True)
                     known = self.uidnext.get(mailbox_id)

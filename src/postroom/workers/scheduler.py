@@ -267,9 +267,11 @@ class Scheduler:
                     else:
                         seconds = (aware(next_poll) - now).total_seconds()
                     self._schedule(owned, mid, seconds)
-            for mid in watch:
+            if watch:
                 assert self.idle is not None
-                self.idle.watch(mid)
+                targets = self._targets(watch)
+                for mid in watch:
+                    self.idle.watch(mid, targets.get(mid))
 
     # -------------------------------------------------------------- hub callbacks
 
@@ -290,36 +292,44 @@ class Scheduler:
                 self._schedule(owned, mailbox_id, random.uniform(0, owned.interval))
 
     def _target(self, mailbox_id: int) -> IdleTarget | None:
-        """Run by the hub (in a thread) at each (re)connect, so credentials are fresh."""
+        """Run by the hub (in a thread) at each reconnect, so credentials are fresh."""
+        return self._targets([mailbox_id]).get(mailbox_id)
+
+    def _targets(self, ids: list[int]) -> dict[int, IdleTarget]:
+        """What the hub needs for these mailboxes, in two queries."""
         with self.lock:
-            owned = self.owned.get(mailbox_id)
-        if owned is None:
-            return None
+            owned = {i: self.owned[i] for i in ids if i in self.owned}
+        found: dict[int, IdleTarget] = {}
         with unit_of_work(self.engine) as db:
-            mailbox = db.get(Mailbox, mailbox_id)
-            if mailbox is None or mailbox.incoming_server is None or not mailbox.receive_enabled:
-                return None
-            try:
-                credentials = credentials_of(mailbox, mailbox.incoming_server)
-            except PostroomError:
-                return None  # an OAuth2 mailbox whose sign-in is gone: polling reports it
-            if credentials is None:
-                return None
-            cursor = db.scalar(
-                select(FetchCursor).where(
-                    FetchCursor.mailbox_id == mailbox_id, FetchCursor.folder == mailbox.folder
+            rows = db.scalars(select(Mailbox).where(Mailbox.id.in_(list(owned)))).unique()
+            cursors = {
+                (c.mailbox_id, c.folder): c
+                for c in db.scalars(
+                    select(FetchCursor).where(FetchCursor.mailbox_id.in_(list(owned)))
                 )
-            )
-            return IdleTarget(
-                mailbox_id=mailbox_id,
-                endpoint=endpoint_of(mailbox.incoming_server),
-                credentials=credentials,
-                folder=mailbox.folder,
-                slot=owned.slot,
-                max_connections=owned.max_connections,
-                validity=cursor.validity if cursor is not None else None,
-                last_uid=cursor.last_uid if cursor is not None else 0,
-            )
+            }
+            for mailbox in rows:
+                server = mailbox.incoming_server
+                if server is None or not mailbox.receive_enabled:
+                    continue
+                try:
+                    credentials = credentials_of(mailbox, server)
+                except PostroomError:
+                    continue  # an OAuth2 mailbox whose sign-in is gone: polling reports it
+                if credentials is None:
+                    continue
+                cursor = cursors.get((mailbox.id, mailbox.folder))
+                found[mailbox.id] = IdleTarget(
+                    mailbox_id=mailbox.id,
+                    endpoint=endpoint_of(server),
+                    credentials=credentials,
+                    folder=mailbox.folder,
+                    slot=owned[mailbox.id].slot,
+                    max_connections=owned[mailbox.id].max_connections,
+                    validity=cursor.validity if cursor is not None else None,
+                    last_uid=cursor.last_uid if cursor is not None else 0,
+                )
+        return found
 
     # -------------------------------------------------------------------- fetching
 
