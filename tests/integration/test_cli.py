@@ -243,3 +243,23 @@ def test_oauth_app_remove_is_refused_while_a_mailbox_uses_it(cli: Cli) -> None:
     assert _ok(cli, "oauth-app", "remove", "spare") == {"removed": "spare"}
     names = _ok(cli, "oauth-app", "list")
     assert isinstance(names, list) and [a["name"] for a in names] == ["m365"]
+
+
+def test_a_servers_connection_cap_is_set_on_add_and_changed_on_edit(cli: Cli) -> None:
+    added = _ok(
+        cli,
+        "server",
+        "add",
+        "in",
+        "--protocol",
+        "imap",
+        "--host",
+        "imap.example.test",
+        "--max-connections",
+        "4",
+    )
+    assert added["max_connections"] == 4
+    assert _ok(cli, "server", "edit", "in", "--max-connections", "2")["max_connections"] == 2
+    refused = cli("server", "edit", "in", "--max-connections", "0")
+    assert refused.code == 1 and "--max-connections" in refused.stderr
+    assert _ok(cli, "server", "show", "in")["max_connections"] == 2
