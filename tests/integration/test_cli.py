@@ -4,6 +4,7 @@ a command is refused."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -246,7 +247,7 @@ def test_oauth_app_remove_is_refused_while_a_mailbox_uses_it(cli: Cli) -> None:
 
 
 def test_a_servers_connection_cap_is_set_on_add_and_changed_on_edit(cli: Cli) -> None:
-    added = _ok(
+    added: Any = _ok(
         cli,
         "server",
         "add",
@@ -259,7 +260,9 @@ def test_a_servers_connection_cap_is_set_on_add_and_changed_on_edit(cli: Cli) ->
         "4",
     )
     assert added["max_connections"] == 4
-    assert _ok(cli, "server", "edit", "in", "--max-connections", "2")["max_connections"] == 2
+    edited: Any = _ok(cli, "server", "edit", "in", "--max-connections", "2")
+    assert edited["max_connections"] == 2
     refused = cli("server", "edit", "in", "--max-connections", "0")
     assert refused.code == 1 and "--max-connections" in refused.stderr
-    assert _ok(cli, "server", "show", "in")["max_connections"] == 2
+    shown: Any = _ok(cli, "server", "show", "in")
+    assert shown["max_connections"] == 2
