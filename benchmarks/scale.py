@@ -33,6 +33,7 @@ from pathlib import Path
 
 import psycopg
 from tests.mailfactory import email_from
+from tests.servers.certs import TestCA
 from tests.servers.dovecot import Dovecot
 
 from benchmarks.ingest import postgres_database
@@ -112,8 +113,11 @@ def wait(what: str, check: object, timeout: float, every: float = 0.5) -> float:
 
 
 class Bench:
-    def __init__(self, mailboxes: int, url: str, data_dir: Path, dovecot: Dovecot) -> None:
+    def __init__(
+        self, mailboxes: int, url: str, data_dir: Path, dovecot: Dovecot, tls: bool = False
+    ) -> None:
         self.m = mailboxes
+        self.tls = tls
         self.url = url
         self.dovecot = dovecot
         self.users = [f"scale-{i}@example.test" for i in range(mailboxes)]
@@ -123,6 +127,7 @@ class Bench:
             POSTROOM_DATA_DIR=str(data_dir),
             POSTROOM_LOG_LEVEL="WARNING",
             POSTROOM_SENDER_RATE_LIMIT="1000000",
+            SSL_CERT_FILE=str(TestCA.shared().ca_bundle_path),  # trust the test CA, as operators do
         )
         os.environ.update(self.env)
         for cache in (get_settings, default_box, storage_db.engine_for):
@@ -147,9 +152,9 @@ class Bench:
         engine = storage_db.default_engine()
         with unit_of_work(engine) as db:
             workflows.add(db, OPERATOR, "Support", "New,Triage,Done")
-            spec = ServerSpec(
-                "in", "imap", host=self.dovecot.host, port=self.dovecot.imap_port, security="none"
-            )
+            port = self.dovecot.imaps_port if self.tls else self.dovecot.imap_port
+            security = "tls" if self.tls else "none"
+            spec = ServerSpec("in", "imap", host=self.dovecot.host, port=port, security=security)
             servers.add(db, OPERATOR, spec)
 
     def add_mailboxes(self) -> None:
@@ -202,6 +207,7 @@ def main() -> None:
     parser.add_argument("--mailboxes", type=int, default=2000)
     parser.add_argument("--deliveries", type=int, default=100)
     parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--tls", action="store_true", help="IMAPS instead of plain IMAP")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -209,19 +215,20 @@ def main() -> None:
     memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 30
     print(
         f"machine: {os.cpu_count()} cores, {memory} GB, load average "
-        f"{os.getloadavg()[0]:.1f}; {args.mailboxes} mailboxes, Dovecot IMAP (plain, loopback), "
+        f"{os.getloadavg()[0]:.1f}; {args.mailboxes} mailboxes, Dovecot IMAP "
+        f"({'TLS' if args.tls else 'plain'}, loopback), "
         "PostgreSQL",
         flush=True,
     )
     workers: list[subprocess.Popen[bytes]] = []
     try:
         with (
-            Dovecot(extra_config=MANY_CLIENTS) as dovecot,
+            Dovecot(ca=TestCA.shared(), extra_config=MANY_CLIENTS) as dovecot,
             tempfile.TemporaryDirectory() as tmp,
         ):
-            bench = Bench(args.mailboxes, url, Path(tmp), dovecot)
+            bench = Bench(args.mailboxes, url, Path(tmp), dovecot, tls=args.tls)
             bench.setup()
-            port = dovecot.imap_port
+            port = dovecot.imaps_port if args.tls else dovecot.imap_port
             empty = bench.worker()
             time.sleep(8)  # start-up done, nothing to hold: the baseline
             base_rss, base_threads = rss_kb(empty.pid), threads(empty.pid)
