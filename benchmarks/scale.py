@@ -44,23 +44,30 @@ from postroom.storage.secrets import default_box
 
 PASSWORD = "scale-pass-1"
 
+
 # Dovecot for many clients: many connections per imap process (each IDLE-ing process holds
-# one inotify instance, and fs.inotify.max_user_instances is 128), high process and client
+# one inotify instance, and fs.inotify.max_user_instances is 128 for the mail user, shared with
+# every other Dovecot on the machine: at most ~40 processes here), high process and client
 # limits, and no per-user connection limit in the way.
-MANY_CLIENTS = """
+def many_clients(mailboxes: int) -> str:
+    per_process = max(64, mailboxes // 40 + 1)
+    return f"""
 default_client_limit = 20000
 default_process_limit = 1000
-service imap {
+service imap {{
   service_count = 0
-  client_limit = 64
+  client_limit = {per_process}
   process_limit = 400
-}
-service imap-login {
+}}
+service imap-login {{
   service_count = 0
   client_limit = 2000
   process_min_avail = 2
-}
+}}
 """
+
+
+MANY_CLIENTS = many_clients(2000)
 
 
 def rss_kb(pid: int) -> int:
@@ -174,6 +181,18 @@ class Bench:
                     )
                     mailboxes.add(db, OPERATOR, spec)
 
+    def heartbeats(self) -> bool:
+        row = self.db.execute("SELECT count(*) FROM workers").fetchone()
+        return bool(row and row[0])
+
+    def quiet(self, seconds: float) -> bool:
+        """No mailbox fetched in the last `seconds`: the first round is over."""
+        row = self.db.execute(
+            "SELECT count(*) FROM mailboxes WHERE last_checked_at > now() - %s * interval '1s'",
+            (seconds,),
+        ).fetchone()
+        return bool(row is not None and row[0] == 0)
+
     def checked(self) -> int:
         row = self.db.execute(
             "SELECT count(*) FROM mailboxes WHERE last_checked_at IS NOT NULL"
@@ -223,14 +242,15 @@ def main() -> None:
     workers: list[subprocess.Popen[bytes]] = []
     try:
         with (
-            Dovecot(ca=TestCA.shared(), extra_config=MANY_CLIENTS) as dovecot,
+            Dovecot(ca=TestCA.shared(), extra_config=many_clients(args.mailboxes)) as dovecot,
             tempfile.TemporaryDirectory() as tmp,
         ):
             bench = Bench(args.mailboxes, url, Path(tmp), dovecot, tls=args.tls)
             bench.setup()
             port = dovecot.imaps_port if args.tls else dovecot.imap_port
             empty = bench.worker()
-            time.sleep(8)  # start-up done, nothing to hold: the baseline
+            wait("the empty worker's first heartbeat", bench.heartbeats, timeout=120)
+            time.sleep(5)  # start-up done, nothing to hold: the baseline
             base_rss, base_threads = rss_kb(empty.pid), threads(empty.pid)
             empty.send_signal(signal.SIGTERM)
             empty.wait()
@@ -247,7 +267,7 @@ def main() -> None:
                 timeout=1800,
             )
             settle = time.monotonic() - started
-            time.sleep(10)  # let the first round's garbage go
+            wait("the first round of fetches over", lambda: bench.quiet(10), timeout=600)
             cpu_before, t_before = cpu_seconds(first.pid), time.monotonic()
             time.sleep(30)
             idle_cpu = (cpu_seconds(first.pid) - cpu_before) / (time.monotonic() - t_before)

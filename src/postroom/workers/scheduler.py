@@ -221,6 +221,12 @@ class Scheduler:
             if self.idle is not None:
                 self.idle.unwatch(mailbox_id)
         self._adopt(new, beat.owned)
+        # A mailbox never fetched has no next poll yet; under the hub, its first EXAMINE says
+        # whether mail waits, so it is not fetched twice.
+        if self.idle is not None:
+            with self.lock:
+                hubbed = {i for i in new if self.owned[i].protocol == Protocol.IMAP.value}
+            beat.nudged -= hubbed
         # Taken over from a dead worker: IMAP mailboxes are fetched when the hub's first EXAMINE
         # finds mail past the stored cursor, the others at their next poll; a batch the dead
         # worker committed without acknowledging is acknowledged then (never imported twice).
