@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     webhook_connect_timeout: float = 5.0
     webhook_timeout: float = 10.0
     # Seconds a worker's heartbeat keeps its mailboxes; past it, other workers take them over.
-    worker_lease: float = 20.0
+    worker_lease: float = 15.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -76,7 +76,7 @@ class Scheduler:
     def __init__(
         self,
         engine: Engine,
-        workers: int = 4,
+        workers: int = 8,  # fetch threads: a fetch mostly waits (server, commit), so 8 overlap
         idle: bool = True,
         on_run: Callable[[MailboxRun], None] | None = None,
         on_upkeep: Callable[[maintenance.Upkeep], None] | None = None,
