@@ -9,7 +9,7 @@ VENV := .venv
 HOST ?= 127.0.0.1
 PORT ?= 8025
 
-.PHONY: help run test lint typecheck pytest services bench bench-send bench-push bench-ingest bench-crash bench-memory bench-webhooks bench-import clean
+.PHONY: help run test lint typecheck pytest services bench bench-send bench-push bench-ingest bench-crash bench-memory bench-webhooks bench-import bench-scale clean
 
 help:
 	@echo "make run   - set up and start postroom on http://$(HOST):$(PORT)"
@@ -57,6 +57,10 @@ bench-push: $(VENV)/.synced services
 
 bench-webhooks: $(VENV)/.synced services
 	$(VENV)/bin/python -m benchmarks.webhooks --messages $(N)
+
+M ?= 2000
+bench-scale: $(VENV)/.synced services
+	$(VENV)/bin/python -m benchmarks.scale --mailboxes $(M)
 
 bench-send: $(VENV)/.synced
 	@scripts/system-packages postfix

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     network_calls_at_once: int = 2
     network_calls_per_minute: int = 20
     network_threads: int = 16
+    # Seconds a worker's heartbeat keeps its mailboxes; past it, other workers take them over.
+    worker_lease: float = 15.0
 
     @property
     def resolved_database_url(self) -> str:

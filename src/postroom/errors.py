@@ -145,3 +145,10 @@ class Misconfigured(MailServerError):
     that may not be created): a person must change them; retrying the same way is pointless."""
 
     code = "misconfigured"
+
+
+class LeaseLost(PostroomError):
+    """Another worker owns the mailbox now (this one was paused or cut off past its lease):
+    the batch was rolled back and the server was not told; the new owner fetches it."""
+
+    code = "lease-lost"

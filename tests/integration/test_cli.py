@@ -4,6 +4,7 @@ a command is refused."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -76,6 +77,7 @@ def test_a_full_setup_reads_back_as_json(cli: Cli) -> None:
             "login_format": "address",
             "verify_tls": True,
             "provider_domains": [],
+            "max_connections": 10,
         },
         {
             "name": "out",
@@ -88,6 +90,7 @@ def test_a_full_setup_reads_back_as_json(cli: Cli) -> None:
             "login_format": "address",
             "verify_tls": True,
             "provider_domains": [],
+            "max_connections": 10,
         },
     ]
     desk = _ok(cli, "mailbox", "show", "desk@example.test")
@@ -260,3 +263,25 @@ def test_mailbox_add_refuses_a_display_name_with_a_line_break(cli: Cli) -> None:
     )
     assert refused.code == 1 and "control characters" in refused.stderr
     assert _ok(cli, "mailbox", "list") == []
+
+
+def test_a_servers_connection_cap_is_set_on_add_and_changed_on_edit(cli: Cli) -> None:
+    added: Any = _ok(
+        cli,
+        "server",
+        "add",
+        "in",
+        "--protocol",
+        "imap",
+        "--host",
+        "imap.example.test",
+        "--max-connections",
+        "4",
+    )
+    assert added["max_connections"] == 4
+    edited: Any = _ok(cli, "server", "edit", "in", "--max-connections", "2")
+    assert edited["max_connections"] == 2
+    refused = cli("server", "edit", "in", "--max-connections", "0")
+    assert refused.code == 1 and "--max-connections" in refused.stderr
+    shown: Any = _ok(cli, "server", "show", "in")
+    assert shown["max_connections"] == 2

@@ -6,13 +6,13 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine
 
 from postroom.services.fetching import MailboxRun
-from postroom.workers.scheduler import Scheduler
+from postroom.workers.scheduler import POLL, WAKE, Owned, Scheduler
 from tests.conftest import Cli
 from tests.integration.mailhelpers import cli_json
 from tests.mailfactory import email_from
@@ -32,6 +32,10 @@ class Runs:
         with self.changed:
             self.runs.append(run)
             self.changed.notify_all()
+
+    def until(self, check: Callable[[], bool]) -> None:
+        with self.changed:
+            assert self.changed.wait_for(check, timeout=WAIT), self.runs
 
     def wait_for(self, address: str, opened: int = 0) -> MailboxRun:
         def found() -> MailboxRun | None:
@@ -98,8 +102,7 @@ def test_idle_turns_a_delivery_into_a_request_without_waiting_for_a_poll(
     worker.start()
     runs.wait_for(user)  # the first poll: nothing waits yet; next poll is an hour away
     assert worker.idle is not None
-    watching = worker.idle.threads[next(iter(worker.idle.threads))]
-    assert watching.is_alive()
+    assert worker.idle.watched() == 1
     dovecot.deliver(user, [email_from("ann@example.org", "Printer on fire")])
     run = runs.wait_for(user, opened=1)
     assert run.ok
@@ -126,3 +129,41 @@ def test_a_hanging_mailbox_never_holds_up_another(
     worker.start()
     assert runs.wait_for(good, opened=1).ok
     assert all(r.address != hanging for r in runs.runs), "the hanging mailbox finished first?"
+
+
+def test_a_wake_up_goes_ahead_of_scheduled_polls_and_is_queued_once(engine: Engine) -> None:
+    scheduler = Scheduler(engine, idle=False)  # not started: the queue is looked at directly
+    for mailbox_id in (1, 2, 3, 4):
+        scheduler.owned[mailbox_id] = Owned(
+            epoch=1, protocol="imap", interval=60, slot=(1, f"m{mailbox_id}"), max_connections=10
+        )
+    for mailbox_id in (1, 2, 3):
+        scheduler._enqueue(mailbox_id, POLL)
+    scheduler._enqueue(4, WAKE)
+    scheduler._enqueue(2, WAKE)  # already waiting for a poll: moves ahead, still runs once
+    scheduler._enqueue(4, POLL)
+    order = []
+    while not scheduler.fetches.empty():
+        priority, _, mailbox_id = scheduler.fetches.get()
+        if scheduler.pending.get(mailbox_id) == priority:
+            del scheduler.pending[mailbox_id]
+            order.append(mailbox_id)
+    assert order == [4, 2, 1, 3]
+    scheduler.jobs.shutdown()
+
+
+def test_fetches_of_one_mailbox_reuse_its_signed_in_session(
+    cli: Cli, dovecot: Dovecot, scheduler: tuple[Scheduler, Runs]
+) -> None:
+    assert cli("workflow", "add", "Support", "--steps", "New,Triage,Done").code == 0
+    user = _mailbox(cli, dovecot, dovecot.imap_port)
+    worker, runs = scheduler
+    worker.start()
+    runs.wait_for(user)
+    dovecot.deliver(user, [email_from("ann@example.org", "Printer on fire")])
+    runs.until(lambda: sum(r.fetched for r in runs.runs) == 1)
+    dovecot.deliver(user, [email_from("ann@example.org", "Still on fire")])
+    runs.until(lambda: sum(r.fetched for r in runs.runs) == 2)
+    assert worker.sessions.reused >= 1  # within KEEP seconds of the last fetch: no new sign-in
+    _, rows = cli_json(cli, "request", "list")
+    assert sorted(r["subject"] for r in rows) == ["Printer on fire", "Still on fire"]

@@ -70,6 +70,7 @@ class Dovecot(LoopbackServer):
         submission_relay_port: int | None = None,
         namespace_prefix: str = "",
         separator: str = "/",
+        extra_config: str = "",
     ) -> None:
         self._users: dict[str, str] = {}
         for name, password in (users or {}).items():
@@ -88,6 +89,8 @@ class Dovecot(LoopbackServer):
         # Personal folders under a prefix, as Cyrus's Debian default and Courier have them:
         # namespace_prefix="INBOX.", separator=".". The default is Dovecot's own: none and "/".
         self._namespace_prefix, self._separator = namespace_prefix, separator
+        # Appended to the generated configuration, e.g. service limits for many clients.
+        self._extra_config = extra_config
         self._dir: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._ports: dict[str, int] = {}
@@ -392,7 +395,7 @@ class Dovecot(LoopbackServer):
             submission=submission,
             namespace=f"prefix = {self._namespace_prefix}\n      separator = {self._separator}",
         )
-        (directory / "dovecot.conf").write_text(config, encoding="utf-8")
+        (directory / "dovecot.conf").write_text(config + self._extra_config, encoding="utf-8")
 
     def _launch(self, directory: Path) -> None:
         with open(directory / "dovecot.stderr", "wb") as stderr:

@@ -20,6 +20,7 @@ class ServerIn(Strict):
     login_format: str = Field(default="address", max_length=20)
     verify_tls: bool = True
     provider_domains: list[str] = Field(default_factory=list, max_length=50)
+    max_connections: int | None = Field(default=None, ge=1, le=10_000)
 
 
 class OAuthAppIn(Strict):

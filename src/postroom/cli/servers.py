@@ -32,6 +32,9 @@ def add(
     provider_domain: Annotated[
         list[str] | None, typer.Option(help="Domains this server serves")
     ] = None,
+    max_connections: Annotated[
+        int, typer.Option(help="Connections a worker may hold for one login (IDLE + fetches)")
+    ] = servers.DEFAULT_MAX_CONNECTIONS,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a server."""
@@ -46,6 +49,7 @@ def add(
         login_format=login_format,
         verify_tls=not no_verify_tls,
         provider_domains=tuple(provider_domain or ()),
+        max_connections=max_connections,
     )
     with database() as db:
         data = present.server(servers.add(db, OPERATOR, spec))
@@ -54,6 +58,24 @@ def add(
         data,
         f"Added server {data['name']} ({data['protocol']} {data['host']}:{data['port']}).",
     )
+
+
+@app.command()
+def edit(
+    name: str,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(help="Connections a worker may hold for one login (IDLE + fetches)"),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a server's settings; only the options given change."""
+    with database() as db:
+        server = servers.get(db, name)
+        if max_connections is not None:
+            server = servers.set_max_connections(db, OPERATOR, name, max_connections)
+        data = present.server(server)
+    emit(as_json, data, f"Server {data['name']}: at most {data['max_connections']} connections.")
 
 
 @app.command("list")

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 
 def client_context(verify: bool) -> ssl.SSLContext:
+    """One context per trust configuration, shared by every connection: each context loads
+    the CA store (~840 KB), so one per connection made a thousand IDLEs cost a gigabyte.
+    Plain connections need none. A changed SSL_CERT_FILE/SSL_CERT_DIR is a new configuration."""
+    trust = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    return _context(verify, trust)
+
+
+@lru_cache(maxsize=8)
+def _context(verify: bool, trust: tuple[str | None, str | None]) -> ssl.SSLContext:
+    del trust  # part of the cache key only: OpenSSL reads the variables itself
     context = ssl.create_default_context()
     if not verify:
         context.check_hostname = False

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -21,10 +22,12 @@ from sqlalchemy.orm import Session
 from postroom.config import get_settings
 from postroom.connectors.base import AfterImport, Connector, Cursor, Listing, RemoteMessage
 from postroom.connectors.registry import open_receiver
+from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import MailboxState
 from postroom.errors import (
     AuthFailed,
     CommandRefused,
+    LeaseLost,
     NotFound,
     PostroomError,
     Transient,
@@ -41,6 +44,33 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
 MAX_RECONNECTS = 4  # connections a run may open when one dies on a single email
+
+# Called first in each transaction that commits: raises LeaseLost when this worker no longer
+# owns the mailbox (workers/ownership.py), so the batch rolls back and nothing is acknowledged.
+Fence = Callable[[Session], None]
+
+
+def _unfenced(db: Session) -> None:
+    """`fetch --once` and tests: no other worker to defer to."""
+
+
+class Receivers(Protocol):
+    """Where a fetch gets its connector and gives it back: the workers keep an authenticated
+    IMAP session for the next fetch of the same mailbox (workers/sessions.py)."""
+
+    def open(self, endpoint: Endpoint, credentials: Credentials) -> Connector: ...
+
+    def done(self, connector: Connector, reusable: bool) -> None: ...
+
+
+class Direct:
+    """A new connection for each fetch, closed after it."""
+
+    def open(self, endpoint: Endpoint, credentials: Credentials) -> Connector:
+        return open_receiver(endpoint, credentials)
+
+    def done(self, connector: Connector, reusable: bool) -> None:
+        connector.close()
 
 
 @dataclass
@@ -119,7 +149,13 @@ def _known(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
     return known
 
 
-def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
+def fetch_mailbox(
+    engine: Engine,
+    mailbox_id: int,
+    fence: Fence = _unfenced,
+    receivers: Receivers | None = None,
+) -> MailboxRun:
+    source = receivers or Direct()
     with unit_of_work(engine) as db:
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None and mailbox.incoming_server is not None
@@ -140,9 +176,20 @@ def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
             mailbox_id,
             credentials,
             lambda given: _fetch(
-                engine, mailbox_id, run, lambda: open_receiver(endpoint, given), action, cursor
+                engine,
+                mailbox_id,
+                run,
+                source,
+                lambda: source.open(endpoint, given),
+                action,
+                cursor,
+                fence,
             ),
         )
+    except LeaseLost as exc:  # another worker owns it now: its state is that worker's to write
+        run.ok, run.error, run.failure = False, str(exc), exc.code
+        log.info("fetching %s stopped: %s", run.address, exc)
+        return run
     except PostroomError as exc:
         run.ok, run.error, run.failure = False, str(exc), exc.code
         log.warning("fetching %s failed: %s", run.address, exc)
@@ -154,9 +201,11 @@ def _fetch(
     engine: Engine,
     mailbox_id: int,
     run: MailboxRun,
+    source: Receivers,
     opener: Callable[[], Connector],
     action: AfterImport,
     cursor: Cursor,
+    fence: Fence = _unfenced,
 ) -> None:
     """Passes over the mailbox; a connection that dies on one email is opened again and the
     rest goes on without it (services/quarantine.py counts its tries)."""
@@ -165,14 +214,16 @@ def _fetch(
     for _ in range(MAX_RECONNECTS):
         connector = opener()
         run.login_delay = getattr(connector, "login_delay", None)
+        clean = False  # only a session that ended its pass cleanly is kept for the next fetch
         try:
-            _pass(engine, mailbox_id, run, connector, action, cursor, tracker, pending)
+            _pass(engine, mailbox_id, run, connector, action, cursor, tracker, pending, fence)
+            clean = True
             return
         except quarantine.Dropped:
             continue
         finally:
             try:
-                connector.close()
+                source.done(connector, reusable=clean)
             except PostroomError as exc:
                 run.ok, run.error = False, str(exc)
     raise Transient(f"The connection to {run.address}'s server was lost again and again.")
@@ -187,6 +238,7 @@ def _pass(
     cursor: Cursor,
     tracker: quarantine.Tracker,
     pending: after_import.Pending,
+    fence: Fence,
 ) -> None:
     """List, then per batch: fetch, commit, acknowledge; the provider's cursor is saved last,
     once every message it covers is committed or quarantined."""
@@ -207,13 +259,14 @@ def _pass(
     for keys in _batches(waiting, batch_size, tracker):
         fetched = _fetch_batch(connector, keys, tracker)
         unresolved = unresolved or len(fetched) < len(keys)  # before the cursor moves past it
-        stored = _store(engine, mailbox_id, run, fetched, listing, keys, unresolved)
+        stored = _store(engine, mailbox_id, run, fetched, listing, keys, unresolved, fence)
         tracker.stored(stored)
         pending.acknowledge(connector, stored)
         run.fetched += len(fetched)
     if unresolved:  # a provider's cursor past an email not yet stored would skip it for good
         return
     with unit_of_work(engine) as db:
+        fence(db)
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None
         row = _cursor_row(db, mailbox)
@@ -275,12 +328,16 @@ def _store(
     listing: Listing,
     keys: list[str],
     hold_cursor: bool,
+    fence: Fence,
 ) -> list[str]:
     """One transaction for the batch; if it fails, one a message, and a message that fails
-    alone is kept raw as held `failed`. Returns the keys now stored."""
+    alone is kept raw as held `failed`. Returns the keys now stored. A lost lease is never a
+    message's fault: it ends the run, and the new owner fetches these."""
     try:
-        _ingest(engine, mailbox_id, run, fetched, listing, [] if hold_cursor else keys)
+        _ingest(engine, mailbox_id, run, fetched, listing, [] if hold_cursor else keys, fence)
         return [m.key for m in fetched]
+    except LeaseLost:
+        raise
     except Exception as exc:
         if len(fetched) <= 1:
             if not fetched:
@@ -292,7 +349,7 @@ def _store(
             return [fetched[0].key]
     stored: list[str] = []
     for message in fetched:
-        stored.extend(_store(engine, mailbox_id, run, [message], listing, [], True))
+        stored.extend(_store(engine, mailbox_id, run, [message], listing, [], True, fence))
     return stored
 
 
@@ -303,8 +360,10 @@ def _ingest(
     fetched: list[RemoteMessage],
     listing: Listing,
     keys: list[str],
+    fence: Fence,
 ) -> None:
     with unit_of_work(engine) as db:
+        fence(db)  # first: a worker paused past its lease commits nothing
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None
         own = _own_addresses(db)

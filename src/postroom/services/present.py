@@ -39,6 +39,7 @@ def server(row: Server) -> dict[str, Any]:
         "login_format": row.login_format,
         "verify_tls": row.verify_tls,
         "provider_domains": list(row.provider_domains or []),
+        "max_connections": row.max_connections,
     }
 
 

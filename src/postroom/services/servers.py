@@ -50,6 +50,20 @@ class ServerSpec:
     login_format: str = "address"
     verify_tls: bool = True
     provider_domains: tuple[str, ...] = ()
+    max_connections: int | None = None  # None: the default (10), or unchanged on an edit
+
+
+DEFAULT_MAX_CONNECTIONS = 10
+
+
+def _max_connections(value: int) -> int:
+    if not 1 <= value <= 10_000:
+        raise InvalidInput(
+            "--max-connections is the number of connections a worker may hold for one login: "
+            "give 1 to 10000 (Dovecot allows 10 by default).",
+            field="max_connections",
+        )
+    return value
 
 
 def checked(spec: ServerSpec) -> Server:
@@ -79,6 +93,7 @@ def checked(spec: ServerSpec) -> Server:
         login_format=validate.choice(LoginFormat, spec.login_format, "login format").value,
         verify_tls=spec.verify_tls,
         provider_domains=domains,
+        max_connections=_max_connections(spec.max_connections or DEFAULT_MAX_CONNECTIONS),
     )
 
 
@@ -125,7 +140,18 @@ def update(db: Session, actor: Actor, name: str, spec: ServerSpec) -> Server:
         )
     for column in EDITABLE:
         setattr(server, column, getattr(changed, column))
+    if spec.max_connections is not None:
+        server.max_connections = changed.max_connections
     audit.record(db, actor, "server.changed", server.name, host=server.host, port=server.port)
+    return server
+
+
+def set_max_connections(db: Session, actor: Actor, name: str, limit: int) -> Server:
+    """The cap on connections a worker holds for one login on this server (IDLE + fetches)."""
+    actor.require_admin("change servers")
+    server = get(db, name)
+    server.max_connections = _max_connections(limit)
+    audit.record(db, actor, "server.changed", server.name, max_connections=limit)
     return server
 
 

@@ -75,6 +75,9 @@ class Server(Base):
     login_format: Mapped[str] = mapped_column(String(20), default="address")
     verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
     provider_domains: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Connections one worker may hold to this server for one login (IDLE and fetches together);
+    # Dovecot's mail_max_userip_connections is 10 by default.
+    max_connections: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -180,8 +183,10 @@ class Mailbox(Base):
     poll_interval: Mapped[int] = mapped_column(Integer, default=60)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    lease_owner: Mapped[str | None] = mapped_column(String(200))  # the worker fetching it now
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(200))  # the worker that owns it
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # unused now
+    # The fencing token: raised each time another worker takes the mailbox, checked at commit.
+    lease_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     state: Mapped[str] = mapped_column(String(20), default="new")
     last_error: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -207,6 +212,16 @@ class Mailbox(Base):
     )
     oauth_app: Mapped[OAuthApp | None] = relationship(lazy="joined")
     workflow: Mapped[Workflow | None] = relationship(lazy="joined")
+
+
+class Worker(Base):
+    """A live worker process; its heartbeat keeps the leases on the mailboxes it owns."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Request(Base):
