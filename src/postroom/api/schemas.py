@@ -20,6 +20,14 @@ class ServerIn(Strict):
     login_format: str = Field(default="address", max_length=20)
     verify_tls: bool = True
     provider_domains: list[str] = Field(default_factory=list, max_length=50)
+    send_rate: str | None = Field(
+        default=None,
+        max_length=20,
+        description="e.g. 30/min per sending mailbox; none: no limit; absent: the provider's",
+    )
+    recipients_per_day: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="0: no limit; absent: the provider's"
+    )
 
 
 class OAuthAppIn(Strict):

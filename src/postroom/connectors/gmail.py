@@ -119,7 +119,7 @@ class GmailConnector:
 
     def send(self, raw: bytes, recipients: Sequence[str]) -> None:
         encoded = base64.urlsafe_b64encode(with_bcc(raw, recipients)).decode()
-        self.api.request("POST", USER + "/messages/send", json={"raw": encoded})
+        self.api.request("POST", USER + "/messages/send", json={"raw": encoded}, retries=0)
 
     def close(self) -> None:
         self.api.close()

@@ -111,6 +111,7 @@ class GraphConnector:
             f"{self.user}/sendMail",
             content=base64.b64encode(with_bcc(raw, recipients)),
             headers={"Content-Type": "text/plain"},
+            retries=0,
         )
 
     def close(self) -> None:

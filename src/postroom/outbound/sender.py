@@ -23,6 +23,7 @@ class Outcome:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)  # 5xx: permanent
     deferred: dict[str, tuple[int, str]] = field(default_factory=dict)  # 4xx: try again
     uncertain: str | None = None  # the answer to DATA was lost: it may have been delivered
+    retry_after: float | None = None  # a mail API said 429: seconds it asked us to wait
 
 
 def _text(message: bytes | str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from postroom.connectors.test_connection import Report
+from postroom.outbound.limits import Rate
 from postroom.storage.models import (
     ApiToken,
     AuditEntry,
@@ -18,6 +19,7 @@ from postroom.storage.models import (
     WebhookDelivery,
     WebhookSubscription,
     Workflow,
+    aware,
 )
 
 if TYPE_CHECKING:
@@ -38,6 +40,10 @@ def server(row: Server) -> dict[str, Any]:
         "login_format": row.login_format,
         "verify_tls": row.verify_tls,
         "provider_domains": list(row.provider_domains or []),
+        "send_rate": str(Rate(row.send_rate, row.send_rate_seconds or 60))
+        if row.send_rate
+        else None,
+        "recipients_per_day": row.recipients_per_day,
     }
 
 
@@ -135,7 +141,11 @@ def outbox_item(row: OutboxItem) -> dict[str, Any]:
         "sender": row.sender,
         "subject": row.subject,
         "attempts": row.attempts,
-        "next_attempt_at": row.next_attempt_at.isoformat() if row.state == "queued" else None,
+        "next_attempt_at": (
+            aware(row.next_attempt_at).isoformat() if row.state in ("queued", "deferred") else None
+        ),
+        "wait_reason": row.wait_reason if row.state == "deferred" else None,
+        "waiting": waiting(row),
         "last_error": row.last_error,
         "request": row.request_id,
         "sent_copy": row.sent_copy,
@@ -145,6 +155,14 @@ def outbox_item(row: OutboxItem) -> dict[str, Any]:
             for r in row.recipients
         ],
     }
+
+
+def waiting(row: OutboxItem) -> str | None:
+    """The line a person reads for an email held back by its provider's limit."""
+    if row.state != "deferred":
+        return None
+    at = aware(row.next_attempt_at).astimezone().strftime("%H:%M")
+    return f"waiting for the provider's limit: next at {at} ({row.wait_reason})"
 
 
 def candidate(item: Candidate) -> dict[str, Any]:

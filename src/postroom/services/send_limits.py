@@ -1,0 +1,197 @@
+"""Each sending mailbox's use of its server's limits, shared by every worker.
+
+A claim asks `grant` which of the emails it took may go now: it locks the mailbox's counters
+(SELECT … FOR UPDATE on PostgreSQL; SQLite's claim transaction already holds the write lock),
+counts what it grants and sends back the rest as "deferred" with the time the limit lets them
+go, in the claim's own transaction. One query a claim when no limit applies, so the bulk path
+does not pay for it. A "slow down" answer from the provider (`throttled`) pauses the mailbox
+(Retry-After, or a minute) and halves its rate for a while.
+
+Counting happens at claim: an email that then fails for another reason has used its place,
+which errs on the side the provider wants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from postroom.outbound.limits import Rate
+from postroom.storage.models import Mailbox, OutboxItem, SendLimit, Server, aware, utcnow
+
+DAY = timedelta(days=1)
+DEFAULT_PAUSE = timedelta(minutes=1)  # a throttling answer without Retry-After
+TIGHT_FOR = timedelta(minutes=15)  # how long a throttled mailbox sends at half its rate
+CAUTIOUS = Rate(10, 60)  # the rate of a throttled mailbox whose server sets none
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One claimed email, as the limiter sees it."""
+
+    id: int
+    mailbox_id: int | None
+    recipients: int
+    deadline_at: datetime
+
+
+@dataclass
+class _Counters:
+    rate: Rate | None
+    per_day: int | None
+    row: dict[str, Any]
+
+
+def grant(connection: Connection, wanted: Sequence[Wanted], now: datetime) -> set[int]:
+    """The ids that must wait; they are already put back as "deferred" with their time."""
+    by_mailbox: dict[int, list[Wanted]] = {}
+    for item in wanted:
+        if item.mailbox_id is not None:
+            by_mailbox.setdefault(item.mailbox_id, []).append(item)
+    limited = _limited(connection, sorted(by_mailbox), now)
+    if not limited:
+        return set()
+    _ensure_rows(connection, list(limited))
+    rows = connection.execute(
+        select(SendLimit.__table__)
+        .where(SendLimit.mailbox_id.in_(limited))
+        .order_by(SendLimit.mailbox_id)
+        .with_for_update()
+    ).mappings()
+    counters = {row["mailbox_id"]: dict(row) for row in rows}
+    waits: list[dict[str, Any]] = []
+    for mailbox_id, (rate, per_day) in limited.items():
+        state = _Counters(rate, per_day, counters[mailbox_id])
+        for item in by_mailbox[mailbox_id]:
+            until, why = _take(state, item.recipients, now)
+            if until is not None:
+                waits.append(_wait(item, until, why, now))
+        connection.execute(
+            update(SendLimit)
+            .where(SendLimit.mailbox_id == mailbox_id)
+            .values(
+                window_start=state.row["window_start"],
+                window_count=state.row["window_count"],
+                day_start=state.row["day_start"],
+                day_recipients=state.row["day_recipients"],
+            )
+        )
+    if waits:
+        connection.execute(_DEFER, waits)
+    return {w["iid"] for w in waits}
+
+
+def throttled(engine: Engine, mailbox_id: int, answer: str, retry_after: float | None) -> datetime:
+    """The provider said "slow down": pause this mailbox, tighten its rate; returns until when."""
+    now = utcnow()
+    pause = timedelta(seconds=retry_after) if retry_after else DEFAULT_PAUSE
+    until = now + max(pause, timedelta(seconds=1))
+    with engine.begin() as connection:
+        _ensure_rows(connection, [mailbox_id])
+        connection.execute(
+            update(SendLimit)
+            .where(SendLimit.mailbox_id == mailbox_id)
+            .values(paused_until=until, tight_until=now + TIGHT_FOR, last_throttle=answer[:500])
+        )
+    return until
+
+
+def wait_values(
+    item_id: int, until: datetime, why: str, deadline: datetime, now: datetime
+) -> dict[str, Any]:
+    """The row's columns for an email that waits for the limit: the wait moves its deadline
+    on by as long, so waiting never makes it fail."""
+    return {
+        "iid": item_id,
+        "state": "deferred",
+        "next_attempt_at": until,
+        "wait_reason": why,
+        "deadline_at": aware(deadline) + max(until - now, timedelta(0)),
+    }
+
+
+def _wait(item: Wanted, until: datetime, why: str, now: datetime) -> dict[str, Any]:
+    values = wait_values(item.id, until, why, item.deadline_at, now)
+    return {f"v_{k}" if k != "iid" else k: v for k, v in values.items()}
+
+
+def _limited(
+    connection: Connection, mailbox_ids: list[int], now: datetime
+) -> dict[int, tuple[Rate | None, int | None]]:
+    """The mailboxes with a limit or a throttle in force: their rate and daily recipients."""
+    if not mailbox_ids:
+        return {}
+    rows = connection.execute(
+        select(
+            Mailbox.id,
+            Server.send_rate,
+            Server.send_rate_seconds,
+            Server.recipients_per_day,
+            SendLimit.paused_until,
+            SendLimit.tight_until,
+        )
+        .join(Server, Server.id == Mailbox.outgoing_server_id)
+        .outerjoin(SendLimit, SendLimit.mailbox_id == Mailbox.id)
+        .where(Mailbox.id.in_(mailbox_ids))
+    )
+    limited: dict[int, tuple[Rate | None, int | None]] = {}
+    for mailbox_id, count, seconds, per_day, paused, tight in rows:
+        rate = Rate(count, seconds or 60) if count else None
+        tightened = tight is not None and aware(tight) > now
+        if tightened:
+            rate = Rate(max(1, rate.count // 2), rate.seconds) if rate else CAUTIOUS
+        if rate or per_day or tightened or (paused is not None and aware(paused) > now):
+            limited[mailbox_id] = (rate, per_day)
+    return limited
+
+
+def _take(state: _Counters, recipients: int, now: datetime) -> tuple[datetime | None, str]:
+    """Count one email if the limits allow it now; else when they will, and which one."""
+    row = state.row
+    paused = row["paused_until"]
+    if paused is not None and aware(paused) > now:
+        return aware(paused), f"the provider asked to slow down: {row['last_throttle'] or ''}"
+    if state.rate is not None:
+        span = timedelta(seconds=state.rate.seconds)
+        if row["window_start"] is None or aware(row["window_start"]) + span <= now:
+            row["window_start"], row["window_count"] = now, 0
+        if row["window_count"] >= state.rate.count:
+            return aware(row["window_start"]) + span, f"{state.rate}"
+    if state.per_day is not None:
+        if row["day_start"] is None or aware(row["day_start"]) + DAY <= now:
+            row["day_start"], row["day_recipients"] = now, 0
+        # An email with more recipients than a whole day allows goes alone, first in a day.
+        if row["day_recipients"] and row["day_recipients"] + recipients > state.per_day:
+            return aware(row["day_start"]) + DAY, f"{state.per_day} recipients a day"
+        row["day_recipients"] += recipients
+    if state.rate is not None:
+        row["window_count"] += 1
+    return None, ""
+
+
+def _ensure_rows(connection: Connection, mailbox_ids: Sequence[int]) -> None:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    connection.execute(
+        dialect.insert(SendLimit)
+        .values([{"mailbox_id": m, "window_count": 0, "day_recipients": 0} for m in mailbox_ids])
+        .on_conflict_do_nothing(index_elements=["mailbox_id"])
+    )
+
+
+_DEFER = (
+    update(OutboxItem)
+    .where(OutboxItem.id == bindparam("iid"))
+    .values(
+        state=bindparam("v_state"),
+        next_attempt_at=bindparam("v_next_attempt_at"),
+        wait_reason=bindparam("v_wait_reason"),
+        deadline_at=bindparam("v_deadline_at"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
