@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import Engine, select
@@ -23,7 +23,7 @@ from postroom.connectors.registry import open_receiver
 from postroom.domain.settings import MailboxState
 from postroom.errors import AuthFailed, NeedsReconnect, NotFound, PostroomError, TokenRejected
 from postroom.inbound.pipeline import BatchResult, ingest
-from postroom.services import bounces, events, tokens
+from postroom.services import bounces, events, push, tokens
 from postroom.services.acknowledgements import Acknowledger
 from postroom.services.connection_tests import credentials_of, endpoint_of
 from postroom.storage.db import unit_of_work
@@ -43,6 +43,7 @@ class MailboxRun:
     result: BatchResult = field(default_factory=BatchResult)
     error: str | None = None
     failure: str | None = None  # the error's code: "auth-failed", "transient", "unreachable"
+    started_at: datetime = field(default_factory=utcnow)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -212,6 +213,12 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
             return
         before = mailbox.state
         _schedule(mailbox, run)
+        if run.ok:  # under push the poll is a slower safety net; a push during the run wins
+            if push.notified_since(db, mailbox_id, run.started_at):
+                mailbox.next_poll_at = utcnow()
+            else:
+                interval = push.poll_interval(db, mailbox)
+                mailbox.next_poll_at = utcnow() + interval * random.uniform(0.9, 1.1)
         events.mailbox_state_changed(db, mailbox, before)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import object_session
+
 from postroom.connectors.test_connection import Report
 from postroom.outbound.limits import Rate
 from postroom.storage.models import (
@@ -102,6 +104,23 @@ def mailbox(row: Mailbox) -> dict[str, Any]:
         "last_error": row.last_error,
         "last_checked_at": row.last_checked_at.isoformat() if row.last_checked_at else None,
         "last_success_at": row.last_success_at.isoformat() if row.last_success_at else None,
+        "push": _push(row),
+    }
+
+
+def _push(row: Mailbox) -> dict[str, Any] | None:
+    """Graph and Gmail mailboxes: pushed, or polled and why."""
+    from postroom.services import push
+
+    session = object_session(row)
+    server = row.incoming_server
+    if session is None or server is None or server.protocol not in push.PUSHED:
+        return None
+    return push.status(session, row.id) or {
+        "state": "polling",
+        "reason": "push is set up by the workers (postroom serve or postroom worker).",
+        "expires_at": None,
+        "notified_at": None,
     }
 
 

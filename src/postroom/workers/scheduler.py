@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Engine, or_, select
 
 from postroom.domain.settings import MailboxState, Protocol
-from postroom.services import delivery, fetching, tokens, webhook_delivery
+from postroom.services import delivery, fetching, push, tokens, webhook_delivery
 from postroom.services.fetching import MailboxRun
 from postroom.storage.models import Mailbox, Server, utcnow
 from postroom.workers import leases, maintenance
@@ -175,6 +175,7 @@ class Scheduler:
     def _renew(self) -> None:
         try:
             tokens.renew_due(self.engine)
+            push.keep_up(self.engine)  # Graph subscriptions and Gmail watches
         except Exception:  # logged; a mailbox's own failure is already in its state
             log.exception("renewing OAuth2 tokens failed unexpectedly")
 
