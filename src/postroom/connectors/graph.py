@@ -32,6 +32,7 @@ def folder_name(folder: str) -> str:
 class GraphConnector:
     def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
         self.api = ApiClient(endpoint, credentials, "Microsoft Graph")
+        self.login = credentials.login
         self.user = f"/v1.0/users/{quote(credentials.login)}"
         self.folder_ids: dict[str, str] = {}
 
@@ -126,7 +127,7 @@ class GraphConnector:
             "changeType": "created",
             "notificationUrl": notification_url,
             "lifecycleNotificationUrl": notification_url,
-            "resource": f"{self.user[6:]}/mailFolders('{folder_name(folder)}')/messages",
+            "resource": f"users/{self.login}/mailFolders('{folder_name(folder)}')/messages",
             "expirationDateTime": _iso(expires),
             "clientState": client_state,
         }

@@ -152,7 +152,7 @@ def _keep_one(engine: Engine, mailbox_id: int, protocol: str, now: datetime) -> 
             def graph(given: Credentials) -> tuple[str, datetime]:
                 connector = GraphConnector(endpoint, given)
                 try:
-                    expires = now + GRAPH_LIFETIME
+                    expires = utcnow() + GRAPH_LIFETIME  # `now` only picks what is due
                     if existing is not None:
                         renewed = connector.renew(existing, expires)
                         if renewed is not None:
@@ -180,8 +180,8 @@ def _keep_one(engine: Engine, mailbox_id: int, protocol: str, now: datetime) -> 
             _, expires = tokens.with_renewal(engine, mailbox_id, credentials, gmail)
             _record(engine, mailbox_id, protocol, active=(None, expires))
     except PostroomError as exc:
-        _record(engine, mailbox_id, protocol, polling=f"push could not be set up: {exc} "
-                "This mailbox is polled; postroom tries again in 10 minutes.")  # fmt: skip
+        _record(engine, mailbox_id, protocol, polling=f"push could not be set up ({exc}); "
+                "this mailbox is polled, and postroom tries again in 10 minutes.")  # fmt: skip
 
 
 def _row(db: Session, mailbox_id: int, protocol: str) -> PushSubscription:
