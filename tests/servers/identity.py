@@ -146,7 +146,7 @@ class IdentityServer(LoopbackServer):
     def sign(self, claims: dict[str, object], key: rsa.RSAPrivateKey | None = None) -> str:
         """A compact RS256 JWT, signed with this server's published key unless another is
         given (a forger's)."""
-        header = {"alg": "RS256", "typ": "JWT", "kid": self.signing_kid}
+        header: dict[str, object] = {"alg": "RS256", "typ": "JWT", "kid": self.signing_kid}
         signed = f"{_b64(header)}.{_b64(claims)}"
         signature = (key or self.signing_key).sign(
             signed.encode(), padding.PKCS1v15(), hashes.SHA256()
