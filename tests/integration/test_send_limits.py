@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, update
 
 from postroom.outbound.compose import Draft
-from postroom.services import delivery, outbox
+from postroom.services import delivery, outbox, send_limits
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import SendLimit, utcnow
@@ -83,7 +83,7 @@ def test_the_known_providers_have_their_documented_limits_and_an_admin_changes_t
 
 
 def test_a_third_email_past_two_a_minute_waits_with_its_next_attempt(
-    cli: Cli, scripted: ScriptedSmtpServer
+    cli: Cli, scripted: ScriptedSmtpServer, engine: Engine
 ) -> None:
     ok(cli, "server", "edit", "out", "--send-rate", "2/min")
     first, second, third = _send(cli, 3)
@@ -105,6 +105,9 @@ def test_a_third_email_past_two_a_minute_waits_with_its_next_attempt(
     assert _items(cli)[third]["state"] == "deferred"
     table = cli("outbox", "list")
     assert "waiting for the provider's limit" in table.stdout
+    with engine.connect() as connection:
+        (room,) = send_limits.headroom(connection)
+    assert (room.emails_left, room.recipients_left, room.paused_until) == (0, None, None)
 
 
 def _open_the_window(engine: Engine) -> None:

@@ -86,6 +86,53 @@ def grant(connection: Connection, wanted: Sequence[Wanted], now: datetime) -> se
     return {w["iid"] for w in waits}
 
 
+@dataclass(frozen=True)
+class Headroom:
+    """What a sending mailbox may still send now (for metrics and the doctor)."""
+
+    mailbox_id: int
+    rate: Rate | None
+    emails_left: int | None  # in the current span of the rate; None: no rate
+    recipients_left: int | None  # in the current 24 hours; None: no daily limit
+    paused_until: datetime | None  # the provider asked to slow down until then
+
+
+def headroom(connection: Connection, now: datetime | None = None) -> list[Headroom]:
+    """Each mailbox whose outgoing server sets a limit, with what is left of it."""
+    now = now or utcnow()
+    rows = connection.execute(
+        select(
+            Mailbox.id,
+            Server.send_rate,
+            Server.send_rate_seconds,
+            Server.recipients_per_day,
+            SendLimit.window_start,
+            SendLimit.window_count,
+            SendLimit.day_start,
+            SendLimit.day_recipients,
+            SendLimit.paused_until,
+        )
+        .join(Server, Server.id == Mailbox.outgoing_server_id)
+        .outerjoin(SendLimit, SendLimit.mailbox_id == Mailbox.id)
+        .where((Server.send_rate.is_not(None)) | (Server.recipients_per_day.is_not(None)))
+        .order_by(Mailbox.id)
+    )
+    found = []
+    for mailbox_id, count, seconds, per_day, w_start, w_count, d_start, d_used, paused in rows:
+        rate = Rate(count, seconds or 60) if count else None
+        emails = None
+        if rate is not None:
+            current = w_start is not None and aware(w_start) + timedelta(seconds=rate.seconds) > now
+            emails = max(0, rate.count - (w_count or 0)) if current else rate.count
+        recipients = None
+        if per_day is not None:
+            current = d_start is not None and aware(d_start) + DAY > now
+            recipients = max(0, per_day - (d_used or 0)) if current else per_day
+        pause = aware(paused) if paused is not None and aware(paused) > now else None
+        found.append(Headroom(mailbox_id, rate, emails, recipients, pause))
+    return found
+
+
 def throttled(engine: Engine, mailbox_id: int, answer: str, retry_after: float | None) -> datetime:
     """The provider said "slow down": pause this mailbox, tighten its rate; returns until when."""
     now = utcnow()
