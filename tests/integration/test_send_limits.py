@@ -179,6 +179,19 @@ def test_a_slow_down_answer_pauses_the_mailbox_and_nothing_fails(
         assert code[:9] in limit.last_throttle
 
 
+def test_a_slow_down_at_the_greeting_defers_the_whole_group_untried(
+    cli: Cli, scripted: ScriptedSmtpServer
+) -> None:
+    scripted.script(Reply(greeting="421 4.7.0 Too many connections, slow down"))
+    ids = _send(cli, 2)
+    result = _flush(cli)
+    assert (result["failed"], result["waiting"], result["deferred"]) == (0, 2, 0)
+    items = _items(cli)
+    for item_id in ids:
+        assert items[item_id]["state"] == "deferred" and items[item_id]["attempts"] == 0
+        assert "421 4.7.0" in items[item_id]["wait_reason"]
+
+
 def test_a_plain_busy_answer_is_an_ordinary_retry_not_a_throttle(
     cli: Cli, scripted: ScriptedSmtpServer
 ) -> None:

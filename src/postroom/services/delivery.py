@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from postroom.config import get_settings
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import AuthFailed, InvalidInput, PostroomError
-from postroom.outbound.limits import throttle_in
+from postroom.outbound.limits import is_throttle, throttle_in
 from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
 from postroom.services import cloud_sending, connections, events, send_limits, sent_copies
@@ -243,6 +243,8 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
             journal.engine, route.endpoint, route.credentials, route.mailbox_id
         )
     except PostroomError as exc:
+        if _throttled_at_greeting(route, items, exc, journal):
+            return
         journal.result.errors.append(str(exc))
         for item in items:
             journal.settle(item, Outcome(deferred={a: (0, str(exc)) for a in item.pending}))
@@ -323,6 +325,26 @@ def _throttled(route: _Route, rest: list[_Claimed], outcome: Outcome, journal: _
     )
     for item in others:
         journal.wait(item, until, why)
+    return True
+
+
+def _throttled_at_greeting(
+    route: _Route, items: list[_Claimed], exc: PostroomError, journal: _Journal
+) -> bool:
+    """A server that refuses the session with a "slow down" (421 4.7.0 at the greeting, as
+    Exchange does past its connection rate): the whole group waits, nothing is attempted."""
+    cause = exc.__cause__
+    if not isinstance(cause, smtplib.SMTPResponseException):
+        return False
+    detail = cause.smtp_error
+    text = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+    answer = f"{cause.smtp_code} {text}"
+    if not is_throttle(cause.smtp_code, answer):
+        return False
+    until = send_limits.throttled(journal.engine, route.mailbox_id, answer, None)
+    for item in items:
+        journal.wait(item, until, f"the provider asked to slow down: {answer}")
+    journal.commit()
     return True
 
 
