@@ -24,6 +24,7 @@ from postroom.storage.db import default_engine
 router = APIRouter(prefix="/push", tags=["push"], include_in_schema=False)
 
 MAX_BODY = 1024 * 1024  # a notification is small; anything larger is not one
+MAX_TOKEN = 2048  # Graph's validation tokens are a sentence and a few hex digits
 
 
 def _wake(request: Request) -> push.Wake:
@@ -46,6 +47,8 @@ async def _json(request: Request) -> Any:
 async def graph_notification(request: Request) -> Response:
     token = request.query_params.get("validationToken")
     if token is not None:  # the handshake: echo the token as text/plain within 10 s
+        if len(token) > MAX_TOKEN:
+            raise InvalidInput("A validation token is short.")
         return PlainTextResponse(token, headers={"X-Content-Type-Options": "nosniff"})
     body = await _json(request)
     notes = body.get("value") if isinstance(body, dict) else None
