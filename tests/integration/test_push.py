@@ -220,6 +220,8 @@ def test_without_a_public_url_the_mailbox_is_polled_and_says_why(
     assert graph.subscriptions == {}
     shown = ok(cli, "mailbox", "show", DESK)["push"]
     assert shown["state"] == "polling" and "POSTROOM_PUBLIC_URL" in shown["reason"]
+    text = cli("mailbox", "show", DESK).stdout
+    assert "off, polled: POSTROOM_PUBLIC_URL is not set" in text
 
 
 def test_a_subscription_graph_refuses_leaves_the_mailbox_polled_with_the_reason(

@@ -124,6 +124,15 @@ def _push(row: Mailbox) -> dict[str, Any] | None:
     }
 
 
+def push_line(push: dict[str, Any] | None) -> str | None:
+    """One line for a person: pushed until when, or polled and why."""
+    if push is None:
+        return None
+    if push["state"] == "active":
+        return f"on (renewed before {push['expires_at']})"
+    return f"off, polled: {push['reason']}"
+
+
 def user(row: User) -> dict[str, Any]:
     return {"email": row.email, "display_name": row.display_name, "admin": row.is_admin}
 
