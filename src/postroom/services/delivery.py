@@ -401,7 +401,9 @@ class _Journal:
 
     def wait(self, item: _Claimed, until: datetime, why: str) -> None:
         """Not tried: it waits for the provider's limit, no attempt counted."""
-        self.items.append(send_limits.wait_values(item.id, until, why, item.deadline_at, utcnow()))
+        values = send_limits.wait_values(item.id, until, why, item.deadline_at, utcnow())
+        values["data_sent_at"] = None  # a send window may have marked it with the one before
+        self.items.append(values)
         self.result.waiting += 1
 
     def settle(
