@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     network_threads: int = 16
     # Seconds a worker's heartbeat keeps its mailboxes; past it, other workers take them over.
     worker_lease: float = 15.0
+    # Push from Microsoft 365 and Gmail (README: Push). Both need public_url set explicitly;
+    # Gmail also the Cloud Pub/Sub topic that its push subscription sends to /push/gmail.
+    gmail_push_topic: str | None = None  # projects/PROJECT/topics/TOPIC
+    gmail_push_audience: str | None = None  # the push's token audience; default: its URL
+    gmail_push_account: str | None = None  # the service account the push is signed as
+    google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+
+    @property
+    def push_base(self) -> str | None:
+        """The public URL providers can reach, or None when it was never set (the default
+        points at this machine, where no provider can send a notification)."""
+        return self.public_url.rstrip("/") if "public_url" in self.model_fields_set else None
 
     @property
     def resolved_database_url(self) -> str:

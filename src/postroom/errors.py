@@ -104,6 +104,16 @@ class Transient(MailServerError):
     code = "transient"
 
 
+class Throttled(Transient):
+    """The provider asked to slow down (HTTP 429/503 with Retry-After)."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NeedsReconnect(AuthFailed):
     """The OAuth2 grant is gone (revoked, expired, password changed): a person must sign in
     again; postroom never falls back to a password."""

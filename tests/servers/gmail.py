@@ -2,17 +2,27 @@
 is older than the history kept), users.messages.list with page tokens, users.messages.get
 with format=raw (base64url), users.messages.modify, users.messages.trash and
 users.messages.send. Bearer tokens are checked against the local identity server.
+
+Push: users.watch (a Cloud Pub/Sub topic, 7 days) and users.stop. The server also plays the
+topic's push subscription: a delivery to a watched mailbox POSTs the Pub/Sub envelope
+(message.data: base64 JSON of emailAddress and historyId) to `push_url`, with the OIDC token
+Pub/Sub sends, signed by the identity server's published key.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import re
 import secrets
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from .cloud import CloudApiServer, UserRoute
 from .http import Request, Response
+from .notify import post
 
 __all__ = ["GmailServer"]
 
@@ -50,6 +60,14 @@ class GmailServer(CloudApiServer):
     oldest_history: int = 0  # history before this id is gone: 404
     sent: list[tuple[str, bytes]] = field(default_factory=list)
     _throttles: int = 0
+    watches: dict[str, tuple[str, list[str], int]] = field(
+        default_factory=dict
+    )  # topic, labels, ms
+    push_url: str | None = None  # the topic's push subscription endpoint (postroom's)
+    push_audience: str | None = None  # the token's audience; default: push_url
+    push_account: str = "gmail-push@project-1.iam.gserviceaccount.com"
+    drop_pushes: bool = False  # Pub/Sub does not deliver (past one a second, or an outage)
+    pushes: list[int] = field(default_factory=list)  # postroom's answers
 
     def __post_init__(self) -> None:
         self._history_id = 1000
@@ -66,6 +84,8 @@ class GmailServer(CloudApiServer):
             ("POST", USER + r"/messages/(?P<id>[^/]+)/modify", self._modify),
             ("POST", USER + r"/messages/(?P<id>[^/]+)/trash", self._trash),
             ("POST", USER + r"/messages/send", self._send),
+            ("POST", USER + r"/watch", self._watch),
+            ("POST", USER + r"/stop", self._stop),
         ]
 
     # ------------------------------------------------------------------ control
@@ -81,7 +101,31 @@ class GmailServer(CloudApiServer):
                 self.messages.setdefault(user, {})[message.id] = message
                 self.history.setdefault(user, []).append((self._history_id, message.id))
                 ids.append(message.id)
+            latest = self._history_id
+        if ids:
+            self.publish(user, latest)
         return ids
+
+    def publish(self, user: str, history_id: int, token: str | None = None) -> int:
+        """Pub/Sub pushes one change of a watched mailbox; returns postroom's status (or -1
+        when nothing was pushed). `token` replaces the genuine OIDC token."""
+        if user not in self.watches or self.push_url is None or self.drop_pushes:
+            return -1
+        data = json.dumps({"emailAddress": user, "historyId": history_id}).encode()
+        envelope = {
+            "message": {
+                "data": base64.b64encode(data).decode(),
+                "messageId": str(secrets.randbelow(10**15)),
+                "publishTime": datetime.now(UTC).isoformat(),
+            },
+            "subscription": "projects/project-1/subscriptions/postroom-push",
+        }
+        if token is None:
+            audience = self.push_audience or self.push_url
+            token = self.identity.push_token(audience, self.push_account)
+        status = post(self.push_url, envelope, headers={"Authorization": f"Bearer {token}"})[0]
+        self.pushes.append(status)
+        return status
 
     def forget_history(self) -> None:
         """History ids older than now are no longer kept (Gmail keeps about a week)."""
@@ -241,6 +285,21 @@ class GmailServer(CloudApiServer):
                 return message
             message.labels = (message.labels - {"INBOX", "UNREAD"}) | {"TRASH"}
         return Response.json({"id": message.id, "labelIds": sorted(message.labels)})
+
+    def _watch(self, request: Request, user: str) -> Response:
+        body = request.json()
+        topic = str(body.get("topicName", ""))
+        if not re.fullmatch(r"projects/[^/]+/topics/[^/]+", topic):
+            return _error(
+                400, "INVALID_ARGUMENT", "Invalid topicName does not match projects/*/topics/*"
+            )
+        expiration = int(time.time() * 1000) + 7 * 86_400_000
+        self.watches[user] = (topic, list(body.get("labelIds", [])), expiration)
+        return Response.json({"historyId": str(self._history_id), "expiration": str(expiration)})
+
+    def _stop(self, request: Request, user: str) -> Response:
+        self.watches.pop(user, None)
+        return Response(204)
 
     def _send(self, request: Request, user: str) -> Response:
         raw = base64.urlsafe_b64decode(request.json()["raw"] + "==")

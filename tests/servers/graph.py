@@ -3,18 +3,26 @@
 DELETE and sendMail (JSON with saveToSentItems, or base64 MIME as text/plain). Bearer tokens
 are checked against the local identity server: 401 InvalidAuthenticationToken when expired.
 `throttle(n, status, retry_after)` answers the next n calls with 429 or 503 and Retry-After.
+
+Change notifications: POST /subscriptions validates the notification URL first (it must echo
+a validationToken as text/plain with 200 within 10 s), refuses an expiry past 10,080 minutes,
+PATCH renews, DELETE removes. A delivery to a subscribed folder POSTs a notification with the
+subscription's clientState to postroom; `lifecycle(id, event)` sends a lifecycle notification.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlencode, urlsplit
 
 from .cloud import CloudApiServer, UserRoute
 from .http import Request, Response
+from .notify import post
 
 __all__ = ["GraphServer"]
 
@@ -31,6 +39,36 @@ class GraphMessage:
     changed: int = 0  # the change number of its last change
 
 
+MAX_MINUTES = 10_080  # the longest a subscription to messages may last
+RESOURCE = re.compile(r"(?:users/(?P<user>[^/]+)|me)/mailFolders\('(?P<folder>[^']+)'\)/messages")
+
+
+@dataclass
+class GraphSubscription:
+    id: str
+    user: str
+    folder: str
+    notification_url: str
+    lifecycle_url: str | None
+    client_state: str
+    expires: datetime
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "resource": f"users/{self.user}/mailFolders('{self.folder}')/messages",
+            "changeType": "created",
+            "clientState": self.client_state,
+            "notificationUrl": self.notification_url,
+            "lifecycleNotificationUrl": self.lifecycle_url,
+            "expirationDateTime": _iso(self.expires),
+        }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
 @dataclass
 class GraphServer(CloudApiServer):
     messages: dict[str, dict[str, GraphMessage]] = field(default_factory=dict)  # user -> id
@@ -40,6 +78,10 @@ class GraphServer(CloudApiServer):
     folders: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> id -> name
     refuse_tokens: bool = False  # a tenant policy change: every token is refused
     _throttles: list[tuple[int, str]] = field(default_factory=list)
+    subscriptions: dict[str, GraphSubscription] = field(default_factory=dict)
+    validations: list[tuple[str, int]] = field(default_factory=list)  # url, status answered
+    notifications: list[tuple[str, int]] = field(default_factory=list)  # subscription, status
+    drop_notifications: bool = False  # Graph fails to notify (postroom must recover)
 
     def __post_init__(self) -> None:
         self._change = 0
@@ -56,6 +98,9 @@ class GraphServer(CloudApiServer):
             ("POST", USER + r"/messages/(?P<id>[^/]+)/move", self._move),
             ("DELETE", USER + r"/messages/(?P<id>[^/]+)", self._delete),
             ("POST", USER + r"/sendMail", self._send),
+            ("POST", r"/v1\.0/subscriptions", self._subscribe),
+            ("PATCH", r"/v1\.0/subscriptions/(?P<sid>[^/]+)", self._renew),
+            ("DELETE", r"/v1\.0/subscriptions/(?P<sid>[^/]+)", self._unsubscribe),
         ]
 
     # ------------------------------------------------------------------ control
@@ -70,7 +115,53 @@ class GraphServer(CloudApiServer):
                 )
                 self.messages.setdefault(user, {})[message.id] = message
                 ids.append(message.id)
+        for message_id in ids:
+            self._notify(user, "inbox", message_id)
         return ids
+
+    def lifecycle(self, subscription_id: str, event: str) -> int:
+        """A lifecycle notification (reauthorizationRequired, subscriptionRemoved, missed);
+        a removed subscription is gone. Returns postroom's status."""
+        subscription = self.subscriptions[subscription_id]
+        if event == "subscriptionRemoved":
+            del self.subscriptions[subscription_id]
+        note = {
+            "subscriptionId": subscription.id,
+            "subscriptionExpirationDateTime": _iso(subscription.expires),
+            "tenantId": "contoso-tenant",
+            "clientState": subscription.client_state,
+            "lifecycleEvent": event,
+        }
+        url = subscription.lifecycle_url or subscription.notification_url
+        return post(url, {"value": [note]})[0]
+
+    def expire(self, subscription_id: str) -> None:
+        """The subscription ran past its expiry: Graph deletes it."""
+        del self.subscriptions[subscription_id]
+
+    def _notify(self, user: str, folder: str, message_id: str) -> None:
+        now = datetime.now(UTC)
+        for subscription in list(self.subscriptions.values()):
+            if subscription.user != user or subscription.folder != folder:
+                continue
+            if subscription.expires <= now or self.drop_notifications:
+                continue
+            resource = f"Users/{user}/Messages/{message_id}"
+            note = {
+                "subscriptionId": subscription.id,
+                "subscriptionExpirationDateTime": _iso(subscription.expires),
+                "changeType": "created",
+                "resource": resource,
+                "resourceData": {
+                    "@odata.type": "#Microsoft.Graph.Message",
+                    "@odata.id": resource,
+                    "id": message_id,
+                },
+                "clientState": subscription.client_state,
+                "tenantId": "contoso-tenant",
+            }
+            status = post(subscription.notification_url, {"value": [note]})[0]
+            self.notifications.append((subscription.id, status))
 
     def in_folder(self, user: str, folder: str = "inbox") -> list[GraphMessage]:
         with self._lock:
@@ -258,6 +349,81 @@ class GraphServer(CloudApiServer):
             if message is None:
                 return self._not_found()
             self._gone(user, message)
+        return Response(204)
+
+    @staticmethod
+    def _invalid(message: str) -> Response:
+        return Response.json({"error": {"code": "InvalidRequest", "message": message}}, 400)
+
+    def _validated(self, url: str) -> bool:
+        """Graph's handshake: POST ?validationToken=…; 200, text/plain, the token, in 10 s."""
+        token = "Validation: Testing client application reachability " + secrets.token_hex(8)
+        separator = "&" if urlsplit(url).query else "?"
+        status, body, kind = post(
+            url + separator + urlencode({"validationToken": token}), b"", timeout=10.0
+        )
+        self.validations.append((url, status))
+        return status == 200 and kind.startswith("text/plain") and body.decode() == token
+
+    def _expiry(self, text: object) -> datetime | Response:
+        try:
+            expires = datetime.fromisoformat(str(text).rstrip("Z").split(".")[0])
+        except ValueError:
+            return self._invalid("expirationDateTime is not a date.")
+        expires = expires.replace(tzinfo=UTC)
+        now = datetime.now(UTC)
+        if expires <= now or expires > now + timedelta(minutes=MAX_MINUTES):
+            return self._invalid("Subscription expiration can only be 10080 minutes in the future.")
+        return expires
+
+    def _subscribe(self, request: Request, user: str) -> Response:
+        body = request.json()
+        match = RESOURCE.fullmatch(str(body.get("resource", "")))
+        if body.get("changeType") != "created" or match is None:
+            return self._invalid("Only 'created' on a mail folder's messages is served here.")
+        if (match["user"] or user) != user:
+            return Response.json({"error": {"code": "ExtensionError", "message": "Denied"}}, 403)
+        expires = self._expiry(body.get("expirationDateTime"))
+        if isinstance(expires, Response):
+            return expires
+        client_state = str(body.get("clientState", ""))
+        if len(client_state) > 128:
+            return self._invalid("clientState is at most 128 characters.")
+        urls = [str(body.get("notificationUrl", ""))]
+        if body.get("lifecycleNotificationUrl"):
+            urls.append(str(body["lifecycleNotificationUrl"]))
+        for url in urls:  # Graph wants https; loopback http stands in for it in tests
+            if not url.startswith(("https://", "http://127.0.0.1")) or not self._validated(url):
+                return self._invalid(
+                    "Subscription validation request failed. Notification endpoint must "
+                    "respond with 200 OK to validation request."
+                )
+        subscription = GraphSubscription(
+            id=secrets.token_hex(16),
+            user=user,
+            folder=match["folder"].lower(),
+            notification_url=urls[0],
+            lifecycle_url=urls[1] if len(urls) > 1 else None,
+            client_state=client_state,
+            expires=expires,
+        )
+        self.subscriptions[subscription.id] = subscription
+        return Response.json(subscription.as_json(), 201)
+
+    def _renew(self, request: Request, user: str) -> Response:
+        subscription = self.subscriptions.get(request.params["sid"])
+        if subscription is None or subscription.user != user:
+            return Response.json(
+                {"error": {"code": "ResourceNotFound", "message": "Subscription not found"}}, 404
+            )
+        expires = self._expiry(request.json().get("expirationDateTime"))
+        if isinstance(expires, Response):
+            return expires
+        subscription.expires = expires
+        return Response.json(subscription.as_json())
+
+    def _unsubscribe(self, request: Request, user: str) -> Response:
+        self.subscriptions.pop(request.params["sid"], None)
         return Response(204)
 
     def _send(self, request: Request, user: str) -> Response:

@@ -18,6 +18,9 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from .certs import TestCA
 from .http import HttpServer, Request, Response
 from .loopback import LoopbackServer
@@ -84,7 +87,11 @@ class IdentityServer(LoopbackServer):
             ("POST", r"/token", self._token),
             ("POST", MS + "/devicecode", self._devicecode),
             ("POST", r"/device/code", self._devicecode),
+            ("GET", r"/oauth2/v3/certs", self._jwks),
         ]
+        # Google's OIDC signing key, for Cloud Pub/Sub push tokens (published as a JWKS).
+        self.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.signing_kid = "push-key-" + secrets.token_hex(4)
         self.http = HttpServer(routes, tls=self.ca.server_ssl_context())
         self.introspection = HttpServer([("POST", r"/introspect", self._introspect)])
 
@@ -132,7 +139,47 @@ class IdentityServer(LoopbackServer):
             )
         return access
 
+    @property
+    def jwks_url(self) -> str:
+        return self.http.base_url + "/oauth2/v3/certs"
+
+    def sign(self, claims: dict[str, object], key: rsa.RSAPrivateKey | None = None) -> str:
+        """A compact RS256 JWT, signed with this server's published key unless another is
+        given (a forger's)."""
+        header: dict[str, object] = {"alg": "RS256", "typ": "JWT", "kid": self.signing_kid}
+        signed = f"{_b64(header)}.{_b64(claims)}"
+        signature = (key or self.signing_key).sign(
+            signed.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+        return signed + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+    def push_token(self, audience: str, email: str, **changes: object) -> str:
+        """What Cloud Pub/Sub sends with a push: Google's OIDC token for the service account."""
+        now = int(time.time())
+        claims: dict[str, object] = {
+            "iss": "https://accounts.google.com",
+            "aud": audience,
+            "azp": "1234567890",
+            "sub": "1234567890",
+            "email": email,
+            "email_verified": True,
+            "iat": now,
+            "exp": now + 3600,
+        }
+        return self.sign(claims | changes)
+
     # ---------------------------------------------------------------- endpoints
+
+    def _jwks(self, request: Request) -> Response:
+        numbers = self.signing_key.public_key().public_numbers()
+
+        def b64int(value: int) -> str:
+            raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        key = {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.signing_kid,
+               "n": b64int(numbers.n), "e": b64int(numbers.e)}  # fmt: skip
+        return Response.json({"keys": [key]})
 
     def _authorize(self, request: Request) -> Response:
         q = request.query

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from postroom.api import oauth, problems
+from postroom.api import oauth, problems, push
 from postroom.api.edge import Edge
 from postroom.api.network_calls import NetworkCalls
 from postroom.api.v1 import router as api_v1
@@ -22,8 +22,9 @@ from postroom.workers.scheduler import Scheduler
 
 def create_app(workers: bool = True) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
         scheduler = Scheduler(default_engine()) if workers else None
+        running.state.scheduler = scheduler  # push notifications call its fetch_now
         if scheduler is not None:
             scheduler.start()
         try:
@@ -45,6 +46,7 @@ def create_app(workers: bool = True) -> FastAPI:
     app.add_middleware(Edge)
     problems.install(app)
     app.include_router(oauth.router)
+    app.include_router(push.router)
 
     @app.get("/health", tags=["audit and health"])
     def health() -> dict[str, str]:

@@ -21,6 +21,14 @@ class ServerIn(Strict):
     verify_tls: bool = True
     provider_domains: list[str] = Field(default_factory=list, max_length=50)
     max_connections: int | None = Field(default=None, ge=1, le=10_000)
+    send_rate: str | None = Field(
+        default=None,
+        max_length=20,
+        description="e.g. 30/min per sending mailbox; none: no limit; absent: the provider's",
+    )
+    recipients_per_day: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="0: no limit; absent: the provider's"
+    )
 
 
 class OAuthAppIn(Strict):

@@ -124,7 +124,7 @@ def show(address: str, owner: Owner = None, as_json: JsonFlag = False) -> None:
     """Show one mailbox, its state and last error."""
     with database() as db:
         data = present.mailbox(mailboxes.get_for(db, OPERATOR, address, owner))
-    emit(as_json, data, fields(data))
+    emit(as_json, data, fields(data | {"push": present.push_line(data["push"])}))
 
 
 def _print_reports(as_json: bool, reports: list[tuple[str, Report]]) -> None:

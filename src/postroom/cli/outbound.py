@@ -68,7 +68,8 @@ def send(
 @outbox_app.command("list")
 def outbox_list(
     state: Annotated[
-        str | None, typer.Option(help="queued, sending, sent, failed, bounced, uncertain")
+        str | None,
+        typer.Option(help="queued, deferred, sending, sent, failed, bounced, uncertain"),
     ] = None,
     limit: Limit = 100,
     as_json: JsonFlag = False,
@@ -76,11 +77,12 @@ def outbox_list(
     """List outbox items, newest first."""
     with database() as db:
         rows = [present.outbox_item(i) for i in outbox.listing(db, state, limit)]
+    shown = [r | {"last_error": r["waiting"] or r["last_error"]} for r in rows]
     emit(
         as_json,
         rows,
         table(
-            rows,
+            shown,
             ["id", "state", "sender", "subject", "attempts", "last_error"],
             "The outbox is empty.",
         ),

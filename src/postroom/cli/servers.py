@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import replace
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +13,17 @@ from postroom.services import connection_tests, present, servers
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="Mail servers: where mail lives and how to reach it.", no_args_is_help=True)
+SendRate = Annotated[
+    str | None,
+    typer.Option(
+        help="Per sending mailbox, e.g. 30/min or 2000/day; none: no limit. "
+        "Default: the provider's documented limit (Microsoft 365, Gmail), else none"
+    ),
+]
+RecipientsPerDay = Annotated[
+    int | None,
+    typer.Option(help="Per sending mailbox in any 24 hours; 0: no limit. Default: the provider's"),
+]
 
 
 @app.command()
@@ -35,6 +47,8 @@ def add(
     max_connections: Annotated[
         int, typer.Option(help="Connections a worker may hold for one login (IDLE + fetches)")
     ] = servers.DEFAULT_MAX_CONNECTIONS,
+    send_rate: SendRate = None,
+    recipients_per_day: RecipientsPerDay = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a server."""
@@ -50,6 +64,8 @@ def add(
         verify_tls=not no_verify_tls,
         provider_domains=tuple(provider_domain or ()),
         max_connections=max_connections,
+        send_rate=send_rate,
+        recipients_per_day=recipients_per_day,
     )
     with database() as db:
         data = present.server(servers.add(db, OPERATOR, spec))
@@ -63,19 +79,43 @@ def add(
 @app.command()
 def edit(
     name: str,
+    new_name: Annotated[str | None, typer.Option("--name", help="Rename the server")] = None,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    security: Annotated[str | None, typer.Option(help="tls, starttls or none")] = None,
+    connect_timeout: Annotated[float | None, typer.Option(help="Seconds")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds for each operation")] = None,
+    login_format: Annotated[str | None, typer.Option()] = None,
+    verify_tls: Annotated[bool | None, typer.Option("--verify-tls/--no-verify-tls")] = None,
+    send_rate: SendRate = None,
+    recipients_per_day: RecipientsPerDay = None,
     max_connections: Annotated[
         int | None,
         typer.Option(help="Connections a worker may hold for one login (IDLE + fetches)"),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change a server's settings; only the options given change."""
+    """Change a server; what is not given stays as it is."""
+    given: dict[str, Any] = {
+        "name": new_name,
+        "host": host,
+        "port": port,
+        "security": security,
+        "connect_timeout": connect_timeout,
+        "timeout": timeout,
+        "login_format": login_format,
+        "verify_tls": verify_tls,
+        "send_rate": send_rate,
+        "recipients_per_day": recipients_per_day,
+        "max_connections": max_connections,
+    }
     with database() as db:
-        server = servers.get(db, name)
-        if max_connections is not None:
-            server = servers.set_max_connections(db, OPERATOR, name, max_connections)
-        data = present.server(server)
-    emit(as_json, data, f"Server {data['name']}: at most {data['max_connections']} connections.")
+        spec = replace(
+            servers.spec_of(servers.get(db, name)),
+            **{k: v for k, v in given.items() if v is not None},
+        )
+        data = present.server(servers.update(db, OPERATOR, name, spec))
+    emit(as_json, data, f"Changed server {data['name']}.")
 
 
 @app.command("list")

@@ -14,7 +14,14 @@ import httpx
 
 from postroom.connectors.tls import client_context
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.errors import AnswerLost, MailServerError, TokenRejected, Transient, Unreachable
+from postroom.errors import (
+    AnswerLost,
+    MailServerError,
+    Throttled,
+    TokenRejected,
+    Transient,
+    Unreachable,
+)
 
 THROTTLED = (429, 503)
 MAX_RETRIES = 3  # throttled answers waited out per request before giving up for this round
@@ -65,11 +72,19 @@ class ApiClient:
         )
 
     def request(
-        self, method: str, url: str, *, allow: tuple[int, ...] = (), **kw: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        allow: tuple[int, ...] = (),
+        retries: int = MAX_RETRIES,
+        **kw: Any,
     ) -> httpx.Response:
-        """`allow`: statuses the caller handles itself (e.g. 404 for a message already gone)."""
+        """`allow`: statuses the caller handles itself (e.g. 404 for a message already gone).
+        `retries`: throttled answers waited out here; sending passes 0, so the outbox's
+        limiter, not a sleeping thread, waits for the provider."""
         target = url if url.startswith("https://") else self.base + url
-        for attempt in range(MAX_RETRIES + 1):
+        for attempt in range(retries + 1):
             try:
                 response = self.http.request(method, target, **kw)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -81,10 +96,11 @@ class ApiClient:
             if response.status_code not in THROTTLED:
                 break
             wait = retry_after(response)
-            if attempt == MAX_RETRIES or wait > MAX_WAIT:
-                raise Transient(
+            if attempt == retries or wait > MAX_WAIT:
+                raise Throttled(
                     f"{self.service} is throttling ({response.status_code}); "
-                    f"it asked to wait {wait:.0f} s."
+                    f"it asked to wait {wait:.0f} s.",
+                    retry_after=wait,
                 )
             self.sleep(wait)
         if response.status_code == 401:

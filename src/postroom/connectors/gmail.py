@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
@@ -119,7 +120,21 @@ class GmailConnector:
 
     def send(self, raw: bytes, recipients: Sequence[str]) -> None:
         encoded = base64.urlsafe_b64encode(with_bcc(raw, recipients)).decode()
-        self.api.request("POST", USER + "/messages/send", json={"raw": encoded})
+        self.api.request("POST", USER + "/messages/send", json={"raw": encoded}, retries=0)
+
+    # ------------------------------------------------------------ push (users.watch)
+
+    def watch(self, topic: str, folder: str) -> tuple[str, datetime]:
+        """Gmail publishes a change of this label to the Cloud Pub/Sub topic; the watch lasts
+        7 days. Returns the history id it starts from and when it expires."""
+        label = "INBOX" if folder.upper() == "INBOX" else self._label_id(folder)
+        body = {"topicName": topic, "labelIds": [label], "labelFilterBehavior": "INCLUDE"}
+        answer = self.api.request("POST", USER + "/watch", json=body).json()
+        expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
+        return str(answer["historyId"]), expires
+
+    def stop(self) -> None:
+        self.api.request("POST", USER + "/stop")
 
     def close(self) -> None:
         self.api.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
@@ -31,6 +32,7 @@ def folder_name(folder: str) -> str:
 class GraphConnector:
     def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
         self.api = ApiClient(endpoint, credentials, "Microsoft Graph")
+        self.login = credentials.login
         self.user = f"/v1.0/users/{quote(credentials.login)}"
         self.folder_ids: dict[str, str] = {}
 
@@ -111,7 +113,50 @@ class GraphConnector:
             f"{self.user}/sendMail",
             content=base64.b64encode(with_bcc(raw, recipients)),
             headers={"Content-Type": "text/plain"},
+            retries=0,
         )
+
+    # ------------------------------------------------ change notifications (push)
+
+    def subscribe(
+        self, folder: str, notification_url: str, client_state: str, expires: datetime
+    ) -> tuple[str, datetime]:
+        """A subscription to new messages in the folder. Graph first POSTs a validationToken
+        to the URL, which must echo it within 10 s; only then does this call answer."""
+        body = {
+            "changeType": "created",
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": notification_url,
+            "resource": f"users/{self.login}/mailFolders('{folder_name(folder)}')/messages",
+            "expirationDateTime": _iso(expires),
+            "clientState": client_state,
+        }
+        made = self.api.request("POST", "/v1.0/subscriptions", json=body).json()
+        return str(made["id"]), _parse(made["expirationDateTime"])
+
+    def renew(self, subscription_id: str, expires: datetime) -> datetime | None:
+        """A later expiry (also what reauthorization needs); None when Graph no longer has it."""
+        response = self.api.request(
+            "PATCH",
+            f"/v1.0/subscriptions/{quote(subscription_id)}",
+            json={"expirationDateTime": _iso(expires)},
+            allow=(404,),
+        )
+        if response.status_code == 404:
+            return None
+        return _parse(response.json()["expirationDateTime"])
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        self.api.request("DELETE", f"/v1.0/subscriptions/{quote(subscription_id)}", allow=(404,))
 
     def close(self) -> None:
         self.api.close()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _parse(text: str) -> datetime:
+    """Graph's 2026-12-09T03:00:00.0000000Z (seven digits, which Python does not read)."""
+    return datetime.fromisoformat(text.rstrip("Z").split(".")[0]).replace(tzinfo=UTC)

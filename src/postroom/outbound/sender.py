@@ -23,6 +23,7 @@ class Outcome:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)  # 5xx: permanent
     deferred: dict[str, tuple[int, str]] = field(default_factory=dict)  # 4xx: try again
     uncertain: str | None = None  # the answer to DATA was lost: it may have been delivered
+    retry_after: float | None = None  # a mail API said 429: seconds it asked us to wait
 
 
 def _text(message: bytes | str) -> str:
@@ -138,7 +139,10 @@ def _one_by_one(
 def _abandon(client: smtplib.SMTP, data: _Reply) -> None:
     """Leave a transaction that will not be sent. A server that answered DATA with 354 anyway
     (it accepted no recipient, so it can deliver nothing) waits for the end of data first."""
-    if data[0] == 354:
-        client.send(b".\r\n")
-        client.getreply()
-    client.rset()
+    try:
+        if data[0] == 354:
+            client.send(b".\r\n")
+            client.getreply()
+        client.rset()
+    except (smtplib.SMTPServerDisconnected, OSError):
+        pass  # a server that closed after its 421: the answer is already in hand

@@ -12,7 +12,14 @@ from sqlalchemy import Engine
 from postroom.connectors.registry import API_SENDERS, open_api_sender
 from postroom.connectors.smtp import open_smtp
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.errors import AnswerLost, AuthFailed, PostroomError, Transient, Unreachable
+from postroom.errors import (
+    AnswerLost,
+    AuthFailed,
+    PostroomError,
+    Throttled,
+    Transient,
+    Unreachable,
+)
 from postroom.outbound.sender import Outcome
 from postroom.services import tokens
 
@@ -58,6 +65,8 @@ def send_through_api(
         tokens.with_renewal(engine, mailbox_id, credentials, attempt)
     except AnswerLost as exc:
         return Outcome(uncertain=str(exc))
+    except Throttled as exc:  # the outbox's limiter waits, and slows this mailbox down
+        return Outcome(deferred={a: (429, str(exc)) for a in pending}, retry_after=exc.retry_after)
     except (Transient, Unreachable, AuthFailed) as exc:  # wait: throttled, down, or signed out
         return Outcome(deferred={a: (0, str(exc)) for a in pending})
     except PostroomError as exc:

@@ -6,6 +6,10 @@ machines share the table; a lease that expires (the worker died) puts the row ba
 the worker had already reached the end of DATA: then it may have been delivered, and it waits
 as "uncertain" for a person instead of being sent twice.
 
+Providers' limits (services/send_limits.py) are counted at claim: an email past its mailbox's
+limit goes back as "deferred" with the time it may go. A "slow down" answer (outbound/limits.py)
+pauses the mailbox and defers the rest of its group the same way; neither is ever a failure.
+
 Speed comes from writing little: rows are loaded in bulk, and each email's outcome is
 committed together with the next email's end-of-DATA marker, one commit an email. With
 `POSTROOM_SEND_WINDOW` above 1, one commit marks that many emails at once: after a crash,
@@ -32,15 +36,24 @@ from postroom.config import get_settings
 from postroom.connectors.server_words import words
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import AuthFailed, InvalidInput, Misconfigured, PostroomError
+from postroom.outbound.limits import is_throttle, throttle_in
 from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
-from postroom.services import cloud_sending, connections, events, health, sent_copies
+from postroom.services import (
+    cloud_sending,
+    connections,
+    events,
+    health,
+    send_limits,
+    sent_copies,
+)
 from postroom.services.credentials import credentials_of
 from postroom.services.servers import endpoint_of
 from postroom.storage import leased_queue
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow
 
+WAITING = ("queued", "deferred")  # "deferred": waited for the provider's limit
 LEASE = timedelta(minutes=5)
 CLAIM_BATCH = 500
 PREFETCH_BYTES = 8 * 1024 * 1024  # emails read ahead: one query for many small ones
@@ -52,6 +65,7 @@ class FlushResult:
     deferred: int = 0
     failed: int = 0
     uncertain: int = 0
+    waiting: int = 0  # held back for the provider's limit: deferred, not failed
     copied: int = 0  # copies appended to IMAP Sent folders
     errors: list[str] = field(default_factory=list)
 
@@ -61,6 +75,7 @@ class FlushResult:
             "deferred": self.deferred,
             "failed": self.failed,
             "uncertain": self.uncertain,
+            "waiting": self.waiting,
             "copied": self.copied,
             "errors": self.errors,
         }
@@ -97,7 +112,7 @@ def flush_once(engine: Engine, *, retry_now: bool = False) -> FlushResult:
     result = FlushResult()
     sweep(engine)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    claimed = _claim(engine, owner, utcnow(), retry_now)
+    claimed = _claim(engine, owner, utcnow(), retry_now, result)
     groups: dict[_Route, list[_Claimed]] = defaultdict(list)
     journal = _Journal(engine, result)
     with unit_of_work(engine) as db:
@@ -151,14 +166,16 @@ def sweep(engine: Engine, now: datetime | None = None) -> None:
         )
 
 
-def _claim(engine: Engine, owner: str, now: datetime, retry_now: bool) -> list[_Claimed]:
-    due = select(OutboxItem.id).where(OutboxItem.state == "queued")
+def _claim(
+    engine: Engine, owner: str, now: datetime, retry_now: bool, result: FlushResult
+) -> list[_Claimed]:
+    due = select(OutboxItem.id).where(OutboxItem.state.in_(WAITING))
     if not retry_now:
         due = due.where(OutboxItem.next_attempt_at <= now)
     with engine.begin() as connection:
         until = now + LEASE
         if not leased_queue.take(
-            connection, OutboxItem, due, waiting="queued", taken="sending",
+            connection, OutboxItem, due, waiting=WAITING, taken="sending",
             owner=owner, until=until, limit=CLAIM_BATCH,
         ):  # fmt: skip
             return []
@@ -199,7 +216,13 @@ def _claim(engine: Engine, owner: str, now: datetime, retry_now: bool) -> list[_
         )
         for item_id, address, status in recipients:
             claimed[item_id].statuses[address] = status
-    return list(claimed.values())
+        wanted = [
+            send_limits.Wanted(i.id, i.mailbox_id, len(i.pending), i.deadline_at)
+            for i in claimed.values()
+        ]
+        waiting = send_limits.grant(connection, wanted, now)
+    result.waiting += len(waiting)
+    return [item for item in claimed.values() if item.id not in waiting]
 
 
 def _route(db: Session, connection_id: int | None, mailbox_id: int | None) -> _Route:
@@ -229,6 +252,8 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
             journal.engine, route.endpoint, route.credentials, route.mailbox_id
         )
     except PostroomError as exc:
+        if _throttled_at_greeting(route, items, exc, journal):
+            return
         journal.result.errors.append(str(exc))
         permanent = isinstance(exc, Misconfigured)  # a person must fix it: retrying cannot
         for item in items:
@@ -262,6 +287,8 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
                 for rest in items[index:]:
                     journal.settle(rest, Outcome(deferred={a: (0, error) for a in rest.pending}))
                 return
+            if _throttled(route, items[index:], outcome, journal):
+                return
             journal.settle(item, outcome)
             if outcome.uncertain:  # the session is broken: the rest go back to the queue
                 error = "not sent: the SMTP session broke on an earlier email"
@@ -291,9 +318,49 @@ def _send_through_api(route: _Route, items: list[_Claimed], journal: _Journal) -
                 journal.raw.pop(item.id),
                 partial(journal.mark, item.id),
             )
+            if _throttled(route, items[index:], outcome, journal):
+                return
             journal.settle(item, outcome)
     finally:
         journal.commit()
+
+
+def _throttled(route: _Route, rest: list[_Claimed], outcome: Outcome, journal: _Journal) -> bool:
+    """The provider said "slow down" for the first of `rest`: pause the mailbox, and this and
+    the rest of its group wait ("deferred") until the pause ends. True when it did."""
+    answer = throttle_in(outcome)
+    if answer is None or outcome.uncertain:
+        return False
+    until = send_limits.throttled(journal.engine, route.mailbox_id, answer, outcome.retry_after)
+    why = f"the provider asked to slow down: {answer}"
+    first, *others = rest
+    waiting = {a: detail for a, detail in (outcome.refused | outcome.deferred).items()}
+    journal.settle(
+        first, Outcome(accepted=outcome.accepted, deferred=waiting), waiting=(until, why)
+    )
+    for item in others:
+        journal.wait(item, until, why)
+    return True
+
+
+def _throttled_at_greeting(
+    route: _Route, items: list[_Claimed], exc: PostroomError, journal: _Journal
+) -> bool:
+    """A server that refuses the session with a "slow down" (421 4.7.0 at the greeting, as
+    Exchange does past its connection rate): the whole group waits, nothing is attempted."""
+    cause = exc.__cause__
+    if not isinstance(cause, smtplib.SMTPResponseException):
+        return False
+    detail = cause.smtp_error
+    text = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+    answer = f"{cause.smtp_code} {text}"
+    if not is_throttle(cause.smtp_code, answer):
+        return False
+    until = send_limits.throttled(journal.engine, route.mailbox_id, answer, None)
+    for item in items:
+        journal.wait(item, until, f"the provider asked to slow down: {answer}")
+    journal.commit()
+    return True
 
 
 class _Journal:
@@ -347,7 +414,17 @@ class _Journal:
         self.marked.update(ids)
         self.window = []
 
-    def settle(self, item: _Claimed, outcome: Outcome) -> None:
+    def wait(self, item: _Claimed, until: datetime, why: str) -> None:
+        """Not tried: it waits for the provider's limit, no attempt counted."""
+        values = send_limits.wait_values(item.id, until, why, item.deadline_at, utcnow())
+        values["data_sent_at"] = None  # a send window may have marked it with the one before
+        self.items.append(values)
+        self.result.waiting += 1
+
+    def settle(
+        self, item: _Claimed, outcome: Outcome, waiting: tuple[datetime, str] | None = None
+    ) -> None:
+        """`waiting`: the provider throttled this email; it waits until then, never fails."""
         now = utcnow()
         errors = []
         for address in item.statuses:
@@ -375,6 +452,11 @@ class _Journal:
         if outcome.uncertain:  # the marker stays: the sweeper and people see why
             values.update(state="uncertain", last_error=outcome.uncertain)
             self.result.uncertain += 1
+        elif pending and waiting is not None:
+            until, why = waiting
+            values |= send_limits.wait_values(item.id, until, why, item.deadline_at, now)
+            values["data_sent_at"] = None
+            self.result.waiting += 1
         elif pending and now < item.deadline_at:
             values.update(
                 state="queued", next_attempt_at=next_attempt(now, attempts), data_sent_at=None

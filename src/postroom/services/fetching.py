@@ -12,7 +12,7 @@ import logging
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
@@ -33,7 +33,7 @@ from postroom.errors import (
     Transient,
 )
 from postroom.inbound.pipeline import BatchResult, ingest
-from postroom.services import after_import, bounces, events, health, quarantine, tokens
+from postroom.services import after_import, bounces, events, health, push, quarantine, tokens
 from postroom.services.acknowledgements import Acknowledger
 from postroom.services.credentials import credentials_of
 from postroom.services.servers import endpoint_of
@@ -83,6 +83,7 @@ class MailboxRun:
     error: str | None = None
     failure: str | None = None  # the error's code: "auth-failed", "transient", "unreachable"
     login_delay: int | None = None  # seconds the server wants between logins (POP3 CAPA)
+    started_at: datetime = field(default_factory=utcnow)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -400,6 +401,14 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
             mailbox.login_delay = run.login_delay
         _schedule(mailbox, run)
         mailbox.warning = after_import.warning(db, mailbox)
+        if run.ok:  # under push the poll is a slower safety net; a push during the run wins
+            if push.notified_since(db, mailbox_id, run.started_at):
+                mailbox.next_poll_at = utcnow()
+            else:
+                interval = max(
+                    push.poll_interval(db, mailbox), timedelta(seconds=mailbox.login_delay or 0)
+                )
+                mailbox.next_poll_at = utcnow() + interval * random.uniform(0.9, 1.1)
         events.mailbox_state_changed(db, mailbox, before)
 
 

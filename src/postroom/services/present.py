@@ -6,6 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import object_session
+
+from postroom.connectors.test_connection import Report
+from postroom.outbound.limits import Rate
 from postroom.storage.models import (
     ApiToken,
     AuditEntry,
@@ -18,6 +22,7 @@ from postroom.storage.models import (
     WebhookDelivery,
     WebhookSubscription,
     Workflow,
+    aware,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +45,10 @@ def server(row: Server) -> dict[str, Any]:
         "verify_tls": row.verify_tls,
         "provider_domains": list(row.provider_domains or []),
         "max_connections": row.max_connections,
+        "send_rate": str(Rate(row.send_rate, row.send_rate_seconds or 60))
+        if row.send_rate
+        else None,
+        "recipients_per_day": row.recipients_per_day,
     }
 
 
@@ -115,11 +124,37 @@ def mailbox(row: Mailbox) -> dict[str, Any]:
             "last_error_at": _when(row.send_error_at),
             "last_success_at": _when(row.send_success_at),
         },
+        "push": _push(row),
     }
 
 
 def _when(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def _push(row: Mailbox) -> dict[str, Any] | None:
+    """Graph and Gmail mailboxes: pushed, or polled and why."""
+    from postroom.services import push
+
+    session = object_session(row)
+    server = row.incoming_server
+    if session is None or server is None or server.protocol not in push.PUSHED:
+        return None
+    return push.status(session, row.id) or {
+        "state": "polling",
+        "reason": "push is set up by the workers (postroom serve or postroom worker).",
+        "expires_at": None,
+        "notified_at": None,
+    }
+
+
+def push_line(push: dict[str, Any] | None) -> str | None:
+    """One line for a person: pushed until when, or polled and why."""
+    if push is None:
+        return None
+    if push["state"] == "active":
+        return f"on (renewed before {push['expires_at']})"
+    return f"off, polled: {push['reason']}"
 
 
 def user(row: User) -> dict[str, Any]:
@@ -158,7 +193,11 @@ def outbox_item(row: OutboxItem) -> dict[str, Any]:
         "sender": row.sender,
         "subject": row.subject,
         "attempts": row.attempts,
-        "next_attempt_at": row.next_attempt_at.isoformat() if row.state == "queued" else None,
+        "next_attempt_at": (
+            aware(row.next_attempt_at).isoformat() if row.state in ("queued", "deferred") else None
+        ),
+        "wait_reason": row.wait_reason if row.state == "deferred" else None,
+        "waiting": waiting(row),
         "last_error": row.last_error,
         "request": row.request_id,
         "sent_copy": row.sent_copy,
@@ -168,6 +207,14 @@ def outbox_item(row: OutboxItem) -> dict[str, Any]:
             for r in row.recipients
         ],
     }
+
+
+def waiting(row: OutboxItem) -> str | None:
+    """The line a person reads for an email held back by its provider's limit."""
+    if row.state != "deferred":
+        return None
+    at = aware(row.next_attempt_at).astimezone().strftime("%H:%M")
+    return f"waiting for the provider's limit: next at {at} ({row.wait_reason})"
 
 
 def candidate(item: Candidate) -> dict[str, Any]:

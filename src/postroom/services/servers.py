@@ -18,6 +18,7 @@ from postroom.domain.settings import (
     Security,
 )
 from postroom.errors import Conflict, InvalidInput, NotFound
+from postroom.outbound import limits
 from postroom.services import audit, in_use
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, Provider, ProviderServer, Server
@@ -51,6 +52,10 @@ class ServerSpec:
     verify_tls: bool = True
     provider_domains: tuple[str, ...] = ()
     max_connections: int | None = None  # None: the default (10), or unchanged on an edit
+    # Sending limits per sending mailbox. None: the provider's documented default (Microsoft
+    # 365, Gmail), or no limit for other hosts; "none" / 0: no limit.
+    send_rate: str | None = None
+    recipients_per_day: int | None = None
 
 
 DEFAULT_MAX_CONNECTIONS = 10
@@ -64,6 +69,19 @@ def _max_connections(value: int) -> int:
             field="max_connections",
         )
     return value
+
+
+def _limits(spec: ServerSpec, host: str) -> limits.Limits:
+    known = limits.defaults_for(host)
+    rate = known.rate if spec.send_rate is None else limits.parse_rate(spec.send_rate)
+    per_day = known.recipients_per_day
+    if spec.recipients_per_day is not None:
+        if spec.recipients_per_day < 0:
+            raise InvalidInput(
+                "Recipients a day is a count: 0 for no limit.", field="recipients_per_day"
+            )
+        per_day = spec.recipients_per_day or None
+    return limits.Limits(rate, per_day)
 
 
 def checked(spec: ServerSpec) -> Server:
@@ -82,6 +100,7 @@ def checked(spec: ServerSpec) -> Server:
         validate.port(spec.port) if spec.port is not None else DEFAULT_PORTS[(protocol, security)]
     )
     domains = [validate.hostname(d) for d in spec.provider_domains]
+    sending = _limits(spec, host)
     return Server(
         name=validate.name(spec.name, "server name"),
         protocol=protocol.value,
@@ -93,7 +112,12 @@ def checked(spec: ServerSpec) -> Server:
         login_format=validate.choice(LoginFormat, spec.login_format, "login format").value,
         verify_tls=spec.verify_tls,
         provider_domains=domains,
-        max_connections=_max_connections(spec.max_connections or DEFAULT_MAX_CONNECTIONS),
+        max_connections=_max_connections(
+            DEFAULT_MAX_CONNECTIONS if spec.max_connections is None else spec.max_connections
+        ),
+        send_rate=sending.rate.count if sending.rate else None,
+        send_rate_seconds=sending.rate.seconds if sending.rate else None,
+        recipients_per_day=sending.recipients_per_day,
     )
 
 
@@ -119,6 +143,9 @@ EDITABLE = (
     "login_format",
     "verify_tls",
     "provider_domains",
+    "send_rate",
+    "send_rate_seconds",
+    "recipients_per_day",
 )
 
 
@@ -146,13 +173,26 @@ def update(db: Session, actor: Actor, name: str, spec: ServerSpec) -> Server:
     return server
 
 
-def set_max_connections(db: Session, actor: Actor, name: str, limit: int) -> Server:
-    """The cap on connections a worker holds for one login on this server (IDLE + fetches)."""
-    actor.require_admin("change servers")
-    server = get(db, name)
-    server.max_connections = _max_connections(limit)
-    audit.record(db, actor, "server.changed", server.name, max_connections=limit)
-    return server
+def spec_of(server: Server) -> ServerSpec:
+    """The spec a stored server was made from, for an edit that changes a few fields."""
+    rate = (
+        limits.Rate(server.send_rate, server.send_rate_seconds or 60) if server.send_rate else None
+    )
+    return ServerSpec(
+        name=server.name,
+        protocol=server.protocol,
+        host=server.host,
+        port=server.port,
+        security=server.security,
+        connect_timeout=server.connect_timeout,
+        timeout=server.timeout,
+        login_format=server.login_format,
+        verify_tls=server.verify_tls,
+        provider_domains=tuple(server.provider_domains or ()),
+        send_rate=str(rate) if rate else "none",
+        recipients_per_day=server.recipients_per_day or 0,
+        max_connections=server.max_connections,
+    )
 
 
 def get(db: Session, name: str) -> Server:

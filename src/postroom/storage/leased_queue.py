@@ -21,7 +21,7 @@ def take(
     table: Queue,
     due: Select[int],
     *,
-    waiting: str,
+    waiting: str | tuple[str, ...],
     taken: str,
     owner: str,
     until: datetime,
@@ -32,9 +32,10 @@ def take(
     ids = list(connection.scalars(due.order_by(table.id).limit(limit)))
     if not ids:
         return False
+    states = (waiting,) if isinstance(waiting, str) else waiting
     connection.execute(
         update(table)
-        .where(table.id.in_(ids), table.state == waiting)
+        .where(table.id.in_(ids), table.state.in_(states))
         .values(state=taken, lease_owner=owner, lease_until=until)
     )
     return True

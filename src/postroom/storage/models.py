@@ -78,6 +78,12 @@ class Server(Base):
     # Connections one worker may hold to this server for one login (IDLE and fetches together);
     # Dovecot's mail_max_userip_connections is 10 by default.
     max_connections: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # The provider's sending limits, applied to each mailbox that sends through this server:
+    # at most send_rate emails every send_rate_seconds, and recipients_per_day recipients in
+    # any 24 hours from the first. Null: no limit.
+    send_rate: Mapped[int | None] = mapped_column(Integer)
+    send_rate_seconds: Mapped[int | None] = mapped_column(Integer)
+    recipients_per_day: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -379,13 +385,16 @@ class OutboxItem(Base):
     # The copy in the mailbox's IMAP Sent folder: null (none wanted), "pending", "done", "failed".
     sent_copy: Mapped[str | None] = mapped_column(String(20))
     sent_copy_error: Mapped[str | None] = mapped_column(Text)
-    # queued -> sending -> sent | failed | bounced; "uncertain" when the process died between
+    # queued -> sending -> sent | failed | bounced; "deferred" (waits for the provider's limit,
+    # then is taken like "queued"); "uncertain" when the process died between
     # the end of DATA and the server's answer: it may have been delivered, so it is not resent.
     state: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Why a "deferred" item waits (the provider's limit, or its throttling): never a failure.
+    wait_reason: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     data_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -582,3 +591,39 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     subscription: Mapped[WebhookSubscription] = relationship(lazy="joined")
+
+
+class SendLimit(Base):
+    """What one sending mailbox has used of its server's limits, and how long the provider
+    asked it to slow down. Shared by every worker: a claim locks and counts it atomically."""
+
+    __tablename__ = "send_limits"
+
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("mailboxes.id", ondelete="CASCADE"), unique=True
+    )
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_count: Mapped[int] = mapped_column(Integer, default=0)
+    day_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    day_recipients: Mapped[int] = mapped_column(Integer, default=0)
+    paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tight_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_throttle: Mapped[str | None] = mapped_column(Text)  # the provider's answer
+
+
+class PushSubscription(Base):
+    """A cloud mailbox's push channel: a Graph change-notification subscription or a Gmail
+    watch. "active" while the provider notifies us; "polling" with the reason otherwise."""
+
+    __tablename__ = "push_subscriptions"
+
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("mailboxes.id", ondelete="CASCADE"), unique=True
+    )
+    provider: Mapped[str] = mapped_column(String(10))  # graph, gmail
+    state: Mapped[str] = mapped_column(String(20), default="polling")
+    external_id: Mapped[str | None] = mapped_column(String(300), index=True)  # Graph's id
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -38,7 +38,7 @@ from sqlalchemy import Engine, select, update
 from postroom.config import get_settings
 from postroom.domain.settings import Protocol
 from postroom.errors import LeaseLost, PostroomError
-from postroom.services import delivery, fetching, tokens, webhook_delivery
+from postroom.services import delivery, fetching, push, tokens, webhook_delivery
 from postroom.services.credentials import credentials_of
 from postroom.services.fetching import MailboxRun
 from postroom.services.servers import endpoint_of
@@ -457,6 +457,7 @@ class Scheduler:
     def _renew(self) -> None:
         try:
             tokens.renew_due(self.engine)
+            push.keep_up(self.engine)  # Graph subscriptions and Gmail watches
         except Exception:  # logged; a mailbox's own failure is already in its state
             log.exception("renewing OAuth2 tokens failed unexpectedly")
 

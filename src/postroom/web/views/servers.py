@@ -38,6 +38,8 @@ class ServerForm:
         login_format: Text = "address",
         verify_tls: Optional = None,
         provider_domains: Text = "",
+        send_rate: Text = "",
+        recipients_per_day: Text = "",
     ) -> None:
         self.values: dict[str, Any] = {
             "name": name,
@@ -50,6 +52,8 @@ class ServerForm:
             "login_format": login_format,
             "verify_tls": verify_tls or "",
             "provider_domains": provider_domains,
+            "send_rate": send_rate,
+            "recipients_per_day": recipients_per_day,
         }
 
     def spec(self) -> ServerSpec:
@@ -67,6 +71,8 @@ class ServerForm:
             provider_domains=tuple(
                 d.strip() for d in v["provider_domains"].split(",") if d.strip()
             ),
+            send_rate=v["send_rate"].strip() or None,  # blank: the provider's default
+            recipients_per_day=_number(v["recipients_per_day"], "recipients a day", int),
         )
 
 
@@ -165,6 +171,8 @@ def edit_server(request: Request, server: str, db: Db, caller: CallerDep) -> Res
     values = present.server(row)
     values["provider_domains"] = ", ".join(values["provider_domains"])
     values["verify_tls"] = "on" if values["verify_tls"] else ""
+    values["send_rate"] = values["send_rate"] or "none"  # blank would mean the default
+    values["recipients_per_day"] = values["recipients_per_day"] or 0
     values = {k: "" if v is None else v for k, v in values.items()}
     users_of = [m.address for m in servers.users_of(db, row)]
     return render(
