@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Seconds a webhook receiver has to accept the connection, and then to answer.
     webhook_connect_timeout: float = 5.0
     webhook_timeout: float = 10.0
+    metrics_public: bool = False  # /metrics without a token: only behind a trusted network
+    doctor_within_days: int = 14  # what the daily doctor warns about, ahead of time
 
     @property
     def resolved_database_url(self) -> str:

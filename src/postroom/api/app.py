@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from postroom.api import oauth, problems
+from postroom.api import metrics, oauth, problems
+from postroom.api.http_metrics import HttpMetrics
 from postroom.api.v1 import router as api_v1
 from postroom.storage.db import default_engine
 from postroom.web import views
@@ -50,7 +51,10 @@ def create_app(workers: bool = True) -> FastAPI:
         return {"status": "ok", "database": "ok"}
 
     app.include_router(api_v1)
+    app.include_router(metrics.router)
+    app.include_router(metrics.tokens)
     for router in views.routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(HttpMetrics)
     return app

@@ -18,6 +18,7 @@ from postroom.cli import (
     outbound,
     retention,
     servers,
+    tokens,
     users,
     webhooks,
     workflows,
@@ -50,6 +51,7 @@ app.command()(outbound.send)
 app.add_typer(discovery_cli.provider_app, name="provider")
 app.command()(discovery_cli.discover)
 app.add_typer(webhooks.app, name="webhook")
+app.add_typer(tokens.app, name="token")
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -82,9 +84,14 @@ def serve(
     import uvicorn
 
     from postroom.api.app import create_app
+    from postroom.metrics import process
 
+    process.enable(get_settings().data_dir)  # before any metric exists: workers share it
     migrate.upgrade()
-    uvicorn.run(create_app(), host=host, port=port, log_level=get_settings().log_level.lower())
+    try:
+        uvicorn.run(create_app(), host=host, port=port, log_level=get_settings().log_level.lower())
+    finally:
+        process.forget_this_process()
 
 
 @app.command()
@@ -93,9 +100,11 @@ def worker() -> None:
     import signal
     import threading
 
+    from postroom.metrics import process
     from postroom.storage.db import default_engine
     from postroom.workers.scheduler import Scheduler
 
+    process.enable(get_settings().data_dir)  # `serve` on this host reports our counters
     migrate.upgrade()
     scheduler = Scheduler(default_engine())
     stop = threading.Event()
@@ -104,6 +113,7 @@ def worker() -> None:
     scheduler.start()
     stop.wait()
     scheduler.stop()
+    process.forget_this_process()
 
 
 def run() -> None:

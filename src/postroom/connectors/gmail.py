@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
@@ -78,9 +79,14 @@ class GmailConnector:
             url = f"{USER}/messages/{key.split(':', 1)[1]}"
             response = self.api.request("GET", url, params={"format": "raw"}, allow=(404,))
             if response.status_code != 404:
-                raw = response.json()["raw"]
+                body = response.json()
+                raw = body["raw"]
                 found.append(
-                    RemoteMessage(key, base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+                    RemoteMessage(
+                        key,
+                        base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)),
+                        _arrival(body.get("internalDate")),
+                    )
                 )
         return found
 
@@ -123,3 +129,11 @@ class GmailConnector:
 
     def close(self) -> None:
         self.api.close()
+
+
+def _arrival(millis: object) -> datetime | None:
+    """Gmail's internalDate: when the message reached the mailbox, in epoch milliseconds."""
+    try:
+        return datetime.fromtimestamp(int(str(millis)) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None

@@ -26,6 +26,14 @@ def imap_key(folder: str, validity: int, uid: int) -> str:
     return f"imap:{folder}:{validity}:{uid}"
 
 
+def _arrival(value: object) -> datetime | None:
+    """INTERNALDATE, when the server put the message in the folder; imapclient gives it
+    naive in local time unless normalisation is off, so an aware value is kept as it is."""
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.astimezone()
+
+
 def uid_of(key: str) -> int:
     return int(key.rsplit(":", 1)[1])
 
@@ -102,11 +110,17 @@ class ImapConnector:
         with self._session():
             for start in range(0, len(keys), FETCH_CHUNK):
                 uids = [uid_of(k) for k in keys[start : start + FETCH_CHUNK]]
-                response = self.client.fetch(uids, ["BODY.PEEK[]"])
+                response = self.client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])
                 for uid in uids:
                     data = response.get(uid)
                     if data is not None and b"BODY[]" in data:
-                        found.append(RemoteMessage(f"{prefix}:{uid}", bytes(data[b"BODY[]"])))
+                        found.append(
+                            RemoteMessage(
+                                f"{prefix}:{uid}",
+                                bytes(data[b"BODY[]"]),
+                                _arrival(data.get(b"INTERNALDATE")),
+                            )
+                        )
         return found
 
     def acknowledge(self, keys: Sequence[str], action: AfterImport) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from postroom.config import get_settings
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import AuthFailed, InvalidInput, PostroomError
+from postroom.metrics import events as metrics
 from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
 from postroom.services import cloud_sending, connections, events, sent_copies
@@ -120,6 +121,14 @@ def flush_once(engine: Engine, *, retry_now: bool = False) -> FlushResult:
             _send_group(route, items, journal)
     finally:
         journal.close()
+    metrics.send_attempts(
+        {
+            "sent": result.sent,
+            "deferred": result.deferred,
+            "failed": result.failed,
+            "uncertain": result.uncertain,
+        }
+    )
     copies = sent_copies.copy_pending(engine)
     result.copied += copies.copied
     result.errors += copies.errors

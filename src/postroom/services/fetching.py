@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -23,6 +24,7 @@ from postroom.connectors.registry import open_receiver
 from postroom.domain.settings import MailboxState
 from postroom.errors import AuthFailed, NeedsReconnect, NotFound, PostroomError, TokenRejected
 from postroom.inbound.pipeline import BatchResult, ingest
+from postroom.metrics import events as metrics
 from postroom.services import bounces, events, tokens
 from postroom.services.acknowledgements import Acknowledger
 from postroom.services.connection_tests import credentials_of, endpoint_of
@@ -43,6 +45,7 @@ class MailboxRun:
     result: BatchResult = field(default_factory=BatchResult)
     error: str | None = None
     failure: str | None = None  # the error's code: "auth-failed", "transient", "unreachable"
+    protocol: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -110,10 +113,11 @@ def _known(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
 
 
 def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
+    started = time.perf_counter()
     with unit_of_work(engine) as db:
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None and mailbox.incoming_server is not None
-        run = MailboxRun(mailbox.address)
+        run = MailboxRun(mailbox.address, protocol=mailbox.incoming_server.protocol)
         endpoint = endpoint_of(mailbox.incoming_server)
         oauth = mailbox.oauth_app_id is not None
         credentials = None if oauth else credentials_of(mailbox, mailbox.incoming_server)
@@ -137,6 +141,16 @@ def fetch_mailbox(engine: Engine, mailbox_id: int) -> MailboxRun:
         run.ok, run.error, run.failure = False, str(exc), exc.code
         log.warning("fetching %s failed: %s", run.address, exc)
     _record(engine, mailbox_id, run)
+    metrics.fetch_run(
+        mailbox_id,
+        run.protocol,
+        "ok" if run.ok else run.failure or "failed",
+        time.perf_counter() - started,
+        run.fetched,
+        run.result.opened,
+        run.result.threaded,
+        dict(run.result.held_reasons),
+    )
     return run
 
 
@@ -169,18 +183,18 @@ def _fetch(
                 acknowledge = (
                     Acknowledger(db, mailbox, own) if Acknowledger.wanted(mailbox) else None
                 )
-                run.result.add(
-                    ingest(
-                        db,
-                        mailbox,
-                        fetched,
-                        own,
-                        on_open=acknowledge,
-                        on_bounce=partial(bounces.record, db),
-                        on_stored=partial(events.messages_stored, db),
-                    )
+                batch = ingest(
+                    db,
+                    mailbox,
+                    fetched,
+                    own,
+                    on_open=acknowledge,
+                    on_bounce=partial(bounces.record, db),
+                    on_stored=partial(events.messages_stored, db),
                 )
+                run.result.add(batch)
                 _advance(_cursor_row(db, mailbox), listing.cursor, keys)
+            metrics.delivered(run.protocol, batch.arrivals)  # committed: these are requests now
             connector.acknowledge([m.key for m in fetched], action)
             run.fetched += len(fetched)
         with unit_of_work(engine) as db:

@@ -16,6 +16,8 @@ from datetime import datetime
 from sqlalchemy import Engine, or_, select
 
 from postroom.domain.settings import MailboxState, Protocol
+from postroom.metrics import events as metrics
+from postroom.metrics.idle import connections_held
 from postroom.services import delivery, fetching, tokens, webhook_delivery
 from postroom.services.fetching import MailboxRun
 from postroom.storage.models import Mailbox, Server, utcnow
@@ -118,6 +120,7 @@ class Scheduler:
                 self._submit_webhooks()
                 self._submit_renewals()
                 self._submit_upkeep()
+                metrics.idle_connections(connections_held(self.idle))
                 wait = min(wait, OUTBOX_TICK)
             except Exception:  # the loop must outlive a database hiccup; it logs and retries
                 log.exception("the scheduler could not read the schedule")
