@@ -37,6 +37,15 @@ class HttpMetrics:
 
 
 def _template(scope: Scope) -> str:
-    route: Any = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) and path else "unmatched"
+    """The matched route's template, rebuilt from the path and its parameters (a nested
+    router's route knows only its own part of the path); unmatched paths share one label."""
+    if scope.get("route") is None:
+        return "unmatched"
+    params: dict[str, Any] = scope.get("path_params") or {}
+    by_value = {str(value): name for name, value in params.items()}
+    segments = str(scope.get("path", "")).split("/")
+    template = "/".join("{" + by_value[s] + "}" if s in by_value else s for s in segments)
+    for value, name in by_value.items():
+        if "/" in value:  # a {path:path} parameter spans segments
+            template = template.replace(value, "{" + name + "}")
+    return template

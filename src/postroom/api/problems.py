@@ -44,7 +44,7 @@ def problem(status: int, code: str, detail: str, **more: Any) -> JSONResponse:
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith("/api/") or request.url.path == "/metrics"
 
 
 def install(app: FastAPI) -> None:
