@@ -12,6 +12,7 @@ import typer
 
 from postroom.cli import discovery as discovery_cli
 from postroom.cli import (
+    doctor,
     inbound,
     mailboxes,
     oauth_apps,
@@ -52,6 +53,7 @@ app.add_typer(discovery_cli.provider_app, name="provider")
 app.command()(discovery_cli.discover)
 app.add_typer(webhooks.app, name="webhook")
 app.add_typer(tokens.app, name="token")
+app.command()(doctor.doctor)
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

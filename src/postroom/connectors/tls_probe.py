@@ -4,8 +4,10 @@ certificate and old protocol versions, because the point is to report them, not 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass
 
 from postroom.connectors.handshakes import HANDSHAKES
@@ -33,11 +35,11 @@ def _lenient_context() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    try:  # let OpenSSL speak TLS 1.0/1.1 so a server stuck there is reported, not missed
+    # Let OpenSSL speak TLS 1.0/1.1, so a server stuck there is reported, not missed.
+    with warnings.catch_warnings(), contextlib.suppress(ValueError, ssl.SSLError):
+        warnings.simplefilter("ignore", DeprecationWarning)
         context.minimum_version = ssl.TLSVersion.TLSv1
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    except (ValueError, ssl.SSLError):
-        pass
     return context
 
 
