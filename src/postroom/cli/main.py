@@ -13,6 +13,7 @@ import typer
 from postroom.cli import discovery as discovery_cli
 from postroom.cli import (
     doctor,
+    gaps,
     inbound,
     mailboxes,
     oauth_apps,
@@ -54,6 +55,8 @@ app.command()(discovery_cli.discover)
 app.add_typer(webhooks.app, name="webhook")
 app.add_typer(tokens.app, name="token")
 app.command()(doctor.doctor)
+mailboxes.app.command("check")(gaps.check)
+mailboxes.app.command("backfill")(gaps.backfill)
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -73,6 +73,11 @@ class GmailConnector:
         keys = [gmail_key(i) for i in reversed(ids)]  # Gmail lists newest first
         return Listing(keys, Cursor(cursor.folder, token=str(latest)))
 
+    def folder_status(self, folder: str) -> dict[str, int]:
+        """The account's messagesTotal (Gmail counts per account), for the gap check."""
+        body = self.api.request("GET", USER + "/profile").json()
+        return {"messages_total": int(body.get("messagesTotal", 0))}
+
     def fetch(self, keys: Sequence[str]) -> list[RemoteMessage]:
         found = []
         for key in keys:

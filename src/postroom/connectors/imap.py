@@ -123,6 +123,25 @@ class ImapConnector:
                         )
         return found
 
+    def folder_status(self, folder: str) -> dict[str, int]:
+        """What the server itself counts (STATUS MESSAGES UIDNEXT), for the gap check."""
+        with self._session():
+            status = self.client.folder_status(folder, [b"MESSAGES", b"UIDNEXT"])
+        return {"messages": int(status[b"MESSAGES"]), "uidnext": int(status[b"UIDNEXT"])}
+
+    def arrivals(self, keys: Sequence[str]) -> dict[str, datetime | None]:
+        """INTERNALDATE of each key still in the selected folder (no bodies are read)."""
+        found: dict[str, datetime | None] = {}
+        if not keys:
+            return found
+        prefix = keys[0].rsplit(":", 1)[0]
+        with self._session():
+            for start in range(0, len(keys), FETCH_CHUNK):
+                uids = [uid_of(k) for k in keys[start : start + FETCH_CHUNK]]
+                for uid, data in self.client.fetch(uids, ["INTERNALDATE"]).items():
+                    found[f"{prefix}:{uid}"] = _arrival(data.get(b"INTERNALDATE"))
+        return found
+
     def acknowledge(self, keys: Sequence[str], action: AfterImport) -> None:
         if not keys or action.kind is AfterImportKind.KEEP:
             return

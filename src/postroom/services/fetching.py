@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
-from postroom.connectors.base import AfterImport, Connector, Cursor
+from postroom.connectors.base import AfterImport, Connector, Cursor, Listing
 from postroom.connectors.registry import open_receiver
 from postroom.domain.settings import MailboxState
 from postroom.errors import AuthFailed, NeedsReconnect, NotFound, PostroomError, TokenRejected
@@ -98,7 +98,8 @@ def _cursor_row(db: Session, mailbox: Mailbox) -> FetchCursor:
     return row
 
 
-def _known(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
+def known_keys(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
+    """Which of these remote keys are stored for the mailbox."""
     known: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
@@ -164,39 +165,9 @@ def _fetch(
 ) -> None:
     """List, then per batch: fetch, commit, acknowledge; the provider's cursor is saved last,
     once every message it covers is committed."""
-    batch_size = get_settings().fetch_batch_size
     try:
         listing = connector.list_waiting(cursor, action)
-        with unit_of_work(engine) as db:
-            known = _known(db, mailbox_id, listing.keys)
-        leftovers = [k for k in listing.keys if k in known]
-        connector.acknowledge(leftovers, action)  # committed earlier, not yet acknowledged
-        run.acknowledged += len(leftovers)
-        waiting = [k for k in listing.keys if k not in known]
-        for start in range(0, len(waiting), batch_size):
-            keys = waiting[start : start + batch_size]
-            fetched = connector.fetch(keys)
-            with unit_of_work(engine) as db:
-                mailbox = db.get(Mailbox, mailbox_id)
-                assert mailbox is not None
-                own = _own_addresses(db)
-                acknowledge = (
-                    Acknowledger(db, mailbox, own) if Acknowledger.wanted(mailbox) else None
-                )
-                batch = ingest(
-                    db,
-                    mailbox,
-                    fetched,
-                    own,
-                    on_open=acknowledge,
-                    on_bounce=partial(bounces.record, db),
-                    on_stored=partial(events.messages_stored, db),
-                )
-                run.result.add(batch)
-                _advance(_cursor_row(db, mailbox), listing.cursor, keys)
-            metrics.delivered(run.protocol, batch.arrivals)  # committed: these are requests now
-            connector.acknowledge([m.key for m in fetched], action)
-            run.fetched += len(fetched)
+        take(engine, mailbox_id, run, connector, action, listing)
         with unit_of_work(engine) as db:
             mailbox = db.get(Mailbox, mailbox_id)
             assert mailbox is not None
@@ -208,6 +179,47 @@ def _fetch(
             connector.close()
         except PostroomError as exc:
             run.ok, run.error = False, str(exc)
+
+
+def take(
+    engine: Engine,
+    mailbox_id: int,
+    run: MailboxRun,
+    connector: Connector,
+    action: AfterImport,
+    listing: Listing,
+) -> None:
+    """Import the listed keys not stored yet, batch by batch, each committed before the
+    server is told; keys stored earlier are only acknowledged. Backfills use it too."""
+    batch_size = get_settings().fetch_batch_size
+    with unit_of_work(engine) as db:
+        known = known_keys(db, mailbox_id, listing.keys)
+    leftovers = [k for k in listing.keys if k in known]
+    connector.acknowledge(leftovers, action)  # committed earlier, not yet acknowledged
+    run.acknowledged += len(leftovers)
+    waiting = [k for k in listing.keys if k not in known]
+    for start in range(0, len(waiting), batch_size):
+        keys = waiting[start : start + batch_size]
+        fetched = connector.fetch(keys)
+        with unit_of_work(engine) as db:
+            mailbox = db.get(Mailbox, mailbox_id)
+            assert mailbox is not None
+            own = _own_addresses(db)
+            acknowledge = Acknowledger(db, mailbox, own) if Acknowledger.wanted(mailbox) else None
+            batch = ingest(
+                db,
+                mailbox,
+                fetched,
+                own,
+                on_open=acknowledge,
+                on_bounce=partial(bounces.record, db),
+                on_stored=partial(events.messages_stored, db),
+            )
+            run.result.add(batch)
+            _advance(_cursor_row(db, mailbox), listing.cursor, keys)
+        metrics.delivered(run.protocol, batch.arrivals)  # committed: these are requests now
+        connector.acknowledge([m.key for m in fetched], action)
+        run.fetched += len(fetched)
 
 
 def _advance(row: FetchCursor, cursor: Cursor, keys: list[str]) -> None:
