@@ -21,7 +21,7 @@ from postroom.metrics.idle import connections_held
 from postroom.services import delivery, fetching, tokens, webhook_delivery
 from postroom.services.fetching import MailboxRun
 from postroom.storage.models import Mailbox, Server, utcnow
-from postroom.workers import leases, maintenance
+from postroom.workers import leases, maintenance, periodic
 from postroom.workers.idle import IdleWatchers
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class Scheduler:
         self.lock = threading.Lock()
         self.on_run = on_run
         self.idle = IdleWatchers(engine, self.fetch_now) if idle else None
+        self.periodic = periodic.jobs()  # the daily gap check, the doctor's notices
         self.thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
 
     def start(self) -> None:
@@ -120,6 +121,8 @@ class Scheduler:
                 self._submit_webhooks()
                 self._submit_renewals()
                 self._submit_upkeep()
+                for job in self.periodic:
+                    job.submit_if_due(self.pool, self.engine, self.lock)
                 metrics.idle_connections(connections_held(self.idle))
                 wait = min(wait, OUTBOX_TICK)
             except Exception:  # the loop must outlive a database hiccup; it logs and retries
