@@ -6,7 +6,16 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from postroom.web.views import found, profile, servers, settings, signin, webhooks, work
+    from postroom.web.views import (
+        found,
+        observe,
+        profile,
+        servers,
+        settings,
+        signin,
+        webhooks,
+        work,
+    )
 
     return [
         signin.router,
@@ -16,4 +25,5 @@ def routers() -> list[APIRouter]:
         work.router,
         found.router,
         webhooks.router,
+        observe.router,
     ]
