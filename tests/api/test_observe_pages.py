@@ -73,5 +73,5 @@ def test_an_administrator_makes_a_metrics_token_under_my_profile_that_reads_metr
     assert "/profile/metrics-tokens" not in client.get("/profile/tokens").text
     refused = client.post("/profile/metrics-tokens", data={"csrf": csrf, "name": "mine"})
     assert refused.status_code == 403
-    assert "Only administrators may make metrics tokens" in refused.text
+    assert "Only administrators may" in refused.text
     assert client.get("/profile/metrics-tokens").status_code == 403
