@@ -93,12 +93,21 @@ def test_mail_read_by_a_person_before_postroom_fetched_it_is_a_gap_new_mail_is_n
     code, report = check(cli, user)
     assert code == 1
     assert (report["missing"], report["waiting"]) == (1, 1)  # the unread one: next fetch
+    assert report["unacknowledged"] == 0
     assert cli("fetch", "--once").code == 0
     assert subjects(cli) == ["Not fetched yet"]
 
     assert backfill(cli, user, LONG_AGO)["opened"] == 1
     assert subjects(cli) == ["Not fetched yet", "Read too early"]
     assert check(cli, user)[0] == 0
+    # stored, but the server was never told (a crash between the commit and the flag)
+    client = imaplib.IMAP4(dovecot.host, dovecot.imap_port)
+    client.login(user, dovecot.users[user])
+    client.select("INBOX")
+    client.store("2", "-FLAGS", "\\Seen")
+    client.logout()
+    code, report = check(cli, user)
+    assert (code, report["unacknowledged"], report["missing"]) == (0, 1, 0)
 
 
 def test_mail_older_than_the_mailbox_counts_only_when_asked_for(cli: Cli, dovecot: Dovecot) -> None:

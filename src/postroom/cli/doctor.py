@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import ensure_schema
 from postroom.cli.output import JsonFlag, emit
 from postroom.services import doctor as doctor_service
 from postroom.services.actors import OPERATOR
@@ -33,8 +33,7 @@ def doctor(
     as_json: JsonFlag = False,
 ) -> None:
     """What will stop working, per mailbox, connection and server, when, and the fix."""
-    with database():  # the schema is current before the doctor reads it
-        pass
+    ensure_schema()
     report = doctor_service.examine(default_engine(), OPERATOR, within, probe=probe)
     data = report.as_dict()
     emit(as_json, data, _text(data))

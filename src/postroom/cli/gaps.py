@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import ensure_schema
 from postroom.cli.output import JsonFlag, emit
 from postroom.errors import InvalidInput
 from postroom.services import gaps
@@ -50,8 +50,7 @@ def check(
     as_json: JsonFlag = False,
 ) -> None:
     """Compare the server with what postroom stored; exit 1 when mail is missing."""
-    with database():  # the schema is current
-        pass
+    ensure_schema()
     report = gaps.check(default_engine(), OPERATOR, address, _since(since))
     data = report.as_dict()
     emit(as_json, data, _check_text(data))
@@ -65,8 +64,7 @@ def backfill(
     as_json: JsonFlag = False,
 ) -> None:
     """Take the missing mail that arrived since DATE, through the normal pipeline."""
-    with database():
-        pass
+    ensure_schema()
     moment = _since(since)
     assert moment is not None
     data = gaps.backfill(default_engine(), OPERATOR, address, moment).as_dict()

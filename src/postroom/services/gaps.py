@@ -49,6 +49,7 @@ class GapReport:
     server_count: dict[str, int] = field(default_factory=dict)  # what the server says itself
     stored: int = 0  # of those on the server
     waiting: int = 0  # the next regular fetch takes these
+    unacknowledged: int = 0  # stored, and the next fetch only applies the after-import action
     missing: list[str] = field(default_factory=list)
     older: int = 0  # not stored, but from before `since`: not counted as missing
     since: datetime | None = None
@@ -61,6 +62,7 @@ class GapReport:
             "server_count": self.server_count,
             "stored": self.stored,
             "waiting": self.waiting,
+            "unacknowledged": self.unacknowledged,
             "missing": len(self.missing),
             "missing_keys": self.missing,
             "older": self.older,
@@ -152,6 +154,7 @@ def _compare(
     report.on_server = len(everything.keys)
     report.stored = len(known)
     report.waiting = len(waiting - known)
+    report.unacknowledged = len(waiting & known)
     candidates = [k for k in everything.keys if k not in known and k not in waiting]
     dates = _arrivals(connector, candidates) if candidates else {}
     for key in candidates:
