@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from postroom.services import events
 from postroom.services.doctor.checks.exchange_basic_auth import SMTP_BASIC_OFF
 from postroom.services.doctor.notify import notify
 from postroom.storage.db import default_engine, unit_of_work
 from postroom.storage.models import DoctorNotice, Mailbox, OutboxItem, WebhookDelivery
 from tests.conftest import USERS, Cli
 from tests.integration.mailhelpers import add_mailbox, add_server, cli_json
+from tests.integration.oauthhelpers import ok
 from tests.servers.certs import TestCA
 from tests.servers.dovecot import Dovecot
 
@@ -159,3 +161,109 @@ def test_notices_go_to_webhooks_and_the_admins_at_most_once_a_day(
     assert subject == "postroom: server plain stops working now"
     assert b"boss@example.test" in raw
     assert b"Auto-Submitted: auto-generated" in raw
+
+
+def test_sign_in_findings_from_the_database_alone(cli: Cli) -> None:
+    """Google with a password, an OAuth2 mailbox nobody signed in for, one whose app lacks a
+    scope, and one whose token nothing renewed for 80 days (Microsoft's limit is 90)."""
+    ok(cli, "server", "add", "gmail-imap", "--protocol", "imap", "--host", "imap.gmail.com")
+    ok(cli, "server", "add", "exo-imap", "--protocol", "imap", "--host", "outlook.office365.com")
+    ok(
+        cli,
+        "server",
+        "add",
+        "exo-smtp",
+        "--protocol",
+        "smtp",
+        "--host",
+        "smtp.office365.com",
+        "--port",
+        "587",
+        "--security",
+        "starttls",
+    )
+    ok(cli, "oauth-app", "add", "m365", "--provider", "microsoft", "--client-id", "id-1")
+    ok(
+        cli,
+        "oauth-app",
+        "add",
+        "imap-only",
+        "--provider",
+        "microsoft",
+        "--client-id",
+        "id-2",
+        "--scopes",
+        "offline_access https://outlook.office.com/IMAP.AccessAsUser.All",
+    )
+    add_mailbox(cli, "ann@gmail.example", "app-password", "--incoming", "gmail-imap")
+    ok(
+        cli,
+        "mailbox",
+        "add",
+        "new@contoso.example",
+        "--incoming",
+        "exo-imap",
+        "--oauth-app",
+        "m365",
+    )
+    ok(
+        cli,
+        "mailbox",
+        "add",
+        "sends@contoso.example",
+        "--incoming",
+        "exo-imap",
+        "--outgoing",
+        "exo-smtp",
+        "--oauth-app",
+        "imap-only",
+    )
+    ok(
+        cli,
+        "mailbox",
+        "add",
+        "idle@contoso.example",
+        "--incoming",
+        "exo-imap",
+        "--oauth-app",
+        "m365",
+    )
+    renewed = datetime.now(UTC) - timedelta(days=80)
+    with unit_of_work() as db:  # signed in once (the doctor reads only that a token is kept)
+        db.execute(
+            update(Mailbox)
+            .where(Mailbox.address.in_(["sends@contoso.example", "idle@contoso.example"]))
+            .values(oauth_tokens=b"sealed", oauth_expires_at=renewed + timedelta(hours=1))
+        )
+
+    code, report = doctor(cli, "--no-probe")
+    by_subject = {(f["check"], f["subject"]): f for f in report["findings"]}
+    assert code == 1
+    assert ("google-password", "mailbox ann@gmail.example") in by_subject
+    assert (
+        "Nobody has signed in"
+        in by_subject[("oauth-consent", "mailbox new@contoso.example")]["problem"]
+    )
+    assert "SMTP.Send" in by_subject[("oauth-consent", "mailbox sends@contoso.example")]["problem"]
+    idle = by_subject[("oauth-inactivity", "mailbox idle@contoso.example")]
+    assert (idle["due"], idle["days_left"]) == (True, 9)
+    assert not any(k[0] == "exchange-basic-auth" for k in by_subject)  # all of these use OAuth2
+
+
+def test_uncertain_emails_and_a_failing_webhook_are_findings(cli: Cli, smtp_server: Any) -> None:
+    add_server(cli, "out", "smtp", smtp_server.port, "none")
+    add_mailbox(cli, "desk@example.test", "desk-pass-1", "--outgoing", "out")
+    ok(cli, "send", "--from", "desk@example.test", "--to", "ann@example.org", "--subject", "Hi")
+    ok(cli, "webhook", "add", "crm", "--url", "http://127.0.0.1:9/hook", "--event", "*")
+    with unit_of_work() as db:
+        events.emit(db, "request.opened", {"id": 1})
+    with unit_of_work() as db:
+        db.execute(update(OutboxItem).values(state="uncertain"))
+        db.execute(update(WebhookDelivery).values(state="failed"))
+    code, report = doctor(cli, "--no-probe")
+    assert code == 1
+    [uncertain] = findings(report, "outbox-uncertain")
+    assert uncertain["subject"] == "mailbox desk@example.test"
+    assert "outbox retry" in uncertain["fix"]
+    [hook] = findings(report, "webhook-failing")
+    assert hook["subject"] == "webhook crm" and "redeliver" in hook["fix"]
