@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from postroom.api.app import create_app
 from postroom.config import get_settings
+from postroom.metrics import events
+from postroom.metrics.idle import connections_held
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox
+from postroom.workers.idle import IdleWatchers
 from tests.api.conftest import make_user
 from tests.conftest import Cli
 from tests.integration.mailhelpers import add_desk, cli_json
@@ -151,3 +156,23 @@ def test_counters_of_other_processes_on_the_host_are_in_the_scrape(
     assert scraped.value("postroom_fetch_runs_total", mailbox="7", outcome="ok") == 2
     assert scraped.value("postroom_send_attempts_total", outcome="sent") == 6
     assert "postroom_mailboxes" in scraped.names()  # the database's states too
+
+
+def test_idle_connections_held_are_read_from_the_idle_watchers(
+    client: TestClient, cli: Cli, dovecot: Dovecot, engine: Engine
+) -> None:
+    user = add_desk(cli, dovecot, "imap", dovecot.imap_port)
+    with unit_of_work() as db:
+        mailbox_id = db.query(Mailbox).filter_by(address=user).one().id
+    connected = threading.Event()
+    watchers = IdleWatchers(engine, lambda _: connected.set())  # called once IDLE is held
+    assert connections_held(watchers) == 0
+    try:
+        watchers.ensure(mailbox_id)
+        assert connected.wait(timeout=30)
+        assert connections_held(watchers) == 1
+        events.idle_connections(connections_held(watchers))
+        assert scrape(client, metrics_token(cli)).value("postroom_idle_connections") == 1
+    finally:
+        watchers.stop()
+    assert connections_held(None) == 0
