@@ -20,9 +20,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from postroom.connectors.base import AfterImport, Connector, Cursor, Listing, RemoteMessage
 from postroom.connectors.registry import open_receiver
+from postroom.domain.endpoints import Credentials
 from postroom.domain.settings import AfterImportKind, MailboxState
 from postroom.errors import AuthFailed, Conflict, PostroomError
 from postroom.services import fetching, mailboxes, tokens
@@ -81,7 +83,7 @@ class _Plan:
     created_at: datetime
 
 
-def _plan(db: Any, mailbox: Mailbox) -> _Plan:
+def _plan(db: Session, mailbox: Mailbox) -> _Plan:
     if mailbox.incoming_server is None:
         raise Conflict(f"{mailbox.address} receives no mail: it has no incoming server.")
     row = db.scalar(
@@ -117,7 +119,7 @@ def _with_receiver(engine: Engine, mailbox_id: int, work: Callable[[Connector], 
     if credentials is None:
         raise AuthFailed(f"{address} has no password: reconnect it with one.")
 
-    def attempt(given: Any) -> T:
+    def attempt(given: Credentials) -> T:
         connector = open_receiver(endpoint, given)
         try:
             return work(connector)
