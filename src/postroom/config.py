@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         points at this machine, where no provider can send a notification)."""
         return self.public_url.rstrip("/") if "public_url" in self.model_fields_set else None
 
+    metrics_public: bool = False  # /metrics without a token: only behind a trusted network
+    doctor_within_days: int = 14  # what the daily doctor warns about, ahead of time
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -7,6 +7,7 @@ import shutil
 import ssl
 import tempfile
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -33,10 +34,11 @@ class TestCA:
     _shared: ClassVar[TestCA | None] = None
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self) -> None:
+    def __init__(self, leaf_not_after: datetime | None = None) -> None:
         self._ca = trustme.CA()
         # Issuing is the slow part (key generation), so do it once per CA.
-        self._leaf = self._ca.issue_cert(*SERVER_HOSTS)
+        # leaf_not_after: a server certificate that expires soon, for the doctor's tests.
+        self._leaf = self._ca.issue_cert(*SERVER_HOSTS, not_after=leaf_not_after)
         self._lock = threading.Lock()
         self._bundle: Path | None = None
 

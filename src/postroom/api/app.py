@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from postroom.api import oauth, problems, push
+from postroom.api import metrics, oauth, problems, push
 from postroom.api.edge import Edge
+from postroom.api.http_metrics import HttpMetrics
 from postroom.api.network_calls import NetworkCalls
 from postroom.api.v1 import router as api_v1
 from postroom.storage.db import default_engine
@@ -56,7 +57,10 @@ def create_app(workers: bool = True) -> FastAPI:
         return {"status": "ok", "database": "ok"}
 
     app.include_router(api_v1)
+    app.include_router(metrics.router)
+    app.include_router(metrics.tokens)
     for router in views.routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(HttpMetrics)
     return app

@@ -46,7 +46,7 @@ def problem(status: int, code: str, detail: str, **more: Any) -> JSONResponse:
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith("/api/") or request.url.path == "/metrics"
 
 
 def _number_too_large(request: Request) -> Response:

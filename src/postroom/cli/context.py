@@ -26,3 +26,9 @@ def database() -> Iterator[Session]:
         migrate.upgrade(engine)  # a local SQLite file follows the code it belongs to
     with unit_of_work(engine) as db:
         yield db
+
+
+def ensure_schema() -> None:
+    """For commands that work through the engine rather than a session: the same upgrade."""
+    with database():
+        pass

@@ -242,3 +242,15 @@ def connect(
     with database() as db:
         data = present.mailbox(oauth.attach(db, OPERATOR, oauth_app, target, granted))
     emit(as_json, data, f"Connected {data['address']} (signed in as {data['oauth_account']}).")
+
+
+def _gaps() -> None:
+    """`mailbox check` and `mailbox backfill` live in cli/gaps.py; registered here, where the
+    lazily loaded `mailbox` group is made."""
+    from postroom.cli import gaps
+
+    app.command("check")(gaps.check)
+    app.command("backfill")(gaps.backfill)
+
+
+_gaps()

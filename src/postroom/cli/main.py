@@ -73,6 +73,12 @@ class Commands(LazyGroup):
         "webhook": Lazy(
             "postroom.cli.webhooks", "app", "Webhooks: tell other products what happened."
         ),
+        "token": Lazy("postroom.cli.tokens", "app", "Tokens that read /metrics."),
+        "doctor": Lazy(
+            "postroom.cli.doctor",
+            "doctor",
+            "What will stop working, per mailbox, connection and server, when, and the fix.",
+        ),
     }
 
     def invoke(self, ctx: Context) -> Any:
@@ -138,19 +144,24 @@ def serve(
 
     from postroom.api.app import create_app
     from postroom.config import get_settings
+    from postroom.metrics import process
     from postroom.storage import migrate
 
+    process.enable(get_settings().data_dir)  # before any metric exists: workers share it
     migrate.upgrade()
     _print_first_run_link(_base_url(host, port))
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the
     # app reads it only from POSTROOM_TRUSTED_PROXIES.
-    uvicorn.run(
-        create_app(),
-        host=host,
-        port=port,
-        log_level=get_settings().log_level.lower(),
-        proxy_headers=False,
-    )
+    try:
+        uvicorn.run(
+            create_app(),
+            host=host,
+            port=port,
+            log_level=get_settings().log_level.lower(),
+            proxy_headers=False,
+        )
+    finally:
+        process.forget_this_process()
 
 
 def _base_url(host: str, port: int) -> str:
@@ -198,10 +209,13 @@ def worker() -> None:
     import signal
     import threading
 
+    from postroom.config import get_settings
+    from postroom.metrics import process
     from postroom.storage import migrate
     from postroom.storage.db import default_engine
     from postroom.workers.scheduler import Scheduler
 
+    process.enable(get_settings().data_dir)  # `serve` on this host reports our counters
     migrate.upgrade()
     scheduler = Scheduler(default_engine())
     stop = threading.Event()
@@ -210,6 +224,7 @@ def worker() -> None:
     scheduler.start()
     stop.wait()
     scheduler.stop()
+    process.forget_this_process()
 
 
 def run() -> None:

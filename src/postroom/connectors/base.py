@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from postroom.domain.settings import AfterImportKind
@@ -49,6 +50,7 @@ class Listing:
 class RemoteMessage:
     key: str  # unique within the mailbox, stable across sessions: the dedupe key
     raw: bytes
+    arrived_at: datetime | None = None  # the server's arrival time, where it says (metrics)
 
 
 class Connector(Protocol):

@@ -73,15 +73,25 @@ class GmailConnector:
         keys = [gmail_key(i) for i in reversed(ids)]  # Gmail lists newest first
         return Listing(keys, Cursor(cursor.folder, token=str(latest)))
 
+    def folder_status(self, folder: str) -> dict[str, int]:
+        """The account's messagesTotal (Gmail counts per account), for the gap check."""
+        body = self.api.request("GET", USER + "/profile").json()
+        return {"messages_total": int(body.get("messagesTotal", 0))}
+
     def fetch(self, keys: Sequence[str]) -> list[RemoteMessage]:
         found = []
         for key in keys:
             url = f"{USER}/messages/{key.split(':', 1)[1]}"
             response = self.api.request("GET", url, params={"format": "raw"}, allow=(404,))
             if response.status_code != 404:
-                raw = response.json()["raw"]
+                body = response.json()
+                raw = body["raw"]
                 found.append(
-                    RemoteMessage(key, base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+                    RemoteMessage(
+                        key,
+                        base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)),
+                        _arrival(body.get("internalDate")),
+                    )
                 )
         return found
 
@@ -138,3 +148,11 @@ class GmailConnector:
 
     def close(self) -> None:
         self.api.close()
+
+
+def _arrival(millis: object) -> datetime | None:
+    """Gmail's internalDate: when the message reached the mailbox, in epoch milliseconds."""
+    try:
+        return datetime.fromtimestamp(int(str(millis)) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None

@@ -61,6 +61,15 @@ class GraphConnector:
             delta = page.get("@odata.deltaLink")
             return Listing(list(dict.fromkeys(keys)), Cursor(cursor.folder, token=delta))
 
+    def folder_status(self, folder: str) -> dict[str, int]:
+        """The folder's own counts (totalItemCount, unreadItemCount), for the gap check."""
+        url = f"{self.user}/mailFolders/{quote(folder_name(folder))}"
+        body = self.api.request("GET", url).json()
+        return {
+            "messages": int(body.get("totalItemCount", 0)),
+            "unread": int(body.get("unreadItemCount", 0)),
+        }
+
     def _message(self, key: str) -> str:
         return f"{self.user}/messages/{quote(key.split(':', 1)[1])}"
 

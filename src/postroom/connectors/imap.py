@@ -30,6 +30,14 @@ def imap_key(folder: str, validity: int, uid: int) -> str:
     return f"imap:{folder}:{validity}:{uid}"
 
 
+def _arrival(value: object) -> datetime | None:
+    """INTERNALDATE, when the server put the message in the folder; imapclient gives it
+    naive in local time unless normalisation is off, so an aware value is kept as it is."""
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.astimezone()
+
+
 def uid_of(key: str) -> int:
     return int(key.rsplit(":", 1)[1])
 
@@ -110,11 +118,36 @@ class ImapConnector:
         with self._session():
             for start in range(0, len(keys), FETCH_CHUNK):
                 uids = [uid_of(k) for k in keys[start : start + FETCH_CHUNK]]
-                response = self.client.fetch(uids, ["BODY.PEEK[]"])
+                response = self.client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])
                 for uid in uids:
                     data = response.get(uid)
                     if data is not None and b"BODY[]" in data:
-                        found.append(RemoteMessage(f"{prefix}:{uid}", bytes(data[b"BODY[]"])))
+                        found.append(
+                            RemoteMessage(
+                                f"{prefix}:{uid}",
+                                bytes(data[b"BODY[]"]),
+                                _arrival(data.get(b"INTERNALDATE")),
+                            )
+                        )
+        return found
+
+    def folder_status(self, folder: str) -> dict[str, int]:
+        """What the server itself counts (STATUS MESSAGES UIDNEXT), for the gap check."""
+        with self._session():
+            status = self.client.folder_status(folder, [b"MESSAGES", b"UIDNEXT"])
+        return {"messages": int(status[b"MESSAGES"]), "uidnext": int(status[b"UIDNEXT"])}
+
+    def arrivals(self, keys: Sequence[str]) -> dict[str, datetime | None]:
+        """INTERNALDATE of each key still in the selected folder (no bodies are read)."""
+        found: dict[str, datetime | None] = {}
+        if not keys:
+            return found
+        prefix = keys[0].rsplit(":", 1)[0]
+        with self._session():
+            for start in range(0, len(keys), FETCH_CHUNK):
+                uids = [uid_of(k) for k in keys[start : start + FETCH_CHUNK]]
+                for uid, data in self.client.fetch(uids, ["INTERNALDATE"]).items():
+                    found[f"{prefix}:{uid}"] = _arrival(data.get(b"INTERNALDATE"))
         return found
 
     def acknowledge(self, keys: Sequence[str], action: AfterImport) -> None:

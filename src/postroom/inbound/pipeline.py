@@ -35,6 +35,8 @@ class BatchResult:
     held: int = 0
     duplicates: int = 0
     held_reasons: Counter[str] = field(default_factory=Counter)
+    # When each email that opened or joined a request reached the server, for the latency metric
+    arrivals: list[datetime | None] = field(default_factory=list, repr=False)
 
     def add(self, other: BatchResult) -> None:
         self.opened += other.opened
@@ -42,6 +44,7 @@ class BatchResult:
         self.held += other.held
         self.duplicates += other.duplicates
         self.held_reasons.update(other.held_reasons)
+        self.arrivals += other.arrivals
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -199,8 +202,10 @@ def ingest(
             result.held_reasons[decision.reason or "held"] += 1
         elif decision.action == "open":
             result.opened += 1
+            result.arrivals.append(remote.arrived_at or headers.date)
         else:
             result.threaded += 1
+            result.arrivals.append(remote.arrived_at or headers.date)
     db.add_all(rows)
     db.flush()
     if on_stored is not None:

@@ -36,6 +36,7 @@ from postroom.config import get_settings
 from postroom.connectors.server_words import words
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import AuthFailed, InvalidInput, Misconfigured, PostroomError
+from postroom.metrics import events as metrics
 from postroom.outbound.limits import is_throttle, throttle_in
 from postroom.outbound.retry import next_attempt
 from postroom.outbound.sender import Outcome, transmit
@@ -137,6 +138,14 @@ def flush_once(engine: Engine, *, retry_now: bool = False) -> FlushResult:
             _send_group(route, items, journal)
     finally:
         journal.close()
+    metrics.send_attempts(
+        {
+            "sent": result.sent,
+            "deferred": result.deferred,
+            "failed": result.failed,
+            "uncertain": result.uncertain,
+        }
+    )
     copies = sent_copies.copy_pending(engine)
     result.copied += copies.copied
     result.errors += copies.errors

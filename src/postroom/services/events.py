@@ -33,6 +33,7 @@ EVENTS = (
     "outbox.failed",
     "outbox.bounced",
     "mailbox.state_changed",
+    "doctor.warning",
 )
 TEST_EVENT = "webhook.test"  # sent by `webhook test` to one subscription, whatever it wants
 ALL = "*"

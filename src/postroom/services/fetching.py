@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from postroom.errors import (
     Transient,
 )
 from postroom.inbound.pipeline import BatchResult, ingest
+from postroom.metrics import events as metrics
 from postroom.services import after_import, bounces, events, health, push, quarantine, tokens
 from postroom.services.acknowledgements import Acknowledger
 from postroom.services.credentials import credentials_of
@@ -84,6 +86,7 @@ class MailboxRun:
     failure: str | None = None  # the error's code: "auth-failed", "transient", "unreachable"
     login_delay: int | None = None  # seconds the server wants between logins (POP3 CAPA)
     started_at: datetime = field(default_factory=utcnow)
+    protocol: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -136,7 +139,8 @@ def _cursor_row(db: Session, mailbox: Mailbox) -> FetchCursor:
     return row
 
 
-def _known(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
+def known_keys(db: Session, mailbox_id: int, keys: list[str]) -> set[str]:
+    """Which of these remote keys are stored for the mailbox."""
     known: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
@@ -157,10 +161,11 @@ def fetch_mailbox(
     receivers: Receivers | None = None,
 ) -> MailboxRun:
     source = receivers or Direct()
+    started = time.perf_counter()
     with unit_of_work(engine) as db:
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None and mailbox.incoming_server is not None
-        run = MailboxRun(mailbox.address)
+        run = MailboxRun(mailbox.address, protocol=mailbox.incoming_server.protocol)
         endpoint = endpoint_of(mailbox.incoming_server)
         oauth = mailbox.oauth_app_id is not None
         credentials = None if oauth else credentials_of(mailbox, mailbox.incoming_server)
@@ -195,6 +200,16 @@ def fetch_mailbox(
         run.ok, run.error, run.failure = False, str(exc), exc.code
         log.warning("fetching %s failed: %s", run.address, exc)
     _record(engine, mailbox_id, run)
+    metrics.fetch_run(
+        mailbox_id,
+        run.protocol,
+        "ok" if run.ok else run.failure or "failed",
+        time.perf_counter() - started,
+        run.fetched,
+        run.result.opened,
+        run.result.threaded,
+        dict(run.result.held_reasons),
+    )
     return run
 
 
@@ -243,10 +258,49 @@ def _pass(
 ) -> None:
     """List, then per batch: fetch, commit, acknowledge; the provider's cursor is saved last,
     once every message it covers is committed or quarantined."""
-    batch_size = get_settings().fetch_batch_size
     listing = connector.list_waiting(cursor, action)
+    unresolved = _take(engine, mailbox_id, run, connector, listing, tracker, pending, fence)
+    if unresolved:  # a provider's cursor past an email not yet stored would skip it for good
+        return
     with unit_of_work(engine) as db:
-        known = _known(db, mailbox_id, listing.keys)
+        fence(db)
+        mailbox = db.get(Mailbox, mailbox_id)
+        assert mailbox is not None
+        row = _cursor_row(db, mailbox)
+        _advance(row, listing.cursor, [])
+        row.token = listing.cursor.token
+
+
+def take(
+    engine: Engine,
+    mailbox_id: int,
+    run: MailboxRun,
+    connector: Connector,
+    action: AfterImport,
+    listing: Listing,
+) -> None:
+    """Import the listed keys not stored yet, batch by batch, each committed before the
+    server is told; keys stored earlier are only acknowledged. Backfills use it."""
+    tracker = quarantine.Tracker(engine, mailbox_id)
+    pending = after_import.Pending(engine, mailbox_id, action)
+    _take(engine, mailbox_id, run, connector, listing, tracker, pending, _unfenced)
+
+
+def _take(
+    engine: Engine,
+    mailbox_id: int,
+    run: MailboxRun,
+    connector: Connector,
+    listing: Listing,
+    tracker: quarantine.Tracker,
+    pending: after_import.Pending,
+    fence: Fence,
+) -> bool:
+    """The batches of one listing; True when an email is left unresolved (not stored, not
+    quarantined), so the provider's cursor must not move past it."""
+    batch_size = get_settings().fetch_batch_size
+    with unit_of_work(engine) as db:
+        known = known_keys(db, mailbox_id, listing.keys)
     now = utcnow()
     leftovers = [  # committed earlier, not yet acknowledged (a quarantined one never is)
         k
@@ -264,15 +318,7 @@ def _pass(
         tracker.stored(stored)
         pending.acknowledge(connector, stored)
         run.fetched += len(fetched)
-    if unresolved:  # a provider's cursor past an email not yet stored would skip it for good
-        return
-    with unit_of_work(engine) as db:
-        fence(db)
-        mailbox = db.get(Mailbox, mailbox_id)
-        assert mailbox is not None
-        row = _cursor_row(db, mailbox)
-        _advance(row, listing.cursor, [])
-        row.token = listing.cursor.token
+    return unresolved
 
 
 def _batches(keys: list[str], size: int, tracker: quarantine.Tracker) -> Iterator[list[str]]:
@@ -380,6 +426,7 @@ def _ingest(
         )
         _advance(_cursor_row(db, mailbox), listing.cursor, keys)
     run.result.add(result)
+    metrics.delivered(run.protocol, result.arrivals)  # committed: these are requests now
 
 
 def _advance(row: FetchCursor, cursor: Cursor, keys: list[str]) -> None:

@@ -39,20 +39,22 @@ def _recipients(db: Session, mailbox: Mailbox) -> list[str]:
     return list(db.scalars(select(User.email).where(User.is_admin).order_by(User.id)))
 
 
-def _connection(db: Session, mailbox: Mailbox) -> Connection | None:
+def notice_connection(db: Session, avoid_mailbox_id: int | None) -> Connection | None:
+    """The connection postroom's own notices go through (POSTROOM_NOTIFY_CONNECTION, else the
+    first), never through the mailbox the notice is about: a broken one cannot report itself."""
     name = get_settings().notify_connection
     query = select(Connection).order_by(Connection.id)
     if name:
         query = query.where(Connection.name == name)
     for route in db.scalars(query):
-        if route.mailbox_id != mailbox.id:  # a broken mailbox cannot report itself
+        if route.mailbox_id != avoid_mailbox_id:
             return route
     return None
 
 
 def _notify(db: Session, mailbox: Mailbox, reason: str) -> list[str]:
     recipients = _recipients(db, mailbox)
-    route = _connection(db, mailbox)
+    route = notice_connection(db, mailbox.id)
     if not recipients or route is None:
         log.warning("%s needs reconnecting; nobody could be told by email", mailbox.address)
         return []

@@ -627,3 +627,45 @@ class PushSubscription(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MetricsToken(Base):
+    """A bearer token that reads /metrics and nothing else, for Prometheus: a machine's
+    credential, so it belongs to no user and survives the person who made it."""
+
+    __tablename__ = "metrics_tokens"
+
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DoctorNotice(Base):
+    """When the doctor last told someone about one finding, so each is told at most once a day
+    however often the doctor runs."""
+
+    __tablename__ = "doctor_notices"
+
+    finding: Mapped[str] = mapped_column(String(300), unique=True)
+    notified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MailboxGap(Base):
+    """The last comparison of what a mailbox's server holds with what postroom stored: mail
+    that never became a request shows here, in the doctor and in the metrics."""
+
+    __tablename__ = "mailbox_gaps"
+
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("mailboxes.id", ondelete="CASCADE"), unique=True
+    )
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    on_server: Mapped[int] = mapped_column(Integer, default=0)
+    stored: Mapped[int] = mapped_column(Integer, default=0)
+    missing: Mapped[int] = mapped_column(Integer, default=0)
+    missing_keys: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the first few
+    error: Mapped[str | None] = mapped_column(Text)

@@ -38,13 +38,15 @@ from sqlalchemy import Engine, select, update
 from postroom.config import get_settings
 from postroom.domain.settings import Protocol
 from postroom.errors import LeaseLost, PostroomError
+from postroom.metrics import events as metrics
+from postroom.metrics.idle import connections_held
 from postroom.services import delivery, fetching, push, tokens, webhook_delivery
 from postroom.services.credentials import credentials_of
 from postroom.services.fetching import MailboxRun
 from postroom.services.servers import endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import FetchCursor, Mailbox, Server, aware, utcnow
-from postroom.workers import maintenance
+from postroom.workers import maintenance, periodic
 from postroom.workers.hub import IdleHub, IdleTarget, Timings
 from postroom.workers.ownership import Ownership
 from postroom.workers.sessions import Sessions
@@ -107,6 +109,7 @@ class Scheduler:
             for i in range(workers)
         ]
         self.jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jobs")
+        self.rare = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rare")
         self.sending: Future[None] | None = None
         self.notifying: Future[None] | None = None  # webhook deliveries
         self.renewing: Future[None] | None = None
@@ -120,6 +123,7 @@ class Scheduler:
             if idle
             else None
         )
+        self.periodic = periodic.jobs()  # the daily gap check, the doctor's notices
         self.thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
 
     # ------------------------------------------------------------------------ public
@@ -142,6 +146,7 @@ class Scheduler:
         for fetcher in self.fetchers:
             fetcher.join(timeout=30)
         self.jobs.shutdown(wait=True, cancel_futures=True)
+        self.rare.shutdown(wait=False, cancel_futures=True)  # a day's gap check need not finish
         self.sessions.close_all()
         try:
             self.ownership.leave()
@@ -177,6 +182,9 @@ class Scheduler:
                 self._release_due(now)
                 self._submit_jobs()
                 self.sessions.sweep()
+                for job in self.periodic:  # rare and long: a thread of their own
+                    job.submit_if_due(self.rare, self.engine, self.lock)
+                metrics.idle_connections(connections_held(self.idle))
             except Exception:  # the loop must outlive a database hiccup; it logs and retries
                 log.exception("the scheduler could not read the schedule")
                 beat_due = now + self.beat_every

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     from postroom.web.views import (
         found,
+        observe,
         outbox,
         profile,
         servers,
@@ -26,4 +27,5 @@ def routers() -> list[APIRouter]:
         found.router,
         webhooks.router,
         outbox.router,
+        observe.router,
     ]
