@@ -176,7 +176,9 @@ def test_idle_connections_held_are_read_from_the_idle_hub(
     told = HubEvents()
     hub = hub_for({1: watched}, Timings(renew=600.0, quiet=600.0, answer=5.0), told)
     try:
-        told.wait_for("IDLE held", lambda: (1, True) in told.watching)
+        told.wait_for("the first look (never fetched)", lambda: told.wakes == [1])
+        dovecot.deliver("gauge@example.test", [email_from("ann@example.org", "Printer on fire")])
+        told.wait_for("a wake-up from IDLE", lambda: len(told.wakes) >= 2)
         assert connections_held(hub) == 1
         events.idle_connections(connections_held(hub))
         assert scrape(client, metrics_token(cli)).value("postroom_idle_connections") == 1

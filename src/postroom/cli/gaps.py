@@ -10,9 +10,7 @@ import typer
 from postroom.cli.context import ensure_schema
 from postroom.cli.output import JsonFlag, emit
 from postroom.errors import InvalidInput
-from postroom.services import gaps
 from postroom.services.actors import OPERATOR
-from postroom.storage.db import default_engine
 
 SinceOption = typer.Option("--since", help="A date (2026-11-01) or an ISO time, UTC")
 
@@ -51,6 +49,9 @@ def check(
 ) -> None:
     """Compare the server with what postroom stored; exit 1 when mail is missing."""
     ensure_schema()
+    from postroom.services import gaps  # the connectors: only when the command runs
+    from postroom.storage.db import default_engine
+
     report = gaps.check(default_engine(), OPERATOR, address, _since(since))
     data = report.as_dict()
     emit(as_json, data, _check_text(data))
@@ -67,6 +68,9 @@ def backfill(
     ensure_schema()
     moment = _since(since)
     assert moment is not None
+    from postroom.services import gaps
+    from postroom.storage.db import default_engine
+
     data = gaps.backfill(default_engine(), OPERATOR, address, moment).as_dict()
     emit(
         as_json,

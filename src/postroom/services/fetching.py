@@ -35,7 +35,15 @@ from postroom.errors import (
 )
 from postroom.inbound.pipeline import BatchResult, ingest
 from postroom.metrics import events as metrics
-from postroom.services import after_import, bounces, events, health, push, quarantine, tokens
+from postroom.services import (
+    after_import,
+    bounces,
+    events,
+    health,
+    push_polls,
+    quarantine,
+    tokens,
+)
 from postroom.services.acknowledgements import Acknowledger
 from postroom.services.credentials import credentials_of
 from postroom.services.servers import endpoint_of
@@ -448,13 +456,11 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
             mailbox.login_delay = run.login_delay
         _schedule(mailbox, run)
         mailbox.warning = after_import.warning(db, mailbox)
-        if run.ok:  # under push the poll is a slower safety net; a push during the run wins
-            if push.notified_since(db, mailbox_id, run.started_at):
-                mailbox.next_poll_at = utcnow()
+        if run.ok and run.protocol in push_polls.PUSHED:  # under push the poll is a safety net
+            if push_polls.notified_since(db, mailbox_id, run.started_at):
+                mailbox.next_poll_at = utcnow()  # a push during the run wins
             else:
-                interval = max(
-                    push.poll_interval(db, mailbox), timedelta(seconds=mailbox.login_delay or 0)
-                )
+                interval = push_polls.poll_interval(db, mailbox)
                 mailbox.next_poll_at = utcnow() + interval * random.uniform(0.9, 1.1)
         events.mailbox_state_changed(db, mailbox, before)
 

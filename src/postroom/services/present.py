@@ -134,11 +134,11 @@ def _when(moment: datetime | None) -> str | None:
 
 def _push(row: Mailbox) -> dict[str, Any] | None:
     """Graph and Gmail mailboxes: pushed, or polled and why."""
-    from postroom.services import push
+    from postroom.services import push, push_polls
 
     session = object_session(row)
     server = row.incoming_server
-    if session is None or server is None or server.protocol not in push.PUSHED:
+    if session is None or server is None or server.protocol not in push_polls.PUSHED:
         return None
     return push.status(session, row.id) or {
         "state": "polling",

@@ -37,6 +37,7 @@ from postroom.domain.endpoints import Credentials
 from postroom.domain.settings import MailboxState, Protocol
 from postroom.errors import PostroomError
 from postroom.services import tokens
+from postroom.services.push_polls import PUSHED
 from postroom.services.servers import endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox, PushSubscription, Server, aware, utcnow
@@ -50,8 +51,6 @@ GRAPH_LIFETIME = timedelta(minutes=10_070)  # Graph allows at most 10,080 for me
 GRAPH_RENEW_AHEAD = timedelta(days=1)
 GMAIL_RENEW_AHEAD = timedelta(days=6)  # a watch lasts 7 days: renewed daily
 RETRY_AFTER = timedelta(minutes=10)  # a subscription that could not be made is tried again
-SAFETY_POLL = timedelta(minutes=15)  # the slowest poll of a mailbox that push keeps current
-PUSHED = (Protocol.GRAPH.value, Protocol.GMAIL.value)
 
 Wake = Callable[[int], None]
 NO_PUBLIC_URL = (
@@ -68,25 +67,6 @@ def client_state(mailbox_id: int) -> str:
     """The secret Graph echoes in each notification for this mailbox: derived, never stored."""
     key = derived_key("graph-client-state")
     return hmac.new(key, f"mailbox/{mailbox_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def poll_interval(db: Session, mailbox: Mailbox) -> timedelta:
-    """A mailbox under an active push is polled only as a safety net."""
-    interval = timedelta(seconds=mailbox.poll_interval)
-    active = db.scalar(
-        select(PushSubscription.id).where(
-            PushSubscription.mailbox_id == mailbox.id, PushSubscription.state == "active"
-        )
-    )
-    return max(interval, SAFETY_POLL) if active else interval
-
-
-def notified_since(db: Session, mailbox_id: int, moment: datetime) -> bool:
-    """A notification came while a fetch ran: fetch again instead of waiting for the poll."""
-    at = db.scalar(
-        select(PushSubscription.notified_at).where(PushSubscription.mailbox_id == mailbox_id)
-    )
-    return at is not None and aware(at) >= moment
 
 
 # ------------------------------------------------------------------ subscriptions
