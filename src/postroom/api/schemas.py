@@ -68,6 +68,18 @@ class ConnectionIn(Strict):
     action_base_url: str | None = Field(default=None, max_length=2000)
 
 
+class ConnectionChange(Strict):
+    """Only the fields sent change; null clears a timeout or the action base URL."""
+
+    name: str | None = Field(default=None, max_length=100)
+    mailbox: str | None = Field(default=None, max_length=320)
+    security: str | None = Field(default=None, max_length=10)
+    connect_timeout: float | None = Field(default=None, gt=0, le=3600)
+    send_timeout: float | None = Field(default=None, gt=0, le=3600)
+    auth: str | None = Field(default=None, max_length=10)
+    action_base_url: str | None = Field(default=None, max_length=2000)
+
+
 class WorkflowIn(Strict):
     name: str = Field(max_length=100)
     steps: list[str] = Field(max_length=50)

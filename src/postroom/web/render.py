@@ -34,6 +34,7 @@ NOTICES = {
     "mailbox-default": "That mailbox is now your default.",
     "mailbox-renamed": "The name was saved.",
     "connection-added": "The connection was added.",
+    "connection-saved": "The connection was saved.",
     "connection-removed": "The connection was removed.",
     "workflow-added": "The workflow was added.",
     "workflow-changed": "The workflow was changed.",

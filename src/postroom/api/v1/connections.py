@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
-from postroom.api.schemas import ConnectionIn
+from postroom.api.schemas import ConnectionChange, ConnectionIn
 from postroom.services import connections, present
 from postroom.services.connections import ConnectionSpec
 
@@ -32,6 +32,18 @@ def add_connection(body: ConnectionIn, db: Db, caller: CallerDep) -> Any:
 def show_connection(name: str, db: Db, caller: CallerDep) -> Any:
     caller.actor.require_admin("see the connections")
     return present.connection(connections.get(db, name))
+
+
+@router.patch("/{name}")
+def edit_connection(name: str, body: ConnectionChange, db: Db, caller: CallerDep) -> Any:
+    changes = body.model_dump(exclude_unset=True)
+    return present.connection(connections.update(db, caller.actor, name, changes))
+
+
+@router.post("/{name}/test")
+def test_connection(name: str, db: Db, caller: CallerDep) -> Any:
+    """The step-by-step test as the connection sends; 200 with ok false when a step fails."""
+    return present.reports([(name, connections.test(db, caller.actor, name))])
 
 
 @router.delete("/{name}", status_code=204)
