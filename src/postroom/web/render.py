@@ -29,6 +29,7 @@ NOTICES = {
     "oauth-app-saved": "The OAuth app was saved.",
     "oauth-app-removed": "The OAuth app was removed.",
     "mailbox-added": "The mailbox was added. Test it to see that it connects.",
+    "mailbox-saved": "The mailbox was saved.",
     "mailbox-connected": "The mailbox is signed in with its provider and ready to use.",
     "mailbox-removed": "The mailbox was removed; the reason is in the audit log.",
     "mailbox-default": "That mailbox is now your default.",

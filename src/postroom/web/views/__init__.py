@@ -6,12 +6,22 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from postroom.web.views import found, profile, servers, settings, signin, webhooks, work
+    from postroom.web.views import (
+        found,
+        profile,
+        servers,
+        settings,
+        signin,
+        system_mailbox_edit,
+        webhooks,
+        work,
+    )
 
     return [
         signin.router,
         servers.router,
         settings.router,
+        system_mailbox_edit.router,
         profile.router,
         work.router,
         found.router,
