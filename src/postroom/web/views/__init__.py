@@ -9,6 +9,7 @@ def routers() -> list[APIRouter]:
     from postroom.web.views import (
         found,
         profile,
+        providers,
         servers,
         settings,
         signin,
@@ -22,6 +23,7 @@ def routers() -> list[APIRouter]:
         servers.router,
         settings.router,
         system_mailbox_edit.router,
+        providers.router,
         profile.router,
         work.router,
         found.router,
