@@ -111,6 +111,10 @@ def test_the_api_edits_and_tests_a_connection(cli: Cli, smtp_server: SmtpServer)
         assert changed.json()["security"] == "tls" and changed.json()["send_timeout"] == 20.0
         tested = client.post("/api/v1/connections/infor/test", headers=auth)
         assert tested.json()["ok"] is False
+        kept = client.patch(
+            "/api/v1/connections/infor", headers=auth, json={"name": None, "mailbox": None}
+        )
+        assert kept.status_code == 200 and kept.json()["name"] == "infor"
         refused = client.patch("/api/v1/connections/infor", headers=auth, json={"auth": "x"})
         assert refused.status_code == 422 and "Unknown authentication" in refused.text
         ann = {"Authorization": f"Bearer {ann_token}"}

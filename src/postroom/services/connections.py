@@ -100,6 +100,7 @@ def spec_of(connection: Connection) -> ConnectionSpec:
 
 
 EDITABLE = tuple(f.name for f in fields(ConnectionSpec))
+REQUIRED = ("name", "mailbox", "auth")
 
 
 def update(db: Session, actor: Actor, name: str, changes: dict[str, Any]) -> Connection:
@@ -110,9 +111,10 @@ def update(db: Session, actor: Actor, name: str, changes: dict[str, Any]) -> Con
     if unknown:
         raise InvalidInput(f"Connections have no field {sorted(unknown)[0]!r}.")
     connection = get(db, name)
-    spec = replace(spec_of(connection), **changes)
-    if spec.auth is None:
-        spec.auth = "basic"
+    # A null name, mailbox or sign-in means "as it is": only timeouts, the security (back to
+    # the server's) and the base URL are cleared by null.
+    kept = {k: v for k, v in changes.items() if v is not None or k not in REQUIRED}
+    spec = replace(spec_of(connection), **kept)
     values = _checked(db, actor, spec)
     _name_free(db, values["name"], keep=connection.id)
     changed = sorted(k for k, v in values.items() if getattr(connection, k) != v)
