@@ -64,7 +64,22 @@ class MailboxBatch(Strict):
 
 
 class MailboxChange(Strict):
-    display_name: str = Field(max_length=200)
+    """Only the fields sent change; "" clears a server, the workflow, the user name, the OAuth
+    app or the Sent folder (see `postroom mailbox edit`)."""
+
+    display_name: str | None = Field(default=None, max_length=200)
+    workflow: str | None = Field(default=None, max_length=100)
+    incoming: str | None = Field(default=None, max_length=100)
+    outgoing: str | None = Field(default=None, max_length=100)
+    receive: bool | None = None
+    send: bool | None = None
+    after_import: str | None = Field(default=None, max_length=300)
+    folder: str | None = Field(default=None, max_length=500)
+    sent_folder: str | None = Field(default=None, max_length=500)
+    poll_interval: int | None = Field(default=None, ge=1, le=86_400)
+    username: str | None = Field(default=None, max_length=320)
+    password: str | None = Field(default=None, max_length=2000, description="write-only")
+    oauth_app: str | None = Field(default=None, max_length=100)
 
 
 class Reconnect(Strict):
@@ -78,6 +93,18 @@ class ConnectionIn(Strict):
     connect_timeout: float | None = Field(default=None, gt=0, le=3600)
     send_timeout: float | None = Field(default=None, gt=0, le=3600)
     auth: str = Field(default="basic", max_length=10)
+    action_base_url: str | None = Field(default=None, max_length=2000)
+
+
+class ConnectionChange(Strict):
+    """Only the fields sent change; null clears a timeout or the action base URL."""
+
+    name: str | None = Field(default=None, max_length=100)
+    mailbox: str | None = Field(default=None, max_length=320)
+    security: str | None = Field(default=None, max_length=10)
+    connect_timeout: float | None = Field(default=None, gt=0, le=3600)
+    send_timeout: float | None = Field(default=None, gt=0, le=3600)
+    auth: str | None = Field(default=None, max_length=10)
     action_base_url: str | None = Field(default=None, max_length=2000)
 
 

@@ -19,8 +19,9 @@ from postroom.cli.output import (
     reports_json,
     table,
 )
-from postroom.services import mailboxes, present
+from postroom.services import mailbox_edits, mailboxes, present
 from postroom.services.actors import OPERATOR
+from postroom.services.mailbox_edits import MailboxChange
 
 if TYPE_CHECKING:  # network code is imported by the commands that use it: see cli/lazy.py
     from postroom.connectors.test_connection import Report
@@ -178,17 +179,51 @@ def edit(
     address: str,
     owner: Owner = None,
     name: Annotated[str | None, typer.Option("--name", help="A new display name")] = None,
+    workflow: Annotated[
+        str | None, typer.Option(help='New mail opens requests here; "" holds new mail')
+    ] = None,
+    incoming: Annotated[str | None, typer.Option(help='Incoming server; "" for none')] = None,
+    outgoing: Annotated[str | None, typer.Option(help='Outgoing server; "" for none')] = None,
+    receive: Annotated[
+        bool | None, typer.Option("--receive/--no-receive", help="Fetch mail (a switch)")
+    ] = None,
+    send: Annotated[
+        bool | None, typer.Option("--send/--no-send", help="Send mail (a switch)")
+    ] = None,
+    after_import: Annotated[
+        str | None, typer.Option(help='delete, mark-read, move:FOLDER or keep; "" the usual')
+    ] = None,
+    folder: Annotated[str | None, typer.Option(help="IMAP folder to fetch from")] = None,
+    poll_interval: Annotated[int | None, typer.Option(help="Seconds between fetches")] = None,
     sent_folder: Annotated[
         str | None, typer.Option(help='IMAP folder for copies of sent email; "" for none')
     ] = None,
+    username: Annotated[str | None, typer.Option(help='Login name; "" for the usual')] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="A new password on standard input")
+    ] = False,
+    oauth_app: Annotated[str | None, typer.Option(help='OAuth app; "" for a password')] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change a mailbox's name or Sent folder."""
+    """Change a mailbox; only the options given change, all at once or not at all."""
+    change = MailboxChange(
+        display_name=name,
+        workflow=workflow,
+        incoming=incoming,
+        outgoing=outgoing,
+        receive=receive,
+        send=send,
+        after_import=after_import,
+        folder=folder,
+        sent_folder=sent_folder,
+        poll_interval=poll_interval,
+        username=username,
+        password=read_secret_stdin(password_stdin, "password"),
+        oauth_app=oauth_app,
+    )
     with database() as db:
         mailbox = mailboxes.get_for(db, OPERATOR, address, owner)
-        data = present.mailbox(
-            mailboxes.edit(db, OPERATOR, mailbox, display_name=name, sent_folder=sent_folder)
-        )
+        data = present.mailbox(mailbox_edits.edit(db, OPERATOR, mailbox, change))
     emit(as_json, data, f"Saved {data['address']}.")
 
 

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from postroom.cli.context import database
-from postroom.cli.output import JsonFlag, emit, fields, read_text_file, table
+from postroom.cli.output import (
+    JsonFlag,
+    emit,
+    fields,
+    read_text_file,
+    report_text,
+    reports_json,
+    table,
+)
 from postroom.cli.params import Limit, RowId
 from postroom.errors import InvalidInput
 from postroom.outbound.compose import Attachment, Draft
@@ -151,6 +159,70 @@ def connection_add(
     with database() as db:
         data = present.connection(connections.add(db, OPERATOR, spec))
     emit(as_json, data, f"Added connection {data['name']} through {data['mailbox']}.")
+
+
+def _timeout(value: str, what: str) -> float | None:
+    """`none` clears a timeout (the seed's blank); anything else must be seconds."""
+    if value.strip().lower() in ("", "none"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidInput(
+            f"The {what} {value!r} is not a number of seconds: give seconds, or none.",
+            field=what,
+        ) from None
+
+
+@connection_app.command("edit")
+def connection_edit(
+    name: str,
+    new_name: Annotated[str | None, typer.Option("--name", help="A new name")] = None,
+    mailbox: Annotated[str | None, typer.Option(help="The sending mailbox")] = None,
+    security: Annotated[str | None, typer.Option(help="tls or starttls")] = None,
+    connect_timeout: Annotated[
+        str | None, typer.Option(help="Seconds, or none for no timeout")
+    ] = None,
+    send_timeout: Annotated[
+        str | None, typer.Option(help="Seconds, or none for no timeout")
+    ] = None,
+    auth: Annotated[str | None, typer.Option(help="basic, oauth2 or none")] = None,
+    action_base_url: Annotated[
+        str | None, typer.Option(help="Base for links in bodies; none clears it")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a connection; only the options given change."""
+    changes: dict[str, object] = {
+        k: v
+        for k, v in {
+            "name": new_name,
+            "mailbox": mailbox,
+            "security": security,
+            "auth": auth,
+        }.items()
+        if v is not None
+    }
+    if connect_timeout is not None:
+        changes["connect_timeout"] = _timeout(connect_timeout, "connect timeout")
+    if send_timeout is not None:
+        changes["send_timeout"] = _timeout(send_timeout, "send timeout")
+    if action_base_url is not None:
+        changes["action_base_url"] = None if action_base_url.lower() == "none" else action_base_url
+    with database() as db:
+        data = present.connection(connections.update(db, OPERATOR, name, changes))
+    emit(as_json, data, f"Saved connection {data['name']}.")
+
+
+@connection_app.command("test")
+def connection_test(name: str, as_json: JsonFlag = False) -> None:
+    """Test the connection step by step as it sends (connect, TLS, sign-in, envelope);
+    exit 1 when a step fails."""
+    report = connections.test(OPERATOR, name)
+    reports = [(name, report)]
+    emit(as_json, reports_json(reports), report_text(f"connection {name}", report))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @connection_app.command("list")

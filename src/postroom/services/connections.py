@@ -3,20 +3,23 @@ sender (the Infor seed's email connections)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from postroom.connectors.test_connection import Envelope, Report, Step, run_connection_test
 from postroom.domain import validate
-from postroom.domain.endpoints import Endpoint
+from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import Security
-from postroom.errors import Conflict, InvalidInput, NotFound
-from postroom.services import audit, mailboxes
+from postroom.errors import Conflict, InvalidInput, NotFound, PostroomError
+from postroom.services import audit, mailboxes, tokens
 from postroom.services.actors import Actor
 from postroom.services.servers import endpoint_of
-from postroom.storage.models import Connection
+from postroom.storage.db import unit_of_work
+from postroom.storage.models import Connection, Mailbox
 
 # "none": a relay that accepts mail by network address, as internal relays often do.
 AUTH_KINDS = ("basic", "oauth2", "none")
@@ -33,36 +36,93 @@ class ConnectionSpec:
     action_base_url: str | None = None
 
 
-def add(db: Session, actor: Actor, spec: ConnectionSpec) -> Connection:
-    actor.require_admin("add connections")
+def _checked(db: Session, actor: Actor, spec: ConnectionSpec) -> dict[str, Any]:
+    """Every field of a connection, validated: add and edit share this, so they refuse alike."""
     name = validate.name(spec.name, "connection name")
     mailbox = mailboxes.get_for(db, actor, spec.mailbox)
     if mailbox.outgoing_server is None or not mailbox.send_enabled:
-        raise InvalidInput(f"{mailbox.address} cannot send: give it an outgoing server first.")
+        raise InvalidInput(
+            f"{mailbox.address} cannot send: give it an outgoing server first.", field="mailbox"
+        )
     if spec.auth not in AUTH_KINDS:
-        raise InvalidInput(f"Unknown authentication {spec.auth!r}: use basic, oauth2 or none.")
+        raise InvalidInput(
+            f"Unknown authentication {spec.auth!r}: use basic, oauth2 or none.", field="auth"
+        )
     if spec.auth == "oauth2" and mailbox.oauth_app is None:
-        raise InvalidInput(f"{mailbox.address} has no OAuth app: connect it with OAuth2 first.")
+        raise InvalidInput(
+            f"{mailbox.address} has no OAuth app: connect it with OAuth2 first.", field="auth"
+        )
     base = spec.action_base_url.strip().rstrip("/") if spec.action_base_url else None
     if base is not None:
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidInput(f"The action base URL {base!r} is not an http(s) URL.")
+            raise InvalidInput(
+                f"The action base URL {base!r} is not an http(s) URL.", field="action_base_url"
+            )
     security = spec.security or mailbox.outgoing_server.security
-    connection = Connection(
-        name=name,
-        mailbox=mailbox,
-        security=validate.choice(Security, security, "security").value,
-        connect_timeout=validate.timeout(spec.connect_timeout, "connect timeout"),
-        send_timeout=validate.timeout(spec.send_timeout, "send timeout"),
-        auth=spec.auth,
-        action_base_url=base,
-    )
-    if db.scalar(select(Connection.id).where(Connection.name == name)) is not None:
+    return {
+        "name": name,
+        "mailbox": mailbox,
+        "security": validate.choice(Security, security, "security").value,
+        "connect_timeout": validate.timeout(spec.connect_timeout, "connect timeout"),
+        "send_timeout": validate.timeout(spec.send_timeout, "send timeout"),
+        "auth": spec.auth,
+        "action_base_url": base,
+    }
+
+
+def _name_free(db: Session, name: str, keep: int | None = None) -> None:
+    taken = db.scalar(select(Connection.id).where(Connection.name == name))
+    if taken is not None and taken != keep:
         raise Conflict(f"A connection named {name!r} already exists: choose another name.")
+
+
+def add(db: Session, actor: Actor, spec: ConnectionSpec) -> Connection:
+    actor.require_admin("add connections")
+    values = _checked(db, actor, spec)
+    _name_free(db, values["name"])
+    connection = Connection(**values)
     db.add(connection)
     db.flush()
-    audit.record(db, actor, "connection.added", name, mailbox=mailbox.address)
+    audit.record(db, actor, "connection.added", connection.name, mailbox=connection.mailbox.address)
+    return connection
+
+
+def spec_of(connection: Connection) -> ConnectionSpec:
+    return ConnectionSpec(
+        name=connection.name,
+        mailbox=connection.mailbox.address,
+        security=connection.security,
+        connect_timeout=connection.connect_timeout,
+        send_timeout=connection.send_timeout,
+        auth=connection.auth,
+        action_base_url=connection.action_base_url,
+    )
+
+
+EDITABLE = tuple(f.name for f in fields(ConnectionSpec))
+REQUIRED = ("name", "mailbox", "auth")
+
+
+def update(db: Session, actor: Actor, name: str, changes: dict[str, Any]) -> Connection:
+    """Change the fields named in `changes` (None clears a timeout or the base URL); the
+    console, the API's PATCH and `connection edit` all come here."""
+    actor.require_admin("change connections")
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"Connections have no field {sorted(unknown)[0]!r}.")
+    connection = get(db, name)
+    # A null name, mailbox or sign-in means "as it is": only timeouts, the security (back to
+    # the server's) and the base URL are cleared by null.
+    kept = {k: v for k, v in changes.items() if v is not None or k not in REQUIRED}
+    spec = replace(spec_of(connection), **kept)
+    values = _checked(db, actor, spec)
+    _name_free(db, values["name"], keep=connection.id)
+    changed = sorted(k for k, v in values.items() if getattr(connection, k) != v)
+    for key, value in values.items():
+        setattr(connection, key, value)
+    db.flush()
+    audit.record(db, actor, "connection.changed", connection.name, fields=",".join(changed))
     return connection
 
 
@@ -94,3 +154,41 @@ def endpoint(connection: Connection) -> Endpoint:
         connect_timeout=connection.connect_timeout,
         timeout=connection.send_timeout,
     )
+
+
+def _credentials(connection: Connection, mailbox: Mailbox) -> Credentials | None:
+    """What the connection signs in with: nothing for a relay, the token for OAuth2."""
+    if connection.auth == "none":
+        return None
+    if connection.auth == "oauth2":
+        return tokens.credentials_for(mailbox)
+    server = mailbox.outgoing_server
+    assert server is not None
+    password = mailboxes.password_of(mailbox)
+    if password is None:
+        return None
+    return Credentials(login=mailboxes.login_for(mailbox, server), password=password)
+
+
+def test(actor: Actor, name: str, *, engine: Engine | None = None) -> Report:
+    """The step-by-step test (connect, TLS, sign-in, envelope) exactly as this connection
+    sends: its security, its timeouts, its authentication. Read in one short transaction,
+    the network reached with no database connection held, the outcome audited in another."""
+    actor.require_admin("test connections")
+    with unit_of_work(engine) as db:
+        connection = get(db, name)
+        mailbox = connection.mailbox
+        if mailbox.outgoing_server is None:
+            raise InvalidInput(f"{mailbox.address} has no outgoing server any more: edit it first.")
+        target = endpoint(connection)
+        envelope = Envelope(sender=mailbox.address, recipient=mailbox.address)
+        try:
+            credentials = _credentials(connection, mailbox)
+        except PostroomError as exc:  # an OAuth2 mailbox whose sign-in is gone
+            report = Report(target=f"{target.protocol.value}://{target.host}:{target.port}")
+            report.steps.append(Step("sign-in", False, str(exc), 0.0, exc.code))
+            return report
+    report = run_connection_test(target, credentials, envelope)
+    with unit_of_work(engine) as db:
+        audit.record(db, actor, "connection.tested", name, ok=report.ok)
+    return report

@@ -164,30 +164,6 @@ def _sent_folder(
     return cleaned
 
 
-def edit(
-    db: Session,
-    actor: Actor,
-    mailbox: Mailbox,
-    *,
-    display_name: str | None = None,
-    sent_folder: str | None = None,
-) -> Mailbox:
-    """Change what needs no new sign-in; None leaves a value as it is, "" clears it.
-
-    The caller has already found the mailbox through get_for, so the actor may manage it.
-    """
-    changed: dict[str, str | None] = {}
-    if display_name is not None:
-        mailbox.display_name = changed["display_name"] = validate.display_name(display_name)
-    if sent_folder is not None:
-        mailbox.sent_folder = changed["sent_folder"] = _sent_folder(
-            sent_folder, mailbox.incoming_server, mailbox.outgoing_server
-        )
-    if changed:
-        audit.record(db, actor, "mailbox.edited", _label(mailbox), **changed)
-    return mailbox
-
-
 def _poll_interval(seconds: int) -> int:
     if not 1 <= seconds <= 86_400:
         raise InvalidInput(

@@ -209,3 +209,34 @@ def admin_entries(db: Session, domain: str) -> list[AdminEntry]:
         if domain in (row.provider_domains or []):
             entries.append(AdminEntry(f"server {row.name}", _setting(row)))
     return entries
+
+
+def update(db: Session, actor: Actor, name: str, spec: ProviderSpec) -> ProviderView:
+    """The console's edit: an own provider's name shown, OAuth provider, servers and domains;
+    a built-in one keeps its settings, so only the domains administrators added change.
+    Domains are made to match `spec.domains`, each through add_domain / remove_domain so the
+    same refusals (a domain another provider has) apply."""
+    actor.require_admin("change providers")
+    view = get(db, name)
+    if view.kind == "own":
+        row = _own(db, view.name)
+        assert row is not None
+        if not spec.servers:
+            raise InvalidInput("Choose at least one server for the provider.", field="servers")
+        row.display_name = spec.display_name.strip()
+        row.oauth_provider = (
+            validate.choice(OAuthProvider, spec.oauth_provider, "oauth provider").value
+            if spec.oauth_provider
+            else None
+        )
+        row.servers = [servers.get(db, s) for s in dict.fromkeys(spec.servers)]
+        db.flush()
+        audit.record(db, actor, "provider.changed", row.name, servers=list(spec.servers))
+    wanted = [validate.hostname(d) for d in spec.domains if d.strip()]
+    for domain in view.added_domains:
+        if domain not in wanted:
+            remove_domain(db, actor, view.name, domain)
+    for domain in dict.fromkeys(wanted):
+        if domain not in view.added_domains:
+            add_domain(db, actor, view.name, domain)
+    return get(db, view.name)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Response
 
 from postroom.api.deps import CallerDep, Db
+from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.pages import Limit, Offset, page
-from postroom.api.schemas import ConnectionIn
+from postroom.api.schemas import ConnectionChange, ConnectionIn
 from postroom.services import connections, present
 from postroom.services.connections import ConnectionSpec
 
@@ -32,6 +34,20 @@ def add_connection(body: ConnectionIn, db: Db, caller: CallerDep) -> Any:
 def show_connection(name: str, db: Db, caller: CallerDep) -> Any:
     caller.actor.require_admin("see the connections")
     return present.connection(connections.get(db, name))
+
+
+@router.patch("/{name}")
+def edit_connection(name: str, body: ConnectionChange, db: Db, caller: CallerDep) -> Any:
+    changes = body.model_dump(exclude_unset=True)
+    return present.connection(connections.update(db, caller.actor, name, changes))
+
+
+@router.post("/{name}/test")
+async def test_connection(name: str, caller: CallerDep, calls: NetworkCallsDep) -> Any:
+    """The step-by-step test as the connection sends; 200 with ok false when a step fails."""
+    caller.actor.require_admin("test connections")
+    report = await calls.run(caller.actor, partial(connections.test, caller.actor, name))
+    return present.reports([(name, report)])
 
 
 @router.delete("/{name}", status_code=204)

@@ -12,7 +12,7 @@ from postroom.api.deps import CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import MailboxBatch, MailboxChange, MailboxIn, Reconnect
-from postroom.services import connection_tests, mailbox_import, mailboxes, present
+from postroom.services import connection_tests, mailbox_edits, mailbox_import, mailboxes, present
 from postroom.services.mailboxes import MailboxSpec
 
 router = APIRouter(prefix="/mailboxes", tags=["mailboxes"])
@@ -54,11 +54,13 @@ def show_mailbox(address: str, db: Db, caller: CallerDep, owner: Owner = None) -
 
 
 @router.patch("/{address}")
-def rename_mailbox(
+def edit_mailbox(
     address: str, body: MailboxChange, db: Db, caller: CallerDep, owner: Owner = None
 ) -> Any:
-    mailbox = mailboxes.rename(db, caller.actor, address, body.display_name, owner)
-    return present.mailbox(mailbox)
+    """Only the fields sent change, all at once or not at all."""
+    mailbox = mailboxes.get_for(db, caller.actor, address, owner)
+    change = mailbox_edits.MailboxChange(**body.model_dump(exclude_unset=True))
+    return present.mailbox(mailbox_edits.edit(db, caller.actor, mailbox, change))
 
 
 @router.post("/{address}/default")

@@ -14,6 +14,7 @@ from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.connectors.test_connection import Report
 from postroom.domain.settings import OAuthProvider
+from postroom.errors import InvalidInput
 from postroom.services import (
     connection_tests,
     connections,
@@ -203,28 +204,108 @@ def connection_list(request: Request, db: Db, caller: CallerDep) -> Response:
     return _connection_page(request, db, caller)
 
 
-@router.post("/connections", response_class=HTMLResponse)
-def add_connection(
-    request: Request,
-    db: Db,
-    caller: CallerDep,
+CONNECTION_FIELDS = [
+    "name",
+    "mailbox",
+    "security",
+    "connect_timeout",
+    "send_timeout",
+    "auth",
+    "action_base_url",
+]
+
+
+def _seconds(value: str, what: str) -> float | None:
+    if not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidInput(
+            f"The {what} {value!r} is not a number of seconds.", field=what
+        ) from None
+
+
+def _connection_form(
     name: Text = "",
     mailbox: Text = "",
     security: Text = "",
+    connect_timeout: Text = "",
+    send_timeout: Text = "",
+    auth: Text = "basic",
     action_base_url: Text = "",
-) -> Response:
-    spec = ConnectionSpec(
-        name=name,
-        mailbox=mailbox,
-        security=or_none(security),
-        action_base_url=or_none(action_base_url),
+) -> dict[str, str]:
+    return {
+        "name": name,
+        "mailbox": mailbox,
+        "security": security,
+        "connect_timeout": connect_timeout,
+        "send_timeout": send_timeout,
+        "auth": auth,
+        "action_base_url": action_base_url,
+    }
+
+
+ConnectionForm = Annotated[dict[str, str], Depends(_connection_form)]
+
+
+def _connection_spec(form: dict[str, str]) -> ConnectionSpec:
+    """Typed numbers are checked inside the transaction, so a bad one lands beside its field."""
+    return ConnectionSpec(
+        name=form["name"],
+        mailbox=form["mailbox"],
+        security=or_none(form["security"]),
+        connect_timeout=_seconds(form["connect_timeout"], "connect timeout"),
+        send_timeout=_seconds(form["send_timeout"], "send timeout"),
+        auth=form["auth"] or "basic",
+        action_base_url=or_none(form["action_base_url"]),
     )
-    fields = ["name", "mailbox", "security", "action_base_url"]
-    done = attempt(lambda tx: connections.add(tx, caller.actor, spec), fields)
+
+
+@router.post("/connections", response_class=HTMLResponse)
+def add_connection(request: Request, db: Db, caller: CallerDep, form: ConnectionForm) -> Response:
+    done = attempt(
+        lambda tx: connections.add(tx, caller.actor, _connection_spec(form)), CONNECTION_FIELDS
+    )
     if not done.ok:
-        values = {k: getattr(spec, k) or "" for k in fields}
-        return _connection_page(request, db, caller, status=422, errors=done.errors, values=values)
+        return _connection_page(request, db, caller, status=422, errors=done.errors, values=form)
     return redirect("/settings/connections", "connection-added")
+
+
+@router.get("/connections/{connection}", response_class=HTMLResponse)
+def edit_connection(request: Request, connection: str, db: Db, caller: CallerDep) -> Response:
+    caller.actor.require_admin("change connections")
+    values = {
+        k: "" if v is None else str(v)
+        for k, v in present.connection(connections.get(db, connection)).items()
+    }
+    return _connection_page(request, db, caller, editing=connection, values=values)
+
+
+@router.post("/connections/{connection}", response_class=HTMLResponse)
+def save_connection(
+    request: Request, connection: str, db: Db, caller: CallerDep, form: ConnectionForm
+) -> Response:
+    def run(tx: Session) -> Any:
+        changes = vars(_connection_spec(form))
+        return connections.update(tx, caller.actor, connection, changes)
+
+    done = attempt(run, CONNECTION_FIELDS)
+    if not done.ok:
+        return _connection_page(
+            request, db, caller, status=422, editing=connection, errors=done.errors, values=form
+        )
+    return redirect("/settings/connections", "connection-saved")
+
+
+@router.post("/connections/{connection}/test", response_class=HTMLResponse)
+async def test_connection(
+    request: Request, connection: str, caller: CallerDep, calls: NetworkCallsDep
+) -> Response:
+    """The Test button: each step of the test, put in place beside the row by htmx."""
+    return await report_page(
+        request, caller, calls, lambda: [(connection, connections.test(caller.actor, connection))]
+    )
 
 
 @router.post("/connections/{connection}/remove", response_class=HTMLResponse)
