@@ -218,7 +218,9 @@ def connection_edit(
 def connection_test(name: str, as_json: JsonFlag = False) -> None:
     """Test the connection step by step as it sends (connect, TLS, sign-in, envelope);
     exit 1 when a step fails."""
-    report = connections.test(OPERATOR, name)
+    from postroom.services import connection_tests
+
+    report = connection_tests.check_connection(OPERATOR, name)
     reports = [(name, report)]
     emit(as_json, reports_json(reports), report_text(f"connection {name}", report))
     if not report.ok:

@@ -7,19 +7,17 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postroom.connectors.test_connection import Envelope, Report, Step, run_connection_test
 from postroom.domain import validate
-from postroom.domain.endpoints import Credentials, Endpoint
+from postroom.domain.endpoints import Endpoint
 from postroom.domain.settings import Security
-from postroom.errors import Conflict, InvalidInput, NotFound, PostroomError
-from postroom.services import audit, mailboxes, tokens
+from postroom.errors import Conflict, InvalidInput, NotFound
+from postroom.services import audit, mailboxes
 from postroom.services.actors import Actor
 from postroom.services.servers import endpoint_of
-from postroom.storage.db import unit_of_work
-from postroom.storage.models import Connection, Mailbox
+from postroom.storage.models import Connection
 
 # "none": a relay that accepts mail by network address, as internal relays often do.
 AUTH_KINDS = ("basic", "oauth2", "none")
@@ -154,41 +152,3 @@ def endpoint(connection: Connection) -> Endpoint:
         connect_timeout=connection.connect_timeout,
         timeout=connection.send_timeout,
     )
-
-
-def _credentials(connection: Connection, mailbox: Mailbox) -> Credentials | None:
-    """What the connection signs in with: nothing for a relay, the token for OAuth2."""
-    if connection.auth == "none":
-        return None
-    if connection.auth == "oauth2":
-        return tokens.credentials_for(mailbox)
-    server = mailbox.outgoing_server
-    assert server is not None
-    password = mailboxes.password_of(mailbox)
-    if password is None:
-        return None
-    return Credentials(login=mailboxes.login_for(mailbox, server), password=password)
-
-
-def test(actor: Actor, name: str, *, engine: Engine | None = None) -> Report:
-    """The step-by-step test (connect, TLS, sign-in, envelope) exactly as this connection
-    sends: its security, its timeouts, its authentication. Read in one short transaction,
-    the network reached with no database connection held, the outcome audited in another."""
-    actor.require_admin("test connections")
-    with unit_of_work(engine) as db:
-        connection = get(db, name)
-        mailbox = connection.mailbox
-        if mailbox.outgoing_server is None:
-            raise InvalidInput(f"{mailbox.address} has no outgoing server any more: edit it first.")
-        target = endpoint(connection)
-        envelope = Envelope(sender=mailbox.address, recipient=mailbox.address)
-        try:
-            credentials = _credentials(connection, mailbox)
-        except PostroomError as exc:  # an OAuth2 mailbox whose sign-in is gone
-            report = Report(target=f"{target.protocol.value}://{target.host}:{target.port}")
-            report.steps.append(Step("sign-in", False, str(exc), 0.0, exc.code))
-            return report
-    report = run_connection_test(target, credentials, envelope)
-    with unit_of_work(engine) as db:
-        audit.record(db, actor, "connection.tested", name, ok=report.ok)
-    return report

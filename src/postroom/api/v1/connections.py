@@ -11,7 +11,7 @@ from postroom.api.deps import CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import ConnectionChange, ConnectionIn
-from postroom.services import connections, present
+from postroom.services import connection_tests, connections, present
 from postroom.services.connections import ConnectionSpec
 
 router = APIRouter(prefix="/connections", tags=["connections"])
@@ -46,7 +46,9 @@ def edit_connection(name: str, body: ConnectionChange, db: Db, caller: CallerDep
 async def test_connection(name: str, caller: CallerDep, calls: NetworkCallsDep) -> Any:
     """The step-by-step test as the connection sends; 200 with ok false when a step fails."""
     caller.actor.require_admin("test connections")
-    report = await calls.run(caller.actor, partial(connections.test, caller.actor, name))
+    report = await calls.run(
+        caller.actor, partial(connection_tests.check_connection, caller.actor, name)
+    )
     return present.reports([(name, report)])
 
 

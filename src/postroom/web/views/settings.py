@@ -304,7 +304,10 @@ async def test_connection(
 ) -> Response:
     """The Test button: each step of the test, put in place beside the row by htmx."""
     return await report_page(
-        request, caller, calls, lambda: [(connection, connections.test(caller.actor, connection))]
+        request,
+        caller,
+        calls,
+        lambda: [(connection, connection_tests.check_connection(caller.actor, connection))],
     )
 
 
