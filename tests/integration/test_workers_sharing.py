@@ -125,7 +125,8 @@ def test_a_dead_workers_mailboxes_are_taken_at_the_next_heartbeat_not_after_the_
     assert set(a.beat().owned) == set(ids) - share_b
     back = b.beat().owned
     assert set(back) == share_b and all(back[i] > epochs[i] + 1 for i in share_b)
-    a.leave(), b.leave()
+    a.leave()
+    b.leave()
 
 
 def test_a_paused_workers_late_commit_is_refused_and_the_server_is_told_nothing(
