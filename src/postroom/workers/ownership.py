@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from postroom.domain.settings import MailboxState
@@ -137,16 +138,21 @@ class Ownership:
 
     def _hold_lock(self) -> None:
         """Take this worker's advisory lock before its row is written (so no one sees the row
-        without the lock), and again whenever its connection was lost."""
-        key = lock_key(self.name)
-        with self.engine.connect() as connection:
-            held = {int(k) for k in connection.scalars(HELD_LOCKS)}
-        if key in held and self._alive is not None and not self._alive.closed:
-            return
-        self._drop_lock()
+        without the lock), and again whenever its connection was lost. The query on the held
+        connection at each beat finds a lost one and keeps it from looking idle to the server
+        (`idle_session_timeout`)."""
+        if self._alive is not None:
+            try:
+                self._alive.execute(text("SELECT 1"))
+                return
+            except DBAPIError:
+                log.info("worker %s lost its database session; locking again", self.name)
+                self._drop_lock()
         alive = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            taken = alive.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+            taken = alive.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(self.name)}
+            )
         except Exception:
             alive.invalidate()
             raise
