@@ -15,13 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 
 from postroom.errors import LeaseLost
 from postroom.services import fetching
 from postroom.storage import db as storage_db
 from postroom.storage.models import Mailbox, Request, Worker, utcnow
-from postroom.workers.ownership import Ownership, owner_of
+from postroom.workers.ownership import Ownership, lock_key, owner_of
 from tests.conftest import Cli, _truncate
 from tests.integration.mailhelpers import add_mailbox, add_server
 from tests.mailfactory import email_from
@@ -85,6 +85,48 @@ def test_mailboxes_are_shared_by_rendezvous_and_rebalanced_on_join_and_leave(
     assert all(taken.owned[i] == epochs[i] + 1 for i in share_b)  # the fencing token moved
     with engine.connect() as connection:
         assert list(connection.scalars(select(Worker.name))) == ["a"]
+
+
+def _end_session_of(engine: Engine, worker: str) -> None:
+    """As if `worker`'s process had been killed: its database session (and lock) ends, while
+    its heartbeat is still fresh."""
+    key = lock_key(worker) & 0xFFFF_FFFF_FFFF_FFFF
+    with engine.begin() as connection:
+        ended = connection.scalars(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid::bigint = :high AND objid::bigint = :low AND objsubid = 1"
+            ),
+            {"high": key >> 32, "low": key & 0xFFFF_FFFF},
+        ).all()
+    assert ended == [True]
+
+
+def test_a_dead_workers_mailboxes_are_taken_at_the_next_heartbeat_not_after_the_lease(
+    database_url: str, cli: Cli, dovecot: Dovecot, engine: Engine
+) -> None:
+    ids = _mailboxes(cli, dovecot, 12)
+    a, b = Ownership(engine, "a", LEASE), Ownership(engine, "b", LEASE)
+    a.beat(), b.beat(), a.beat()
+    share_b = {i for i in ids if owner_of(["a", "b"], i) == "b"}
+    epochs = b.beat().owned
+    assert set(epochs) == share_b
+
+    _end_session_of(engine, "b")  # kill -9: b's heartbeat is fresh, but its lock is gone
+    taken = a.beat()
+    assert set(taken.owned) == set(ids) and taken.taken_over == share_b
+    assert all(taken.owned[i] == epochs[i] + 1 for i in share_b)
+    with engine.connect() as connection:
+        assert list(connection.scalars(select(Worker.name))) == ["a"]
+
+    # A worker only cut off from the database comes back at its next heartbeat, lock and all,
+    # and gets its share again (with a new epoch: its old batches stay fenced off).
+    assert b.beat().owned == {}
+    assert set(a.beat().owned) == set(ids) - share_b
+    back = b.beat().owned
+    assert set(back) == share_b and all(back[i] > epochs[i] + 1 for i in share_b)
+    a.leave()
+    b.leave()
 
 
 def test_a_paused_workers_late_commit_is_refused_and_the_server_is_told_nothing(

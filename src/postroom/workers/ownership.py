@@ -9,6 +9,13 @@ mailboxes they must. Taking a mailbox from a dead (or paused) worker raises its 
 the transaction that commits a fetched batch checks the epoch it started with (`fence`), so a
 worker that wakes up past its lease cannot commit, and never acknowledges. SQLite runs the
 same code with one worker.
+
+On PostgreSQL a worker also holds a session advisory lock keyed by its name on a connection of
+its own. PostgreSQL drops that lock the moment the process dies (kill -9, a crash: the kernel
+closes its socket), so the others see a dead worker at their next heartbeat instead of after
+the lease: a worker whose row has no lock behind it is gone. A worker that is paused or cut
+off from the database keeps its lock or loses it; either way the lease and the fencing token
+still decide, so this only makes takeover sooner, never less safe.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from postroom.domain.settings import MailboxState
@@ -34,6 +42,21 @@ CHUNK = 500  # ids an IN list carries
 def score(worker: str, mailbox_id: int) -> int:
     digest = hashlib.blake2b(f"{worker}/{mailbox_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
+
+
+def lock_key(worker: str) -> int:
+    """The worker's advisory-lock key: a signed 64-bit number, as pg_advisory_lock takes it."""
+    digest = hashlib.blake2b(f"postroom-worker/{worker}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# pg_locks shows a 64-bit advisory key as two unsigned halves (classid high, objid low); the
+# shift puts them back together as the signed key.
+HELD_LOCKS = text(
+    "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
+    "WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 def owner_of(workers: Iterable[str], mailbox_id: int) -> str:
@@ -60,6 +83,8 @@ class Ownership:
         self.lease = timedelta(seconds=lease)
         self._desired: dict[int, bool] = {}  # mailbox → ours, for the live set below
         self._desired_for: tuple[str, ...] = ()
+        self.locks = engine.dialect.name == "postgresql"
+        self._alive: Connection | None = None  # holds this worker's advisory lock
 
     def beat(self, keep: Collection[int] = ()) -> Beat:
         """Heartbeat, then claim and release to match the rendezvous assignment.
@@ -67,6 +92,8 @@ class Ownership:
         `keep`: mailboxes being fetched right now; they are released on a later beat, so a
         handover never cuts a batch in half."""
         now = utcnow()
+        if self.locks:
+            self._hold_lock()
         with self.engine.begin() as connection:
             renewed = connection.execute(
                 update(Worker).where(Worker.name == self.name).values(heartbeat_at=now)
@@ -76,6 +103,8 @@ class Ownership:
                     insert(Worker).values(name=self.name, started_at=now, heartbeat_at=now)
                 )
             connection.execute(delete(Worker).where(Worker.heartbeat_at < now - self.lease))
+            if self.locks:
+                self._forget_unlocked(connection)
         with self.engine.begin() as connection:
             live = sorted(connection.scalars(select(Worker.name)))
             rows = connection.execute(
@@ -106,6 +135,53 @@ class Ownership:
         beat.taken_over = taken & beat.owned.keys()
         beat.nudged = {i for i, _, unset in rows if unset and i in beat.owned}
         return beat
+
+    def _hold_lock(self) -> None:
+        """Take this worker's advisory lock before its row is written (so no one sees the row
+        without the lock), and again whenever its connection was lost. The query on the held
+        connection at each beat finds a lost one and keeps it from looking idle to the server
+        (`idle_session_timeout`)."""
+        if self._alive is not None:
+            try:
+                self._alive.execute(text("SELECT 1"))
+                return
+            except DBAPIError:
+                log.info("worker %s lost its database session; locking again", self.name)
+                self._drop_lock()
+        alive = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            taken = alive.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(self.name)}
+            )
+        except Exception:
+            alive.invalidate()
+            raise
+        if taken:
+            self._alive = alive
+        else:  # another session holds it (a previous connection of ours not yet gone)
+            alive.invalidate()
+
+    def _drop_lock(self) -> None:
+        """Closed for good, not returned to the pool: ending the session is what unlocks."""
+        if self._alive is not None:
+            try:
+                self._alive.invalidate()
+            except Exception:
+                log.debug("the advisory lock's connection was already gone", exc_info=True)
+            self._alive = None
+
+    def _forget_unlocked(self, connection: Connection) -> None:
+        """Remove the rows of workers whose lock is gone: they died. The rows are read before
+        the locks, and a worker takes its lock before writing its row, so a worker that is
+        just starting is never taken for dead."""
+        names = list(connection.scalars(select(Worker.name).where(Worker.name != self.name)))
+        if not names:
+            return
+        held = {int(k) for k in connection.scalars(HELD_LOCKS)}
+        dead = [n for n in names if lock_key(n) not in held]
+        if dead:
+            connection.execute(delete(Worker).where(Worker.name.in_(dead)))
+            log.info("workers %s are gone (their database session ended)", ", ".join(dead))
 
     def _ours(self, live: list[str], ids: list[int]) -> dict[int, bool]:
         """Scores are recomputed only when the set of live workers changes."""
@@ -153,6 +229,7 @@ class Ownership:
                 update(Mailbox).where(Mailbox.lease_owner == self.name).values(lease_owner=None)
             )
             connection.execute(delete(Worker).where(Worker.name == self.name))
+        self._drop_lock()
 
     def fence(self, db: Session, mailbox_id: int, epoch: int) -> None:
         """Called first in the transaction that commits a batch: the row stays locked until the
