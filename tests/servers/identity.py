@@ -75,6 +75,8 @@ class IdentityServer(LoopbackServer):
     token_requests: list[dict[str, str]] = field(default_factory=list)
     refresh_gate: threading.Event | None = None  # when set, a refresh waits for it
     refresh_arrived: threading.Event = field(default_factory=threading.Event)
+    code_gate: threading.Event | None = None  # when set, a code redemption waits for it
+    code_arrived: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -254,6 +256,9 @@ class IdentityServer(LoopbackServer):
         return body
 
     def _code_grant(self, client_id: str, form: dict[str, str]) -> Response:
+        self.code_arrived.set()
+        if self.code_gate is not None:
+            self.code_gate.wait(timeout=30)
         grant = self._codes.pop(form.get("code", ""), None)
         if grant is None or grant.client_id != client_id:
             return self._error("invalid_grant", "AADSTS70000: the code is invalid or was used.")
@@ -346,8 +351,9 @@ class IdentityServer(LoopbackServer):
         self.introspection.start()
 
     def stop(self) -> None:
-        if self.refresh_gate is not None:
-            self.refresh_gate.set()
+        for gate in (self.refresh_gate, self.code_gate):
+            if gate is not None:
+                gate.set()
         self.http.stop()
         self.introspection.stop()
 
