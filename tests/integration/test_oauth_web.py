@@ -142,7 +142,7 @@ def test_no_database_connection_waits_while_the_provider_redeems_the_code(
     add_apps(cli)
     add_cloud_servers(cli, graph, None)
     cloud.sign_in_as = "ann@contoso.test"
-    cloud.code_gate = threading.Event()
+    cloud.grant_gate = threading.Event()
     with _browser(test_ca) as browser, ThreadPoolExecutor(max_workers=1) as pool:
         to_provider = browser.get(
             web.url + "/oauth/start", params={"provider": "microsoft"}, follow_redirects=False
@@ -151,7 +151,7 @@ def test_no_database_connection_waits_while_the_provider_redeems_the_code(
         callback = back.headers["location"]
         signing_in = pool.submit(browser.get, callback)
         try:
-            assert cloud.code_arrived.wait(30)
+            assert cloud.grant_arrived.wait(30)
             connections = engine.pool
             assert isinstance(connections, QueuePool)
             assert connections.checkedout() == 0, "a connection waits on the token endpoint"
@@ -159,7 +159,7 @@ def test_no_database_connection_waits_while_the_provider_redeems_the_code(
             health = httpx.get(web.url + "/health", timeout=10)
             still_waiting = not signing_in.done()
         finally:
-            cloud.code_gate.set()
+            cloud.grant_gate.set()
         answer = signing_in.result(timeout=30)
     assert replay.status_code == 400 and "already used" in replay.json()["detail"]
     assert health.status_code == 200 and still_waiting

@@ -75,8 +75,8 @@ class IdentityServer(LoopbackServer):
     token_requests: list[dict[str, str]] = field(default_factory=list)
     refresh_gate: threading.Event | None = None  # when set, a refresh waits for it
     refresh_arrived: threading.Event = field(default_factory=threading.Event)
-    code_gate: threading.Event | None = None  # when set, a code redemption waits for it
-    code_arrived: threading.Event = field(default_factory=threading.Event)
+    grant_gate: threading.Event | None = None  # when set, a code or app-only grant waits
+    grant_arrived: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -229,6 +229,7 @@ class IdentityServer(LoopbackServer):
         if grant == "refresh_token":
             return self._refresh_grant(client_id, form, google=request.path == "/token")
         if grant == "client_credentials":
+            self._hold_grant()
             if not form.get("scope", "").endswith("/.default"):
                 return self._error("invalid_scope", "AADSTS1002012: scope must end in /.default")
             access = self.issue(None, client_id, form["scope"])
@@ -255,10 +256,13 @@ class IdentityServer(LoopbackServer):
             body["refresh_token"] = value
         return body
 
+    def _hold_grant(self) -> None:
+        self.grant_arrived.set()
+        if self.grant_gate is not None:
+            self.grant_gate.wait(timeout=30)
+
     def _code_grant(self, client_id: str, form: dict[str, str]) -> Response:
-        self.code_arrived.set()
-        if self.code_gate is not None:
-            self.code_gate.wait(timeout=30)
+        self._hold_grant()
         grant = self._codes.pop(form.get("code", ""), None)
         if grant is None or grant.client_id != client_id:
             return self._error("invalid_grant", "AADSTS70000: the code is invalid or was used.")
@@ -351,7 +355,7 @@ class IdentityServer(LoopbackServer):
         self.introspection.start()
 
     def stop(self) -> None:
-        for gate in (self.refresh_gate, self.code_gate):
+        for gate in (self.refresh_gate, self.grant_gate):
             if gate is not None:
                 gate.set()
         self.http.stop()

@@ -221,9 +221,7 @@ def _connected(
     audit.record(db, actor, "mailbox.oauth-connected", mailbox.address, account=account)
 
 
-def connect_app_only(db: Session, actor: Actor, app_name: str, address: str) -> Mailbox:
-    """Client credentials: a Microsoft system mailbox reached with the app's own permission,
-    no person's sign-in to expire."""
+def _app_only(db: Session, actor: Actor, app_name: str, address: str) -> tuple[OAuthApp, Mailbox]:
     actor.require_admin("connect system mailboxes with app-only access")
     app = oauth_apps.get(db, app_name)
     if app.provider != OAuthProvider.MICROSOFT.value or app.client_secret is None:
@@ -231,8 +229,21 @@ def connect_app_only(db: Session, actor: Actor, app_name: str, address: str) -> 
     mailbox = mailboxes.get_for(db, actor, address)
     if mailbox.owner_id is not None:
         raise InvalidInput("App-only access is for system mailboxes; personal ones sign in.")
-    config = oauth_apps.client_config(app, oauth_apps.APP_ONLY_SCOPE)
-    with OAuthClient(config) as client:
-        granted = client.client_credentials()
+    return app, mailbox
+
+
+def app_only_client(db: Session, actor: Actor, app_name: str, address: str) -> ClientConfig:
+    """Client credentials: a Microsoft system mailbox reached with the app's own permission,
+    no person's sign-in to expire. The caller asks the provider outside any transaction, then
+    calls `connect_app_only`."""
+    app, _ = _app_only(db, actor, app_name, address)
+    return oauth_apps.client_config(app, oauth_apps.APP_ONLY_SCOPE)
+
+
+def connect_app_only(
+    db: Session, actor: Actor, app_name: str, address: str, granted: TokenSet
+) -> Mailbox:
+    """Keep the app's token; checked again, since the mailbox may have changed meanwhile."""
+    app, mailbox = _app_only(db, actor, app_name, address)
     _connected(db, actor, mailbox, app, granted, mailbox.address, app_only=True)
     return mailbox
