@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -22,9 +23,10 @@ PROBLEM = "application/problem+json"
 
 
 class Api:
-    """One user's view of the REST API: every call carries their bearer token."""
+    """One user's view of the REST API: every call carries their bearer token. The client is
+    the in-process TestClient, or an httpx.Client on a real server."""
 
-    def __init__(self, client: TestClient, email: str, token: str) -> None:
+    def __init__(self, client: httpx.Client, email: str, token: str) -> None:
         self.client, self.email, self.token = client, email, token
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:

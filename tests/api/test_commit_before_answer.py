@@ -17,6 +17,9 @@ from sqlalchemy import event
 
 from postroom.storage.db import default_engine
 from tests.api.conftest import Api, make_user
+from tests.api.test_api import desk, fetch
+from tests.mailfactory import email_from
+from tests.servers.dovecot import Dovecot
 
 
 class Recorder:
@@ -75,3 +78,52 @@ def test_a_mailbox_made_and_removed_at_once_is_found_every_time(live: str) -> No
             assert http.post("/mailboxes", json=body).status_code == 201
             gone = http.delete(f"/mailboxes/{address}", params={"reason": "test"})
             assert gone.status_code == 204, (n, gone.text)
+
+
+def _request_with_a_sender(admin: Api, dovecot: Dovecot) -> str:
+    """A request opened by an email from a customer, and the admin's own mailbox to reply
+    from; the request's API path is returned."""
+    address = desk(admin, dovecot)
+    smtp = {"name": "out", "protocol": "smtp", "host": "127.0.0.1", "security": "none"}
+    assert admin.post("/servers", json=smtp).status_code == 201
+    own = {"address": admin.email, "outgoing": "out", "password": "pw"}
+    assert admin.post("/mailboxes", json=own).status_code == 201
+    dovecot.deliver(address, [email_from("cust@example.org", "Printer on fire")])
+    fetch()
+    [request] = admin.get("/requests").json()["items"]
+    return f"/requests/{request['id']}"
+
+
+def test_a_replys_transaction_commits_before_its_202_starts(app: FastAPI, dovecot: Dovecot) -> None:
+    token = make_user("root@example.test", admin=True)
+    seen: list[str] = []
+    event.listen(default_engine(), "commit", lambda _conn: seen.append("commit"))
+    with TestClient(Recorder(app, seen)) as client:
+        admin = Api(client, "root@example.test", token)
+        path = _request_with_a_sender(admin, dovecot)
+        seen.clear()
+        queued = admin.post(path + "/reply", json={"body": "On its way."})
+        assert queued.status_code == 202, queued.text
+    assert seen[-1] == "answer" and "commit" in seen, seen
+
+
+@pytest.mark.usefixtures("database_url")
+def test_a_reply_is_in_the_thread_on_the_very_next_get_every_time(
+    live: str, dovecot: Dovecot
+) -> None:
+    """Issue 12.6: the 202 of a reply means the reply is in the request's thread."""
+    with httpx.Client(base_url=live.removesuffix("/api/v1"), timeout=30) as http:
+        admin = Api(http, "root@example.test", make_user("root@example.test", admin=True))
+        path = _request_with_a_sender(admin, dovecot)
+        for n in range(10):
+            queued = admin.post(path + "/reply", json={"body": f"Answer {n}."})
+            assert queued.status_code == 202, (n, queued.text)
+            thread = admin.get(path).json()["thread"]
+            assert len(thread) == n + 2, (n, thread)
+            last = thread[-1]
+            assert (last["direction"], last["message_id"], last["status"]) == (
+                "out",
+                queued.json()["message_id"],
+                "queued",
+            ), n
+            assert f"Answer {n}." in last["text"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,7 +19,7 @@ HUGE = 10**30
 NETWORK = ("/test", "/test-email", "/reconnect")
 
 
-def operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
+def operations(client: httpx.Client) -> list[tuple[str, str, dict[str, Any]]]:
     document = client.get("/api/openapi.json").json()
     found = []
     for path, ops in document["paths"].items():

@@ -80,18 +80,27 @@ def test_an_own_provider_and_servers_listing_the_domain_are_discovered(
     assert result.candidates[0].oauth_provider is OAuthProvider.MICROSOFT
 
 
-def test_provider_changes_are_audited_and_removing_a_server_leaves_the_provider(
+def test_provider_changes_are_audited_and_a_server_a_provider_uses_is_not_removed(
     engine: Engine,
 ) -> None:
+    """A provider cannot drop one of its servers (it is added again without it), so a server
+    any provider lists stays until the provider goes, whichever of its servers it is."""
     _corp(engine)
     with unit_of_work(engine) as db:
         providers.add_domain(db, OPERATOR, "corp", "corp.example")
         providers.remove_domain(db, OPERATOR, "corp", "corp.test")
+    with unit_of_work(engine) as db, pytest.raises(Conflict) as refused:
         servers.remove(db, OPERATOR, "corp-smtp")
+    assert "'corp-smtp' is still used by the provider(s) corp" in str(refused.value)
     with unit_of_work(engine) as db:
         view = providers.get(db, "corp")
-        assert (view.server_names, view.added_domains) == (("corp-imap",), ("corp.example",))
+        assert (view.server_names, view.added_domains) == (
+            ("corp-imap", "corp-smtp"),
+            ("corp.example",),
+        )
         providers.remove(db, OPERATOR, "corp")
+    with unit_of_work(engine) as db:
+        servers.remove(db, OPERATOR, "corp-smtp")
     with unit_of_work(engine) as db:
         actions = [(e.action, e.target) for e in reversed(audit.entries(db, OPERATOR, 0))]
         assert actions[2:] == [
@@ -99,11 +108,12 @@ def test_provider_changes_are_audited_and_removing_a_server_leaves_the_provider(
             ("provider.domain-added", "corp"),
             ("provider.domain-added", "corp"),
             ("provider.domain-removed", "corp"),
-            ("server.removed", "corp-smtp"),
             ("provider.removed", "corp"),
+            ("server.removed", "corp-smtp"),
         ]
         with pytest.raises(NotFound):
             providers.get(db, "corp")
+        assert [s.name for s in servers.listing(db)] == ["corp-imap"]
 
 
 def test_mistakes_are_refused_with_what_to_do(engine: Engine) -> None:

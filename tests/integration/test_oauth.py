@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.pool import QueuePool
 
 from postroom.config import get_settings
 from postroom.connectors.oauth2 import ClientConfig, OAuthClient, ProviderUrls
@@ -116,6 +118,27 @@ def test_app_only_access_for_a_system_mailbox_uses_client_credentials(
     token = tokens.access_token(engine, _mailbox_id(engine, "robot@contoso.test"))
     grant = cloud.account_of(token)
     assert grant is not None and grant.account is None  # the app's own access, no person
+
+
+def test_no_database_connection_waits_while_the_provider_grants_app_only_access(
+    cli: Cli, cloud: IdentityServer, graph: GraphServer, engine: Engine
+) -> None:
+    """DESIGN invariant 11 for `mailbox connect --app-only`: check, ask, then store."""
+    add_apps(cli)
+    add_cloud_servers(cli, graph, None)
+    ok(cli, "mailbox", "add", "robot@contoso.test", "--incoming", "graph", "--oauth-app", "m365")
+    cloud.grant_gate = threading.Event()
+    args = ("mailbox", "connect", "robot@contoso.test", "--oauth-app", "m365", "--app-only")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        connecting = pool.submit(ok, cli, *args)
+        try:
+            assert cloud.grant_arrived.wait(30)
+            connections = engine.pool
+            assert isinstance(connections, QueuePool)
+            assert connections.checkedout() == 0, "a connection waits on the token endpoint"
+        finally:
+            cloud.grant_gate.set()
+        assert connecting.result(timeout=60)["oauth_tokens_set"] is True
 
 
 def test_a_refused_grant_marks_only_that_mailbox_and_tells_its_owner(

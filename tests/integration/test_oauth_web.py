@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 import uvicorn
 from fastapi import HTTPException
 from sqlalchemy import Engine, select
+from sqlalchemy.pool import QueuePool
 
 from postroom.api import oauth as oauth_routes
 from postroom.api.app import create_app
@@ -125,6 +127,48 @@ def test_reconnect_a_gmail_mailbox_and_a_used_state_is_refused(
     assert "already used" in replay.json()["detail"]
     with unit_of_work(engine) as db:
         assert list(db.scalars(select(OAuthFlow))) == []
+
+
+def test_no_database_connection_waits_while_the_provider_redeems_the_code(
+    cli: Cli,
+    web: Web,
+    cloud: IdentityServer,
+    graph: GraphServer,
+    test_ca: TestCA,
+    engine: Engine,
+) -> None:
+    """DESIGN invariant 11: the state is used up before the token endpoint is asked, so a
+    replay fails at once, and while the provider takes its time nothing else waits."""
+    add_apps(cli)
+    add_cloud_servers(cli, graph, None)
+    cloud.sign_in_as = "ann@contoso.test"
+    cloud.grant_gate = threading.Event()
+    with _browser(test_ca) as browser, ThreadPoolExecutor(max_workers=1) as pool:
+        to_provider = browser.get(
+            web.url + "/oauth/start", params={"provider": "microsoft"}, follow_redirects=False
+        )
+        back = browser.get(to_provider.headers["location"], follow_redirects=False)
+        callback = back.headers["location"]
+        signing_in = pool.submit(browser.get, callback)
+        try:
+            assert cloud.grant_arrived.wait(30)
+            connections = engine.pool
+            assert isinstance(connections, QueuePool)
+            assert connections.checkedout() == 0, "a connection waits on the token endpoint"
+            replay = httpx.get(callback, timeout=10)
+            health = httpx.get(web.url + "/health", timeout=10)
+            still_waiting = not signing_in.done()
+        finally:
+            cloud.grant_gate.set()
+        answer = signing_in.result(timeout=30)
+    assert replay.status_code == 400 and "already used" in replay.json()["detail"]
+    assert health.status_code == 200 and still_waiting
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["address"], answer.json()["oauth_tokens_set"]) == (
+        "ann@contoso.test",
+        True,
+    )
+    assert len([r for r in cloud.token_requests if r["grant_type"] == "authorization_code"]) == 1
 
 
 def test_signing_in_as_someone_else_is_refused_and_nothing_is_added(

@@ -1,5 +1,5 @@
-"""A provider's only server is not removed (issue 13.15): discovery would find the provider
-empty and offer nothing. (A provider keeps working when one of several servers goes.)"""
+"""A server a provider lists is not removed (issue 13.15): discovery would find the provider
+empty, or silently short of part of its settings."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_server_remove_is_refused_while_a_provider_uses_it_naming_the_provider(c
     refused = cli("server", "remove", "corp-imap")
     assert refused.code == 1
     assert (
-        "provider(s) corp" in refused.stderr
+        "still used by the provider(s) corp" in refused.stderr
         and "corp-imap" in refused.stderr
         and "Traceback" not in refused.stderr
     )

@@ -75,6 +75,8 @@ class IdentityServer(LoopbackServer):
     token_requests: list[dict[str, str]] = field(default_factory=list)
     refresh_gate: threading.Event | None = None  # when set, a refresh waits for it
     refresh_arrived: threading.Event = field(default_factory=threading.Event)
+    grant_gate: threading.Event | None = None  # when set, a code or app-only grant waits
+    grant_arrived: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -227,6 +229,7 @@ class IdentityServer(LoopbackServer):
         if grant == "refresh_token":
             return self._refresh_grant(client_id, form, google=request.path == "/token")
         if grant == "client_credentials":
+            self._hold_grant()
             if not form.get("scope", "").endswith("/.default"):
                 return self._error("invalid_scope", "AADSTS1002012: scope must end in /.default")
             access = self.issue(None, client_id, form["scope"])
@@ -253,7 +256,13 @@ class IdentityServer(LoopbackServer):
             body["refresh_token"] = value
         return body
 
+    def _hold_grant(self) -> None:
+        self.grant_arrived.set()
+        if self.grant_gate is not None:
+            self.grant_gate.wait(timeout=30)
+
     def _code_grant(self, client_id: str, form: dict[str, str]) -> Response:
+        self._hold_grant()
         grant = self._codes.pop(form.get("code", ""), None)
         if grant is None or grant.client_id != client_id:
             return self._error("invalid_grant", "AADSTS70000: the code is invalid or was used.")
@@ -346,8 +355,9 @@ class IdentityServer(LoopbackServer):
         self.introspection.start()
 
     def stop(self) -> None:
-        if self.refresh_gate is not None:
-            self.refresh_gate.set()
+        for gate in (self.refresh_gate, self.grant_gate):
+            if gate is not None:
+                gate.set()
         self.http.stop()
         self.introspection.stop()
 

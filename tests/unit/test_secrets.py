@@ -3,6 +3,9 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,62 @@ def test_a_malformed_environment_key_is_refused_with_how_to_make_one(
 ) -> None:
     with pytest.raises(ConfigurationError, match=r"POSTROOM_SECRET_KEY.*Make one with"):
         load_or_create_key(bad, tmp_path / "secret.key")
+
+
+CREATE_KEY = """
+import base64, sys
+from pathlib import Path
+from postroom.storage.secrets import load_or_create_key
+sys.stdin.readline()  # wait for the go: every creator starts together
+print(base64.b64encode(load_or_create_key(None, Path(sys.argv[1]))).decode())
+"""
+
+
+def _first_use_at_once(key_file: Path, threads: int, processes: int) -> set[bytes]:
+    """Threads and processes that all find no key file and make it at the same instant."""
+    go = threading.Barrier(threads + 1)
+    keys: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        go.wait()
+        try:
+            keys.append(load_or_create_key(None, key_file))
+        except BaseException as exc:  # the test reports every failure
+            errors.append(exc)
+
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CREATE_KEY, str(key_file)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    workers = [threading.Thread(target=create) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    go.wait()
+    for worker in workers:
+        worker.join()
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        keys.append(base64.b64decode(out.strip()))
+    assert errors == []
+    return set(keys)
+
+
+def test_creators_at_first_use_all_end_with_the_one_key_on_disk(tmp_path: Path) -> None:
+    for round_ in range(12):
+        key_file = tmp_path / str(round_) / "secret.key"
+        keys = _first_use_at_once(key_file, threads=16, processes=3 if round_ < 3 else 0)
+        assert keys == {load_or_create_key(None, key_file)}, round_
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert os.listdir(key_file.parent) == ["secret.key"]  # no temporary file left

@@ -75,6 +75,12 @@ class NetworkCalls:
         finally:
             self._release(who)
 
+    async def wait(self, call: Callable[[], T]) -> T:
+        """`call` on a network thread, uncounted: for a wait no user chooses to repeat (a
+        sign-in's code, redeemed once per state), which still must not take the threads the
+        database work of everyone else runs on."""
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter())
+
 
 def network_calls(request: Request) -> NetworkCalls:
     """The app's one set of counts (each app its own, so tests do not share them)."""

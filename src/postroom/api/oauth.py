@@ -5,13 +5,17 @@ the routes refuse, so nobody adds mailboxes anonymously."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from postroom.api.deps import CallerDep
+from postroom.api.network_calls import NetworkCallsDep
+from postroom.connectors.oauth2 import TokenSet
 from postroom.errors import InvalidInput, NotFound, PermissionDenied, PostroomError
 from postroom.services import oauth, present
 from postroom.services.actors import Actor
@@ -91,13 +95,16 @@ def start(
 
 
 @router.get("/callback", name="oauth_callback")
-def callback(
+async def callback(
     request: Request,
+    calls: NetworkCallsDep,
     state: str,
     code: str | None = None,
     error: str | None = None,
     error_description: str | None = None,
 ) -> Any:
+    """Three steps, so no database connection waits on the provider: use up the state (one
+    transaction), redeem the code (network thread, no transaction), keep the tokens (another)."""
     if error is not None:
         return _problem(
             InvalidInput(f"The sign-in was not completed: {error_description or error}.")
@@ -105,12 +112,22 @@ def callback(
     if not code:
         return _problem(InvalidInput("The provider sent no code: start the sign-in again."))
     try:
-        with unit_of_work() as db:
-            mailbox = oauth.complete_web_flow(db, state, code)
-            data = present.mailbox(mailbox)
+        pending = await anyio.to_thread.run_sync(_take, state)
+        granted = await calls.wait(partial(oauth.redeem_code, pending, code))
+        data = await anyio.to_thread.run_sync(_finish, pending, granted)
     except PostroomError as exc:
         return _problem(exc)
     if "text/html" in request.headers.get("accept", ""):  # a person in the console
         page = "/settings/mailboxes" if data["kind"] == "system" else "/profile/mailboxes"
         return redirect(page, "mailbox-connected")
     return data
+
+
+def _take(state: str) -> oauth.PendingSignIn:
+    with unit_of_work() as db:
+        return oauth.take_web_flow(db, state)
+
+
+def _finish(pending: oauth.PendingSignIn, granted: TokenSet) -> dict[str, Any]:
+    with unit_of_work() as db:
+        return present.mailbox(oauth.finish_web_flow(db, pending, granted))

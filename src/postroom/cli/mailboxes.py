@@ -262,9 +262,15 @@ def connect(
     from postroom.connectors.oauth2 import OAuthClient
     from postroom.services import oauth
 
-    if app_only:
+    if app_only:  # no transaction while the provider answers
         with database() as db:
-            data = present.mailbox(oauth.connect_app_only(db, OPERATOR, oauth_app, address))
+            config = oauth.app_only_client(db, OPERATOR, oauth_app, address)
+        with OAuthClient(config) as client:
+            granted = client.client_credentials()
+        with database() as db:
+            data = present.mailbox(
+                oauth.connect_app_only(db, OPERATOR, oauth_app, address, granted)
+            )
         emit(as_json, data, f"Connected {data['address']} with app-only access.")
         return
     target = oauth.Target(address.strip().lower(), system=owner is None, owner=owner)

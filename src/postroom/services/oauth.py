@@ -7,7 +7,7 @@ access for Microsoft system mailboxes. The account that signs in must be the mai
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -24,6 +24,7 @@ from postroom.storage.models import Mailbox, OAuthApp, OAuthFlow, Server, utcnow
 from postroom.storage.secrets import default_box
 
 CLOUD = {OAuthProvider.MICROSOFT: Protocol.GRAPH, OAuthProvider.GOOGLE: Protocol.GMAIL}
+USED = "This sign-in is unknown or was already used: start it again."
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def start_web_flow(
     *,
     system: bool = False,
 ) -> str:
-    """The provider's sign-in URL to send the browser to; `complete_web_flow` takes it back."""
+    """The provider's sign-in URL to send the browser to; the callback takes it back with
+    `take_web_flow`, `redeem_code` and `finish_web_flow`."""
     app = oauth_apps.get(db, app_name)
     if system:
         actor.require_admin("connect system mailboxes")
@@ -96,24 +98,55 @@ def start_web_flow(
         return client.authorization_url(flow.state, verifier, _extra(app, target.address))
 
 
-def complete_web_flow(db: Session, state: str, code: str) -> Mailbox:
-    """The provider sent the browser back: check the state, redeem the code, keep the tokens."""
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A web sign-in whose state is used up: what redeeming its code needs, kept outside any
+    transaction while the provider answers (no database connection waits on the network)."""
+
+    actor: Actor
+    target: Target
+    app_name: str
+    client: ClientConfig = field(repr=False)
+    redirect_uri: str
+    verifier: str = field(repr=False)
+
+
+def take_web_flow(db: Session, state: str) -> PendingSignIn:
+    """The provider sent the browser back: check the state and use it up, so that it works
+    once even when the same callback arrives twice at the same time."""
     flow = db.scalar(select(OAuthFlow).where(OAuthFlow.state == state))
     if flow is None:
-        raise InvalidInput("This sign-in is unknown or was already used: start it again.")
-    db.delete(flow)
-    db.flush()
+        raise InvalidInput(USED)
     expires = flow.expires_at
     if (expires if expires.tzinfo else expires.replace(tzinfo=utcnow().tzinfo)) < utcnow():
         raise InvalidInput("This sign-in took too long and expired: start it again.")
     actor = Actor(flow.actor_label, flow.actor_user_id, flow.actor_is_admin)
     target = Target(flow.address, flow.system)
     app = flow.oauth_app
-    verifier = default_box().open(flow.code_verifier, flow.secret_identity("code_verifier"))
     scope = oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
-    with OAuthClient(oauth_apps.client_config(app, scope), flow.redirect_uri) as client:
-        granted = client.exchange_code(code, verifier)
-    return attach(db, actor, app.name, target, granted)
+    pending = PendingSignIn(
+        actor=actor,
+        target=target,
+        app_name=app.name,
+        client=oauth_apps.client_config(app, scope),
+        redirect_uri=flow.redirect_uri,
+        verifier=default_box().open(flow.code_verifier, flow.secret_identity("code_verifier")),
+    )
+    taken = db.connection().execute(delete(OAuthFlow).where(OAuthFlow.id == flow.id))
+    if taken.rowcount != 1:  # a second arrival of the same callback took it first
+        raise InvalidInput(USED)
+    return pending
+
+
+def redeem_code(pending: PendingSignIn, code: str) -> TokenSet:
+    """The network half of the sign-in: no database here, so call it between transactions."""
+    with OAuthClient(pending.client, pending.redirect_uri) as client:
+        return client.exchange_code(code, pending.verifier)
+
+
+def finish_web_flow(db: Session, pending: PendingSignIn, granted: TokenSet) -> Mailbox:
+    """Keep the tokens the provider granted: add or reconnect the mailbox."""
+    return attach(db, pending.actor, pending.app_name, pending.target, granted)
 
 
 def device_client(db: Session, actor: Actor, app_name: str, target: Target) -> ClientConfig:
@@ -188,9 +221,7 @@ def _connected(
     audit.record(db, actor, "mailbox.oauth-connected", mailbox.address, account=account)
 
 
-def connect_app_only(db: Session, actor: Actor, app_name: str, address: str) -> Mailbox:
-    """Client credentials: a Microsoft system mailbox reached with the app's own permission,
-    no person's sign-in to expire."""
+def _app_only(db: Session, actor: Actor, app_name: str, address: str) -> tuple[OAuthApp, Mailbox]:
     actor.require_admin("connect system mailboxes with app-only access")
     app = oauth_apps.get(db, app_name)
     if app.provider != OAuthProvider.MICROSOFT.value or app.client_secret is None:
@@ -198,8 +229,21 @@ def connect_app_only(db: Session, actor: Actor, app_name: str, address: str) -> 
     mailbox = mailboxes.get_for(db, actor, address)
     if mailbox.owner_id is not None:
         raise InvalidInput("App-only access is for system mailboxes; personal ones sign in.")
-    config = oauth_apps.client_config(app, oauth_apps.APP_ONLY_SCOPE)
-    with OAuthClient(config) as client:
-        granted = client.client_credentials()
+    return app, mailbox
+
+
+def app_only_client(db: Session, actor: Actor, app_name: str, address: str) -> ClientConfig:
+    """Client credentials: a Microsoft system mailbox reached with the app's own permission,
+    no person's sign-in to expire. The caller asks the provider outside any transaction, then
+    calls `connect_app_only`."""
+    app, _ = _app_only(db, actor, app_name, address)
+    return oauth_apps.client_config(app, oauth_apps.APP_ONLY_SCOPE)
+
+
+def connect_app_only(
+    db: Session, actor: Actor, app_name: str, address: str, granted: TokenSet
+) -> Mailbox:
+    """Keep the app's token; checked again, since the mailbox may have changed meanwhile."""
+    app, mailbox = _app_only(db, actor, app_name, address)
     _connected(db, actor, mailbox, app, granted, mailbox.address, app_only=True)
     return mailbox

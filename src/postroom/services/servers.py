@@ -229,12 +229,12 @@ def remove(db: Session, actor: Actor, name: str) -> None:
     in_use.refuse_removal(
         f"Server {server.name!r}", users_of(db, server), "Move or remove them first."
     )
-    emptied = [p.name for p in _providers_of(db, server) if len(p.servers) == 1]
-    if emptied:  # discovery would find the provider empty and offer nothing
+    using = [p.name for p in _providers_of(db, server)]
+    if using:  # else the provider would silently lose part of what discovery offers
         raise Conflict(
-            f"Server {server.name!r} is the only server of the provider(s) {', '.join(emptied)}: "
-            "remove them first (`postroom provider remove NAME`), or add them again with "
-            "another server (`postroom provider add NAME --server S`)."
+            f"Server {server.name!r} is still used by the provider(s) {', '.join(using)}: "
+            "remove them first (`postroom provider remove NAME`), or add them again without "
+            "this server (`postroom provider add NAME --server S`)."
         )
     db.delete(server)
     audit.record(db, actor, "server.removed", server.name)

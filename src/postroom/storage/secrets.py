@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,17 +44,27 @@ def load_or_create_key(env_value: str | None, key_file: Path) -> bytes:
     if env_value:
         return _decode_key(env_value, "POSTROOM_SECRET_KEY")
     private_directory(key_file.parent)
-    if key_file.exists():
-        private_file(key_file)  # a key file made before postroom restricted it
-        return _decode_key(key_file.read_text(), str(key_file))
+    if not key_file.exists():
+        _create_key_file(key_file)
+    private_file(key_file)  # a key file made before postroom restricted it
+    return _decode_key(key_file.read_text(), str(key_file))
+
+
+def _create_key_file(key_file: Path) -> None:
+    """Processes starting together each write a whole key to a private temporary file, then
+    link it to the key file's name: a link never replaces, so exactly one wins, and a reader
+    only ever sees a complete key. The others then read the winner's."""
     text = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    fd, temporary = tempfile.mkstemp(prefix=".secret-", suffix=".tmp", dir=key_file.parent)
     try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return _decode_key(key_file.read_text(), str(key_file))
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
-    return _decode_key(text, str(key_file))
+        with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another made it first: all use theirs
+            os.link(temporary, key_file)
+    finally:
+        os.unlink(temporary)
 
 
 class SecretBox:
