@@ -29,11 +29,12 @@ class RowsRejected(InvalidInput):
     code = "rows-rejected"
 
     def __init__(self, rows: list[tuple[int, str]], unit: str = "line") -> None:
-        shown = "\n".join(f"  {unit} {row}: {message}" for row, message in rows[:50])
-        more = f"\n  … and {len(rows) - 50} more" if len(rows) > 50 else ""
+        # One line, as every CLI error is; `--json` and the API's `rows` carry them as a list.
+        shown = "; ".join(f"{unit} {row}: {message}" for row, message in rows[:50])
+        more = f"; … and {len(rows) - 50} more" if len(rows) > 50 else ""
         super().__init__(
             f"{len(rows)} of the rows cannot be added, so nothing was added; "
-            f"fix them and run the import again:\n{shown}{more}"
+            f"fix them and run the import again: {shown}{more}"
         )
         self.rows = rows  # (the line in the file, or the position in a list from 1; why)
 

@@ -78,6 +78,8 @@ def test_a_full_setup_reads_back_as_json(cli: Cli) -> None:
             "verify_tls": True,
             "provider_domains": [],
             "max_connections": 10,
+            "send_rate": None,
+            "recipients_per_day": None,
         },
         {
             "name": "out",
@@ -91,6 +93,8 @@ def test_a_full_setup_reads_back_as_json(cli: Cli) -> None:
             "verify_tls": True,
             "provider_domains": [],
             "max_connections": 10,
+            "send_rate": None,
+            "recipients_per_day": None,
         },
     ]
     desk = _ok(cli, "mailbox", "show", "desk@example.test")
