@@ -31,6 +31,10 @@ class Chart:
     label: str
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _scaled(value: int, top: int, band: int) -> int:
     """At least a pixel for any non-zero day, so one email is never drawn as none."""
     return 0 if value == 0 else max(1, round(band * value / top))
@@ -46,12 +50,14 @@ def daily_bars(activity: Activity) -> Chart:
         x = i * SLOT + (SLOT - BAR) // 2
         if messages:
             height = _scaled(messages, most, TOP)
-            title = f"{day.isoformat()}: {messages} message{'s' if messages != 1 else ''}"
+            title = f"{day.isoformat()}: {_count(messages, 'message')}"
             bars.append(Bar(x, TOP - height, height, "messages", title))
         if failures:
             height = _scaled(failures, worst, BOTTOM)
-            title = f"{day.isoformat()}: {failures} failure{'s' if failures != 1 else ''}"
+            title = f"{day.isoformat()}: {_count(failures, 'failure')}"
             bars.append(Bar(x, TOP + 1, height, "failures", title))
     total, failed = sum(activity.messages), sum(activity.failures)
-    label = f"Last {len(activity.days)} days: {total} messages, {failed} failures"
+    label = (
+        f"Last {len(activity.days)} days: {_count(total, 'message')}, {_count(failed, 'failure')}"
+    )
     return Chart(len(activity.days) * SLOT, TOP + 1 + BOTTOM, TOP, bars, label)
