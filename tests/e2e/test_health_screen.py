@@ -95,7 +95,7 @@ def test_the_home_page_shows_what_needs_attention_and_each_mailboxs_month(
     attention = page.get_by_role("list", name="Needs attention")
     expect(attention).to_contain_text("1 mailbox failing")
     expect(attention).to_contain_text("1 outbox item uncertain")
-    expect(attention).to_contain_text("1 held message waiting")
+    expect(attention).to_contain_text("1 held message waiting to be routed")
     today = datetime.now(UTC).date()
     desk_chart = page.get_by_role("img", name="Last 30 days: 5 messages, 0 failures")
     expect(desk_chart).to_be_visible()
@@ -113,7 +113,7 @@ def test_the_home_page_shows_what_needs_attention_and_each_mailboxs_month(
     expect(page.get_by_label("State")).to_have_value("uncertain")
     expect(page.get_by_role("row").filter(has_text="Re: Case 1")).to_contain_text("uncertain")
     page.go_back()
-    page.get_by_role("link", name="held message waiting").click()
+    page.get_by_role("link", name="held message waiting to be routed").click()
     expect(page.get_by_role("cell", name="Nobody routes me")).to_be_visible()
 
     page.get_by_role("button", name="Sign out").click()
