@@ -1,0 +1,105 @@
+"""Fetch now and the outbox's cancel and filters through the REST API, against a real Dovecot
+and a real SMTP server: a user acts on their own mailboxes only, another user's answers 404
+exactly as one that does not exist, and a refused action changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+
+from postroom.services import delivery, fetching
+from postroom.storage.db import default_engine, unit_of_work
+from postroom.storage.models import OutboxItem
+from tests.api.conftest import PROBLEM, Api
+from tests.mailfactory import email_from
+from tests.servers.dovecot import Dovecot
+from tests.servers.smtp import SmtpServer
+
+
+def _anns_mailbox(admin: Api, ann: Api, dovecot: Dovecot, smtp: SmtpServer) -> str:
+    address = f"ann-{uuid.uuid4().hex[:6]}@example.test"
+    dovecot.add_user(address, "ann-pass-9")
+    smtp.add_user(address, "ann-pass-9")
+    for name, protocol, port in (("in", "imap", dovecot.imap_port), ("out", "smtp", smtp.port)):
+        made = admin.post(
+            "/servers",
+            json={
+                "name": name,
+                "protocol": protocol,
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "none",
+            },
+        )
+        assert made.status_code == 201, made.text
+    made = ann.post(
+        "/mailboxes",
+        json={"address": address, "incoming": "in", "outgoing": "out", "password": "ann-pass-9"},
+    )
+    assert made.status_code == 201, made.text
+    return address
+
+
+def test_fetch_now_starts_a_run_its_owner_follows_to_the_result(
+    client: TestClient, admin: Api, ann: Api, bob: Api, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    address = _anns_mailbox(admin, ann, dovecot, smtp_server)
+    dovecot.deliver(address, [email_from("c@example.org", "One"), email_from("d@example.org")])
+    assert bob.post(f"/mailboxes/{address}/fetch").status_code == 404
+    started = ann.post(f"/mailboxes/{address}/fetch")
+    assert started.status_code == 202, started.text
+    run = started.json()
+    assert (run["state"], run["finished"], run["mailbox"]) == ("waiting", False, address)
+    again = ann.post(f"/mailboxes/{address}/fetch").json()
+    assert again["id"] == run["id"]  # one run at a time
+
+    assert fetching.fetch_once(default_engine(), address)[0].ok  # the worker's part
+    done = ann.get(f"/mailboxes/{address}/fetch/{run['id']}").json()
+    assert (done["state"], done["fetched"], done["finished"]) == ("done", 2, True)
+    assert done["held"] == 2  # ann's mailbox has no workflow: held, never lost
+    hidden = bob.get(f"/mailboxes/{address}/fetch/{run['id']}")
+    assert hidden.status_code == 404 and hidden.headers["content-type"] == PROBLEM
+    assert admin.get(f"/mailboxes/{address}/fetch/{run['id']}").status_code == 200
+
+
+def test_a_queued_email_is_cancelled_once_and_never_sent(
+    client: TestClient, admin: Api, ann: Api, bob: Api, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    address = _anns_mailbox(admin, ann, dovecot, smtp_server)
+    queued = []
+    for to in ("first@example.org", "second@example.org"):
+        made = ann.post(
+            "/outbox", json={"sender": address, "to": [to], "subject": "Hi", "text": "Hello."}
+        )
+        assert made.status_code == 202, made.text
+        queued.append(made.json()["id"])
+    first, second = queued
+
+    assert bob.post(f"/outbox/{first}/cancel").status_code == 404
+    cancelled = ann.post(f"/outbox/{first}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    twice = ann.post(f"/outbox/{first}/cancel")
+    assert twice.status_code == 409 and "only queued or deferred" in twice.json()["detail"]
+
+    before = len(smtp_server.messages)
+    assert delivery.flush_once(default_engine(), retry_now=True).sent == 1
+    assert [m.rcpt_tos for m in smtp_server.messages[before:]] == [["second@example.org"]]
+    sent = ann.post(f"/outbox/{second}/cancel")
+    assert sent.status_code == 409  # taken and sent: too late to cancel
+    with unit_of_work() as db:
+        item = db.get(OutboxItem, first)
+        assert item is not None and item.state == "cancelled"
+
+    def ids(**query: str) -> list[int]:
+        listed = ann.get("/outbox", params=query)
+        assert listed.status_code == 200, listed.text
+        return [i["id"] for i in listed.json()["items"]]
+
+    assert ids(recipient="second@") == [second]
+    assert ids(state="cancelled") == [first]
+    assert ids(mailbox=address) == [second, first]
+    assert ids(mailbox="someone-else@example.test") == []
+    assert bob.get("/outbox").json()["items"] == []
+    bad = ann.get("/outbox", params={"state": "lost"})
+    assert bad.status_code == 422 and "No outbox state 'lost'" in bad.json()["detail"]
