@@ -107,3 +107,36 @@ def test_fetch_now_wakes_the_owning_worker_and_shows_the_result(
         assert sorted(r["subject"] for r in listed) == [f"Case {i}" for i in range(7)]
         next_poll = db.get(Mailbox, mailboxes.get_system(db, OPERATOR, desk).id)
         assert next_poll is not None and next_poll.next_poll_at is not None
+
+
+def test_a_user_fetches_their_own_mailbox_from_my_profile(
+    page: Page, dovecot: Dovecot, worker: Worker
+) -> None:
+    address = f"ann-{uuid.uuid4().hex[:8]}@example.test"
+    dovecot.add_user(address, "ann-pass-9")
+    add_user("ann@example.test", "ann-pass-1")
+    sign_in(page, "ann@example.test", "ann-pass-1")
+    with unit_of_work() as db:
+        spec = ServerSpec(
+            name="in", protocol="imap", host="127.0.0.1", port=dovecot.imap_port, security="none"
+        )
+        servers.add(db, OPERATOR, spec)
+        mailboxes.add(
+            db,
+            OPERATOR,
+            MailboxSpec(
+                address=address,
+                incoming="in",
+                owner="ann@example.test",
+                password="ann-pass-9",
+                poll_interval=HOUR,
+            ),
+        )
+    worker.wait_for_a_run(address)
+    dovecot.deliver(address, [email_from("cust@example.org", "Personal case")])
+    page.get_by_role("link", name="My profile").click()
+    page.get_by_role("button", name=f"Fetch {address} now").click()
+    slug = address.replace("@", "-at-").replace(".", "-")
+    run = page.locator(f"#report-{slug} .fetch-run")
+    # No workflow on a personal mailbox here: the email is kept as held mail, never lost.
+    expect(run).to_contain_text("1 fetched, 0 requests opened, 1 held, 0 failed", timeout=20_000)
