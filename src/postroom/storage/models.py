@@ -259,6 +259,7 @@ class Message(Base):
         Index("ix_messages_sender_received", "sender", "received_at"),
         Index("ix_messages_status", "status"),
         Index("ix_messages_held_retention", "status", "held_reason", "received_at"),
+        Index("ix_messages_mailbox_received", "mailbox_id", "received_at"),  # the health chart
     )
 
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))

@@ -1,4 +1,4 @@
-"""fetch runs: Fetch now's progress and result, and failed fetches for the health chart
+"""fetch runs (Fetch now, failed fetches) and messages a day: the health chart
 
 Revision ID: 0015
 Revises: 0013
@@ -40,8 +40,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fetch_runs")),
     )
     op.create_index("ix_fetch_runs_mailbox_state", "fetch_runs", ["mailbox_id", "state"])
+    # The health chart counts a mailbox's messages a day: a range of one mailbox's rows.
+    op.create_index("ix_messages_mailbox_received", "messages", ["mailbox_id", "received_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_mailbox_received", table_name="messages")
     op.drop_index("ix_fetch_runs_mailbox_state", table_name="fetch_runs")
     op.drop_table("fetch_runs")
