@@ -4,14 +4,20 @@ exactly as one that does not exist, and a refused action changes nothing."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from postroom.config import get_settings
 from postroom.services import delivery, fetching
 from postroom.storage.db import default_engine, unit_of_work
-from postroom.storage.models import OutboxItem
+from postroom.storage.models import Mailbox, OutboxItem
 from tests.api.conftest import PROBLEM, Api
+from tests.api.test_sign_in import sign_in
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
@@ -103,3 +109,38 @@ def test_a_queued_email_is_cancelled_once_and_never_sent(
     assert bob.get("/outbox").json()["items"] == []
     bad = ann.get("/outbox", params={"state": "lost"})
     assert bad.status_code == 422 and "No outbox state 'lost'" in bad.json()["detail"]
+
+
+def test_the_console_shows_messages_fetched_so_far_while_the_run_goes_on(
+    client: TestClient,
+    admin: Api,
+    ann: Api,
+    dovecot: Dovecot,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POSTROOM_FETCH_BATCH_SIZE", "3")
+    get_settings.cache_clear()
+    address = _anns_mailbox(admin, ann, dovecot, smtp_server)
+    dovecot.deliver(address, [email_from(f"c{i}@example.org", f"Case {i}") for i in range(7)])
+    csrf = sign_in(client, ann.email)
+    started = client.post(f"/profile/mailboxes/{address}/fetch", headers={"X-CSRF-Token": csrf})
+    assert started.status_code == 200 and "waiting for the worker" in started.text
+    found = re.search(r'hx-get="(/fetch-runs/\d+)" hx-trigger="every 1s"', started.text)
+    assert found is not None
+    progress = found.group(1)
+    shown: list[str] = []
+
+    def look(db: Session) -> None:  # first in each batch's transaction: the page, as it is now
+        text = client.get(progress).text
+        counted = re.search(r'<span class="count">(\d+)</span> fetched so far', text)
+        shown.append(counted.group(1) if counted and 'hx-trigger="every 1s"' in text else text)
+
+    with unit_of_work() as db:
+        mailbox_id = db.scalar(select(Mailbox.id).where(Mailbox.address == address))
+    assert mailbox_id is not None
+    assert fetching.fetch_mailbox(default_engine(), mailbox_id, fence=look).ok
+    assert shown[:3] == ["0", "3", "6"]
+    finished = client.get(progress).text
+    assert "7 fetched, 0 requests opened, 7 held, 0 failed" in finished
+    assert "hx-trigger" not in finished  # the asking stops
