@@ -144,3 +144,19 @@ def test_the_console_shows_messages_fetched_so_far_while_the_run_goes_on(
     finished = client.get(progress).text
     assert "7 fetched, 0 requests opened, 7 held, 0 failed" in finished
     assert "hx-trigger" not in finished  # the asking stops
+
+
+def test_the_console_outbox_says_why_it_refuses(
+    client: TestClient, admin: Api, ann: Api, dovecot: Dovecot, smtp_server: SmtpServer
+) -> None:
+    address = _anns_mailbox(admin, ann, dovecot, smtp_server)
+    made = ann.post("/outbox", json={"sender": address, "to": ["x@example.org"], "text": "Hi"})
+    item = made.json()["id"]
+    assert delivery.flush_once(default_engine()).sent == 1
+    csrf = sign_in(client, ann.email)
+    bad_day = client.get("/outbox", params={"since": "last week"})
+    assert bad_day.status_code == 422 and "is not a day" in bad_day.text
+    too_late = client.post(f"/outbox/{item}/cancel?state=sent", data={"csrf": csrf})
+    assert too_late.status_code == 409
+    assert f"Outbox item {item} is sent; only queued or deferred ones" in too_late.text
+    assert ann.get(f"/outbox/{item}").json()["state"] == "sent"

@@ -17,7 +17,7 @@ from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.pages import Id, page
 from postroom.errors import InvalidInput
 from postroom.services import connections, mailboxes, outbox, present
-from postroom.web.render import attempt, render
+from postroom.web.render import attempt, field_errors, render
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -45,7 +45,8 @@ def _page(
             db, None, PAGE + 1, actor=caller.actor, offset=offset, narrowed=narrowed
         )
     except InvalidInput as exc:
-        rows, extra = [], extra | {"status": 422, "errors": {"_form": str(exc)}}
+        rows, status = [], 422
+        extra = extra | {"errors": field_errors(exc, FILTERS)}
     addresses = sorted(
         {m.address for m in mailboxes.listing(db, caller.actor) if m.outgoing_server}
     )
