@@ -4,13 +4,19 @@ only their own mailboxes."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from postroom.api.app import create_app
 from postroom.config import get_settings
 from postroom.errors import NotFound
 from postroom.services import (
@@ -25,8 +31,9 @@ from postroom.services import (
 from postroom.services.actors import OPERATOR, Actor
 from postroom.services.mailboxes import MailboxSpec
 from postroom.services.servers import ServerSpec
-from postroom.storage.db import unit_of_work
+from postroom.storage.db import default_engine, unit_of_work
 from postroom.storage.models import FetchRun, Mailbox
+from tests.api.conftest import make_user
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
 
@@ -134,3 +141,59 @@ def test_messages_are_counted_per_day_in_the_database(
         activity = mailbox_activity.daily(db, OPERATOR)[mailbox_id]
     assert activity.messages[-1] == 3 and sum(activity.messages) == 3
     assert activity.failures == [0] * mailbox_activity.DAYS
+
+
+def test_in_serve_the_in_process_scheduler_is_woken_at_once(
+    postroom_env: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease is 10 minutes, so the next heartbeat (which would notice the cleared next
+    poll) is minutes away, and the poll interval an hour: only `fetch_now` fetches in time."""
+    monkeypatch.setenv("POSTROOM_WORKER_LEASE", "600")
+    get_settings.cache_clear()
+    engine = default_engine()
+    address = f"desk-{uuid.uuid4().hex[:8]}@example.test"
+    dovecot.add_user(address, "desk-pass-1")
+    with unit_of_work(engine) as db:
+        spec = ServerSpec(
+            name="pop", protocol="pop3", host="127.0.0.1", port=dovecot.pop3_port, security="none"
+        )
+        servers.add(db, OPERATOR, spec)
+        workflows.add(db, OPERATOR, "Support", ["New", "Done"])
+        mailboxes.add(
+            db,
+            OPERATOR,
+            MailboxSpec(
+                address=address,
+                incoming="pop",
+                system=True,
+                password="desk-pass-1",
+                workflow="Support",
+                poll_interval=3600,
+            ),
+        )
+    token = make_user("admin@example.test", admin=True)
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(workers=True)) as client:
+        _until(lambda: _checked(engine, address), "the worker's first look at the mailbox")
+        dovecot.deliver(address, [email_from("c@example.org", "Now, please")])
+        run = client.post(f"/api/v1/mailboxes/{address}/fetch", headers=headers).json()
+        path = f"/api/v1/mailboxes/{address}/fetch/{run['id']}"
+        _until(lambda: client.get(path, headers=headers).json()["finished"], "the run's end")
+        done = client.get(path, headers=headers).json()
+    assert (done["state"], done["fetched"], done["opened"]) == ("done", 1, 1)
+
+
+def _checked(engine: Engine, address: str) -> bool:
+    with unit_of_work(engine) as db:
+        return (
+            db.scalar(select(Mailbox.last_checked_at).where(Mailbox.address == address)) is not None
+        )
+
+
+def _until(check: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
+    """Wait on a condition with a deadline, looking every tenth of a second."""
+    deadline = time.monotonic() + seconds
+    pause = threading.Event()
+    while not check():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        pause.wait(0.1)
