@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -75,16 +76,21 @@ def send(
 
 @outbox_app.command("list")
 def outbox_list(
-    state: Annotated[
-        str | None,
-        typer.Option(help="queued, deferred, sending, sent, failed, bounced, uncertain"),
-    ] = None,
+    state: Annotated[str | None, typer.Option(help=", ".join(outbox.STATES))] = None,
+    mailbox: Annotated[str | None, typer.Option(help="Sent from this mailbox")] = None,
+    connection: Annotated[str | None, typer.Option(help="Sent through this connection")] = None,
+    recipient: Annotated[str | None, typer.Option(help="A recipient's address, or part")] = None,
+    since: Annotated[str | None, typer.Option(help="Queued on or after YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option(help="Queued on or before YYYY-MM-DD")] = None,
     limit: Limit = 100,
     as_json: JsonFlag = False,
 ) -> None:
     """List outbox items, newest first."""
+    narrowed = outbox.Filter(
+        state, mailbox, connection, recipient, _day(since, "since"), _day(until, "until")
+    )
     with database() as db:
-        rows = [present.outbox_item(i) for i in outbox.listing(db, state, limit)]
+        rows = [present.outbox_item(i) for i in outbox.listing(db, None, limit, narrowed=narrowed)]
     shown = [r | {"last_error": r["waiting"] or r["last_error"]} for r in rows]
     emit(
         as_json,
@@ -95,6 +101,16 @@ def outbox_list(
             "The outbox is empty.",
         ),
     )
+
+
+def _day(value: str | None, what: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        message = f"--{what} {value!r} is not a day: give YYYY-MM-DD."
+        raise InvalidInput(message, field=what) from None
 
 
 @outbox_app.command("show")
@@ -135,6 +151,14 @@ def outbox_retry(item_id: RowId, as_json: JsonFlag = False) -> None:
     with database() as db:
         data = present.outbox_item(outbox.retry(db, OPERATOR, item_id))
     emit(as_json, data, f"Outbox item {item_id} is queued again.")
+
+
+@outbox_app.command("cancel")
+def outbox_cancel(item_id: RowId, as_json: JsonFlag = False) -> None:
+    """Cancel a queued or deferred item; one already taken by a sender cannot be."""
+    with database() as db:
+        data = present.outbox_item(outbox.cancel(db, OPERATOR, item_id))
+    emit(as_json, data, f"Outbox item {item_id} is cancelled: it will not be sent.")
 
 
 @connection_app.command("add")

@@ -39,6 +39,7 @@ from postroom.services import (
     after_import,
     bounces,
     events,
+    fetch_runs,
     health,
     push_polls,
     quarantine,
@@ -95,6 +96,7 @@ class MailboxRun:
     login_delay: int | None = None  # seconds the server wants between logins (POP3 CAPA)
     started_at: datetime = field(default_factory=utcnow)
     protocol: str = ""
+    progress: int | None = None  # the fetch_runs row someone watches (Fetch now)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -180,6 +182,7 @@ def fetch_mailbox(
         action = AfterImport.parse(mailbox.after_import)
         row = _cursor_row(db, mailbox)
         cursor = Cursor(row.folder, row.validity, row.last_uid, row.token)
+        run.progress = fetch_runs.claim(db, mailbox_id)
     try:
         if oauth:  # never a password: a mailbox that signs in with OAuth2 has none to use
             credentials = tokens.credentials(engine, mailbox_id)
@@ -433,6 +436,8 @@ def _ingest(
             on_stored=partial(events.messages_stored, db),
         )
         _advance(_cursor_row(db, mailbox), listing.cursor, keys)
+        if run.progress is not None:
+            fetch_runs.count_batch(db, run.progress, len(fetched), result)
     run.result.add(result)
     metrics.delivered(run.protocol, result.arrivals)  # committed: these are requests now
 
@@ -455,6 +460,15 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
         if run.login_delay is not None:
             mailbox.login_delay = run.login_delay
         _schedule(mailbox, run)
+        fetch_runs.finish(
+            db,
+            mailbox_id,
+            run.progress,
+            fetched=run.fetched,
+            result=run.result,
+            error=None if run.ok else run.error or "The fetch failed.",
+            started_at=run.started_at,
+        )
         mailbox.warning = after_import.warning(db, mailbox)
         if run.ok and run.protocol in push_polls.PUSHED:  # under push the poll is a safety net
             if push_polls.notified_since(db, mailbox_id, run.started_at):

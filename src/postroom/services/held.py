@@ -3,7 +3,7 @@ those of their own mailboxes and of the workflows they are given; administrators
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
@@ -19,7 +19,10 @@ PREVIEW_BYTES = 512 * 1024  # of the raw email, parsed for the preview
 PREVIEW_CHARACTERS = 100_000  # of its text, shown
 
 
-def _visible(query: Select[Message], actor: Actor) -> Select[Message]:
+Row = TypeVar("Row")  # what the query selects: whole rows, or only ids
+
+
+def visible(query: Select[Row], actor: Actor) -> Select[Row]:
     if actor.is_admin:
         return query
     theirs = select(Mailbox.id).where(
@@ -46,11 +49,11 @@ def listing(
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
-    return [_row(m) for m in db.scalars(_visible(query, actor))]
+    return [_row(m) for m in db.scalars(visible(query, actor))]
 
 
 def _held(db: Session, actor: Actor, message_id: int, *, lock: bool = False) -> Message:
-    query = _visible(select(Message).where(Message.id == message_id), actor)
+    query = visible(select(Message).where(Message.id == message_id), actor)
     if lock and db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()  # two people deciding at once: one wins
     message = db.scalar(query)
@@ -62,7 +65,7 @@ def _held(db: Session, actor: Actor, message_id: int, *, lock: bool = False) -> 
 
 
 def _visible_message(db: Session, actor: Actor, message_id: int) -> Message:
-    message = db.scalar(_visible(select(Message).where(Message.id == message_id), actor))
+    message = db.scalar(visible(select(Message).where(Message.id == message_id), actor))
     if message is None:
         raise NotFound(f"No message {message_id}: `postroom held list` shows the held ones.")
     return message

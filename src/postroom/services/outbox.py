@@ -1,4 +1,4 @@
-"""The outbox: queueing email, and what people do with it (list, show, retry).
+"""The outbox: queueing email, and what people do with it (list, show, retry, cancel).
 
 The outbox row is the truth and the table is the queue: its Message-ID and bytes are fixed
 here, at enqueue. Sending it (claims, leases, outcomes) is services/delivery.py.
@@ -6,9 +6,11 @@ here, at enqueue. Sending it (claims, leases, outcomes) is services/delivery.py.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,10 +22,32 @@ from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE
 from postroom.services import audit, connections, idempotency, mailboxes, requests
 from postroom.services.actors import OPERATOR, Actor
-from postroom.storage.models import Mailbox, OutboxItem, OutboxRecipient, utcnow
+from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow
 
 # Delivered to at least the server, so a Sent-folder copy is due; "uncertain" is not.
 COPIED_STATES = ("sent", "bounced")
+CANCELLABLE = ("queued", "deferred")  # not yet taken by a sender: cancelling sends nothing
+STATES = ("queued", "deferred", "sending", "sent", "failed", "bounced", "uncertain", "cancelled")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the outbox list is narrowed to; every field optional."""
+
+    state: str | None = None
+    mailbox: str | None = None  # the sending mailbox's address
+    connection: str | None = None  # a named connection
+    recipient: str | None = None  # part of a recipient's address
+    since: date | None = None  # queued on or after this day (UTC)
+    until: date | None = None  # queued on or before this day (UTC)
+
+    def check(self) -> None:
+        if self.state and self.state not in STATES:
+            raise InvalidInput(
+                f"No outbox state {self.state!r}: use one of {', '.join(STATES)}.", field="state"
+            )
+        if self.since and self.until and self.since > self.until:
+            raise InvalidInput("The from date is after the to date: swap them.", field="since")
 
 
 def wants_sent_copy(mailbox: Mailbox) -> bool:
@@ -117,7 +141,10 @@ def enqueue(
     return item
 
 
-def _visible(query: Select[OutboxItem], actor: Actor) -> Select[OutboxItem]:
+Row = TypeVar("Row")  # what the query selects: whole rows, or only ids
+
+
+def visible(query: Select[Row], actor: Actor) -> Select[Row]:
     """A user sees what was sent from their own mailboxes; administrators see everything."""
     if actor.is_admin:
         return query
@@ -126,10 +153,37 @@ def _visible(query: Select[OutboxItem], actor: Actor) -> Select[OutboxItem]:
 
 
 def get(db: Session, item_id: int, actor: Actor = OPERATOR) -> OutboxItem:
-    item = db.scalar(_visible(select(OutboxItem).where(OutboxItem.id == item_id), actor))
+    item = db.scalar(visible(select(OutboxItem).where(OutboxItem.id == item_id), actor))
     if item is None:
         raise NotFound(f"No outbox item {item_id}: `postroom outbox list` shows them.")
     return item
+
+
+def _day(value: date) -> datetime:
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def _narrowed(query: Select[OutboxItem], given: Filter) -> Select[OutboxItem]:
+    given.check()
+    if given.state:
+        query = query.where(OutboxItem.state == given.state)
+    if given.mailbox:
+        address = given.mailbox.strip().lower()
+        query = query.where(
+            OutboxItem.mailbox_id.in_(select(Mailbox.id).where(Mailbox.address == address))
+        )
+    if given.connection:
+        named = select(Connection.id).where(Connection.name == given.connection.strip())
+        query = query.where(OutboxItem.connection_id.in_(named))
+    if given.recipient:
+        part = given.recipient.strip().lower()
+        to = select(OutboxRecipient.item_id).where(OutboxRecipient.address.contains(part))
+        query = query.where(OutboxItem.id.in_(to))
+    if given.since:
+        query = query.where(OutboxItem.created_at >= _day(given.since))
+    if given.until:
+        query = query.where(OutboxItem.created_at < _day(given.until + timedelta(days=1)))
+    return query
 
 
 def listing(
@@ -139,15 +193,16 @@ def listing(
     *,
     actor: Actor = OPERATOR,
     offset: int = 0,
+    narrowed: Filter | None = None,
 ) -> list[OutboxItem]:
+    """Newest first; `state` alone is the short form of `narrowed`."""
     query = select(OutboxItem).order_by(OutboxItem.id.desc())
-    if state:
-        query = query.where(OutboxItem.state == state)
+    query = _narrowed(query, narrowed or Filter(state=state))
     if limit:
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
-    return list(db.scalars(_visible(query, actor)))
+    return list(db.scalars(visible(query, actor)))
 
 
 def retry(db: Session, actor: Actor, item_id: int) -> OutboxItem:
@@ -169,4 +224,23 @@ def retry(db: Session, actor: Actor, item_id: int) -> OutboxItem:
     item.state, item.next_attempt_at, item.deadline_at = "queued", now, now + DEADLINE
     item.data_sent_at = None
     audit.record(db, actor, "outbox.retried", f"outbox {item_id}")
+    return item
+
+
+def cancel(db: Session, actor: Actor, item_id: int) -> OutboxItem:
+    """Stop an email that no sender has taken yet. Conditional on its state, so an item a
+    sender claims at this instant is either cancelled or sent, never both."""
+    item = get(db, item_id, actor)
+    done = db.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.state.in_(CANCELLABLE))
+        .values(state="cancelled", last_error=f"Cancelled by {actor.label}.", wait_reason=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.refresh(item)
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"Outbox item {item_id} is {item.state}; only queued or deferred ones can be cancelled."
+        )
+    audit.record(db, actor, "outbox.cancelled", f"outbox {item_id}")
     return item

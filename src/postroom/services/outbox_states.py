@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from postroom.storage.models import OutboxItem
 
-SETTLED = frozenset({"sent", "failed", "bounced", "uncertain"})
+SETTLED = frozenset({"sent", "failed", "bounced", "uncertain", "cancelled"})
 
 
 def state_of(item: OutboxItem) -> str:

@@ -200,6 +200,7 @@ def outbox_item(row: OutboxItem) -> dict[str, Any]:
         "waiting": waiting(row),
         "last_error": row.last_error,
         "request": row.request_id,
+        "created_at": aware(row.created_at).isoformat(),
         "sent_copy": row.sent_copy,
         "sent_copy_error": row.sent_copy_error,
         "recipients": [

@@ -259,6 +259,7 @@ class Message(Base):
         Index("ix_messages_sender_received", "sender", "received_at"),
         Index("ix_messages_status", "status"),
         Index("ix_messages_held_retention", "status", "held_reason", "received_at"),
+        Index("ix_messages_mailbox_received", "mailbox_id", "received_at"),  # the health chart
     )
 
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
@@ -669,3 +670,25 @@ class MailboxGap(Base):
     missing: Mapped[int] = mapped_column(Integer, default=0)
     missing_keys: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the first few
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class FetchRun(Base):
+    """One fetch someone asked for (Fetch now), or one that failed: its counters are written in
+    the transaction that commits each batch, so the progress shown is what is stored. Failed
+    runs are the failures the mailbox health chart counts per day."""
+
+    __tablename__ = "fetch_runs"
+    __table_args__ = (Index("ix_fetch_runs_mailbox_state", "mailbox_id", "state"),)
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    requested_by: Mapped[str | None] = mapped_column(String(320))  # None: a scheduled fetch
+    # waiting (for a worker) -> running -> done | failed
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # emails kept raw as failed
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -46,6 +46,8 @@ NOTICES = {
     "user-added": "The user was added.",
     "request-moved": "The request was moved.",
     "reply-queued": "Your reply is in the outbox.",
+    "outbox-retried": "The email is queued again; the outbox sends it shortly.",
+    "outbox-cancelled": "The email was cancelled: it will not be sent.",
     "message-routed": "The message is now in the request.",
     "message-reprocessed": "The message was routed again.",
     "retention-saved": "The retention was saved; the hourly purge follows it.",

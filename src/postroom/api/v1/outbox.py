@@ -1,7 +1,8 @@
-"""The outbox: enqueue (idempotent with the Idempotency-Key header), list, show, retry."""
+"""The outbox: enqueue (idempotent with the Idempotency-Key header), list, show, retry, cancel."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -44,15 +45,24 @@ def enqueue_email(
     return present.outbox_item(item)
 
 
+Narrow = Annotated[str | None, Query(max_length=320)]
+
+
 @router.get("")
 def list_outbox(
     db: Db,
     caller: CallerDep,
     state: Annotated[str | None, Query(max_length=20)] = None,
+    mailbox: Narrow = None,
+    connection: Narrow = None,
+    recipient: Narrow = None,
+    since: Annotated[date | None, Query(description="queued on or after (UTC day)")] = None,
+    until: Annotated[date | None, Query(description="queued on or before (UTC day)")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
-    rows = outbox.listing(db, state, limit + 1, actor=caller.actor, offset=offset)
+    narrowed = outbox.Filter(state, mailbox, connection, recipient, since, until)
+    rows = outbox.listing(db, None, limit + 1, actor=caller.actor, offset=offset, narrowed=narrowed)
     return page([present.outbox_item(i) for i in rows], limit, offset, fetched_extra=True)
 
 
@@ -64,3 +74,9 @@ def show_outbox_item(item_id: Id, db: Db, caller: CallerDep) -> Any:
 @router.post("/{item_id}/retry")
 def retry_outbox_item(item_id: Id, db: Db, caller: CallerDep) -> Any:
     return present.outbox_item(outbox.retry(db, caller.actor, item_id))
+
+
+@router.post("/{item_id}/cancel")
+def cancel_outbox_item(item_id: Id, db: Db, caller: CallerDep) -> Any:
+    """Only a queued or deferred item: one a sender has taken answers 409."""
+    return present.outbox_item(outbox.cancel(db, caller.actor, item_id))

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from postroom.web.views import (
+        fetch_now,
         found,
         observe,
         outbox,
@@ -31,5 +32,6 @@ def routers() -> list[APIRouter]:
         found.router,
         webhooks.router,
         outbox.router,
+        fetch_now.router,
         observe.router,
     ]

@@ -15,6 +15,7 @@ from postroom.domain.held import HELD_REASONS
 from postroom.services import (
     audit,
     held,
+    mailbox_activity,
     mailboxes,
     present,
     replies,
@@ -23,6 +24,8 @@ from postroom.services import (
     users,
     workflows,
 )
+from postroom.storage.models import aware
+from postroom.web import charts
 from postroom.web.render import attempt, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -33,8 +36,19 @@ PAGE = 50
 
 @router.get("/", response_class=HTMLResponse)
 def health(request: Request, db: Db, caller: CallerDep) -> Response:
-    rows = [present.mailbox(m) for m in mailboxes.listing(db, caller.actor)]
-    return render(request, "health.html", caller, mailboxes=rows)
+    """What needs attention first, then each mailbox: its state, last success, next check and
+    its 30 days as a chart (grouped by day in the database: services/mailbox_activity.py)."""
+    days = mailbox_activity.daily(db, caller.actor)
+    rows = [
+        present.mailbox(m)
+        | {
+            "next_check_at": aware(m.next_poll_at).isoformat() if m.next_poll_at else None,
+            "chart": charts.daily_bars(days[m.id]) if m.id in days else None,
+        }
+        for m in mailboxes.listing(db, caller.actor)
+    ]
+    attention = mailbox_activity.attention(db, caller.actor)
+    return render(request, "health.html", caller, mailboxes=rows, attention=attention)
 
 
 def _workflows_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
