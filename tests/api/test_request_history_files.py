@@ -17,6 +17,7 @@ from postroom.storage.db import unit_of_work
 from postroom.storage.models import Message
 from tests.api.conftest import PROBLEM, Api
 from tests.api.test_api import desk, fetch
+from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
 
 pytestmark = pytest.mark.usefixtures("database_url")
@@ -146,3 +147,29 @@ def test_a_huge_body_is_cut_in_the_preview_and_downloads_whole_in_chunks(
     assert len(stored) > 19_000_000 and len(stored) > 10 * CHUNK
     assert raw.content == stored
     assert raw.headers["content-length"] == str(len(stored))
+
+
+def test_held_mail_opened_and_added_by_hand_names_the_person_in_the_history(
+    admin: Api, dovecot: Dovecot
+) -> None:
+    address = desk(admin, dovecot, workflow=None)
+    dovecot.deliver(
+        address,
+        [email_from("ann@example.org", "Lost"), email_from("ann@example.org", "Lost, again")],
+    )
+    fetch()
+    held = admin.get("/held").json()["items"]
+    opened = admin.post(f"/held/{held[1]['id']}/open-request", json={"workflow": "Support"})
+    rid = opened.json()["id"]
+    admin.post(f"/held/{held[0]['id']}/attach", json={"request": rid})
+    # A later email in the thread is the sender's doing.
+    dovecot.deliver(address, [email_from("ann@example.org", f"Re: Lost [#{rid}]")])
+    admin.call("PATCH", f"/mailboxes/{address}", json={"workflow": "Support"})
+    fetch()
+    history = admin.get(f"/requests/{rid}/history").json()
+    assert [(e["kind"], e["actor"], e["details"]["subject"]) for e in history] == [
+        ("opened", "admin@example.test", "Lost"),
+        ("attached", "admin@example.test", "Lost, again"),
+        ("received", "ann@example.org", f"Re: Lost [#{rid}]"),
+    ]
+    assert [e["label"] for e in history] == ["opened", "email added by hand", "email received"]
