@@ -4,6 +4,7 @@ from the database in chunks, which each engine reads its own way."""
 
 from __future__ import annotations
 
+import json
 from email.message import EmailMessage
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ from postroom.storage.db import unit_of_work
 from postroom.storage.models import Message
 from tests.api.conftest import PROBLEM, Api
 from tests.api.test_api import desk, fetch
+from tests.conftest import Cli
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
 
@@ -45,7 +47,7 @@ def stored_raw(message_id: int) -> bytes:
 
 
 def test_history_tells_opened_acknowledged_moved_and_replied_with_who_and_when(
-    admin: Api, ann: Api, dovecot: Dovecot
+    admin: Api, ann: Api, dovecot: Dovecot, cli: Cli
 ) -> None:
     address = desk(admin, dovecot)
     smtp = {"name": "out", "protocol": "smtp", "host": "127.0.0.1", "security": "none"}
@@ -74,6 +76,10 @@ def test_history_tells_opened_acknowledged_moved_and_replied_with_who_and_when(
     assert history[2]["details"] == {"step": "Done", "before": "Triage"}
     assert history[1]["delivery"] == "queued" and history[3]["delivery"] == "queued"
     assert [e["at"] for e in history] == sorted(e["at"] for e in history)
+    shown = cli("request", "history", str(rid), "--json")
+    assert shown.code == 0 and json.loads(shown.stdout) == history
+    text = cli("request", "history", str(rid)).stdout
+    assert "Triage → Done" in text and "acknowledgement" in text
 
 
 def test_attachments_and_the_raw_email_download_as_stored_for_those_who_see_the_request(
