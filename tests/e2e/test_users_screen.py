@@ -84,6 +84,11 @@ def test_an_admin_disables_resets_and_removes_a_user_and_each_takes_effect(
     expect(page.get_by_role("status")).to_contain_text("The user was disabled")
     expect(page.locator("h1 + p .badge")).to_have_text("disabled")
     assert shown(cli, "ann@example.test")["disabled"] is True
+    page.get_by_role("link", name="All users").click()
+    ann_row = page.get_by_role("row").filter(has_text="ann@example.test")
+    expect(ann_row.locator(".badge")).to_have_text("disabled")
+    screenshot(page, "users")
+    page.get_by_role("link", name="Edit user ann@example.test").click()
 
     ann_page.get_by_role("link", name="Requests").click()  # her session has ended
     expect(ann_page).to_have_url(re.compile(r"/sign-in"))
@@ -139,7 +144,6 @@ def test_an_admin_disables_resets_and_removes_a_user_and_each_takes_effect(
     page.get_by_role("button", name="Remove ann@example.test").click()
     expect(page.get_by_role("status")).to_contain_text("The user was removed")
     expect(page.get_by_role("link", name="Edit user ann@example.test")).to_have_count(0)
-    screenshot(page, "users")
     assert shown(cli, "bob@example.test")["mailboxes"] == ["ann@example.test"]
     assert cli("user", "show", "ann@example.test").code != 0
     assert me(live_url, token) == 401
