@@ -114,6 +114,8 @@ def test_attachments_and_the_raw_email_download_as_stored_for_those_who_see_the_
     page = admin.get(f"/requests/{rid}/messages/{mid}/attachments/1")
     assert page.headers["content-type"] == "application/octet-stream"  # never run as HTML
     assert page.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     missing = admin.get(f"/requests/{rid}/messages/{mid}/attachments/2")
     assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
 

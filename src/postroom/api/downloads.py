@@ -25,7 +25,7 @@ def download(file: Download) -> StreamingResponse:
             "Content-Disposition": disposition(file.filename),
             "Content-Length": str(file.size),
             "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox",
+            "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
             "Cache-Control": "private, no-store",
         },
     )
