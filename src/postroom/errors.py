@@ -53,6 +53,12 @@ class PermissionDenied(PostroomError):
     code = "permission-denied"
 
 
+class PasswordChangeRequired(PermissionDenied):
+    """An administrator reset the password: the console does nothing else until it is changed."""
+
+    code = "password-change-required"
+
+
 class NotSignedIn(PostroomError):
     """No valid session or API token came with the request, or the sign-in was refused."""
 

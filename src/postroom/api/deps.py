@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from postroom.errors import NotSignedIn, PermissionDenied
+from postroom.errors import NotSignedIn, PasswordChangeRequired, PermissionDenied
 from postroom.services import api_tokens, auth, users
 from postroom.services.actors import Actor
 from postroom.storage.db import unit_of_work
@@ -27,6 +27,8 @@ SIGN_IN_TOKEN_LIFETIME = 12 * 3600
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CHANGE_PAGE = "/password"  # where a user whose password was reset picks their own
+OPEN_WHILE_CHANGE_DUE = frozenset({CHANGE_PAGE, "/sign-out"})
 
 
 def database() -> Iterator[Session]:
@@ -147,6 +149,14 @@ async def caller(request: Request) -> Caller:
     ):
         raise PermissionDenied(
             "The form's security token is missing or stale: reload the page and try again."
+        )
+    if (
+        found.session is not None
+        and found.user.must_change_password
+        and request.url.path not in OPEN_WHILE_CHANGE_DUE
+    ):
+        raise PasswordChangeRequired(
+            f"Choose a new password first, at {CHANGE_PAGE}: an administrator reset yours."
         )
     return found
 

@@ -74,6 +74,8 @@ def install(app: FastAPI) -> None:
             return answer
         if isinstance(exc, errors.NotSignedIn) and request.method == "GET":
             return RedirectResponse("/sign-in?next=" + request.url.path, status_code=303)
+        if isinstance(exc, errors.PasswordChangeRequired) and request.method == "GET":
+            return RedirectResponse("/password?next=" + request.url.path, status_code=303)
         from postroom.web.render import error_page  # the console renders its own pages
 
         return error_page(request, status, str(exc))

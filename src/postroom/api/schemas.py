@@ -186,3 +186,16 @@ class WebhookIn(Strict):
 
 class WebhookChange(Strict):
     active: bool
+
+
+class RoleIn(Strict):
+    admin: bool
+
+
+class PasswordIn(Strict):
+    password: str = Field(max_length=1000, description="write-only")
+    must_change: bool = Field(default=True, description="the user picks their own at sign-in")
+
+
+class WorkflowsIn(Strict):
+    workflows: list[str] = Field(max_length=500)

@@ -94,6 +94,23 @@ def request_show(request_id: RowId, as_json: JsonFlag = False) -> None:
     emit(as_json, data | {"thread": thread}, text)
 
 
+@request_app.command("history")
+def request_history(request_id: RowId, as_json: JsonFlag = False) -> None:
+    """A request's history, oldest first: opened, received, moved, replied, acknowledged."""
+    with database() as db:
+        rows = requests.history(db, request_id)
+    shown = [
+        {"at": r["at"][:19], "what": r["label"], "by": r["actor"], "delivery": r.get("delivery")}
+        | (
+            {"step": f"{r['details'].get('before')} → {r['details']['step']}"}
+            if r["kind"] == "moved"
+            else {}
+        )
+        for r in rows
+    ]
+    emit(as_json, rows, table(shown, ["at", "what", "by", "step", "delivery"], "Nothing yet."))
+
+
 @held_app.command("list")
 def held_list(
     reason: Annotated[

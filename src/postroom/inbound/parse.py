@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.errors import MissingHeaderBodySeparatorDefect
@@ -149,16 +149,67 @@ def is_unparseable(headers: Headers) -> bool:
     return not headers.raw_headers
 
 
+def _read(raw: bytes) -> Message:
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in message.defects):
+        # A junk line before the headers made them body text; read past it, as routing did.
+        repaired = _repaired(raw)
+        if repaired is not None:
+            message = BytesParser(policy=policy.default).parsebytes(repaired)
+    return message
+
+
+def attachments_of(raw: bytes) -> tuple[Attachment, ...]:
+    """The attachments alone, as `parse_body` lists them, without reading any text part (a
+    huge email's body is never turned into text just to list its files)."""
+    return tuple(found for found, _ in _attachment_parts(raw))
+
+
+def attachment_at(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
+    """The index-th of `attachments_of(raw)`, with its decoded content."""
+    for seen, (found, part) in enumerate(_attachment_parts(raw)):
+        if seen == index:
+            return found, _content(part)
+    return None
+
+
+def _attachment_parts(raw: bytes) -> Iterator[tuple[Attachment, Message]]:
+    """The parts walked in `_body`'s order and judged by its test, so the numbers agree."""
+    try:
+        root = _read(raw)
+    except Exception:  # as parse_body, which then reads with compat32
+        root = BytesParser(policy=policy.compat32).parsebytes(raw)
+    stack: list[Message] = [root]
+    while stack:
+        part = stack.pop()
+        try:
+            kind = part.get_content_type()
+            if part.is_multipart() and part.get_content_maintype() != "message":
+                children = part.get_payload()
+                if isinstance(children, list):
+                    stack.extend(reversed([c for c in children if isinstance(c, Message)]))
+                continue
+            found = _attachment(part, kind, [])
+        except Exception:  # skipped by parse_body's lenient reading too
+            found = None
+        if found is not None:
+            yield found, part
+
+
+def _content(part: Message) -> bytes:
+    if part.get_content_maintype() == "message":
+        inner = part.get_payload()
+        nested = inner[0] if isinstance(inner, list) and inner else None
+        if isinstance(nested, Message):
+            return nested.as_bytes()
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
 def parse_body(raw: bytes) -> Body:
     """Read a message for a person: its text, its HTML and its attachments; never raises."""
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw)
-        if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in message.defects):
-            # A junk line before the headers made them body text; read past it, as routing did.
-            repaired = _repaired(raw)
-            if repaired is not None:
-                message = BytesParser(policy=policy.default).parsebytes(repaired)
-        return _body(message, [], lenient=False)
+        return _body(_read(raw), [], lenient=False)
     except Exception as exc:  # policy.default's header parser raises on some hostile input
         failure = f"full parse failed ({type(exc).__name__}: {exc}); read with compat32"
     defects = [failure]  # the first attempt's other findings may be wrong, so they go

@@ -20,7 +20,7 @@ from postroom.config import get_settings
 from postroom.domain.messages import Headers
 from postroom.errors import InvalidInput
 from postroom.outbound.compose import Draft, usable_message_id
-from postroom.services import audit, outbox, workflows
+from postroom.services import audit, outbox, request_history, workflows
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, OutboxItem, OutboxRecipient, Request, Workflow, utcnow
 
@@ -127,7 +127,7 @@ class Acknowledger:
             auto="auto-replied",
         )
         try:
-            outbox.enqueue(
+            item = outbox.enqueue(
                 self.db,
                 AUTOMATIC,
                 draft,
@@ -139,6 +139,7 @@ class Acknowledger:
         except InvalidInput as exc:  # an address we cannot write to: the request stands
             log.warning("no acknowledgement for request %s: %s", request.id, exc)
             return
+        request_history.outgoing(self.db, item, request, "postroom", "acknowledged")
         self.counts[sender] += 1
 
     def _sent_lately(self, sender: str) -> int:

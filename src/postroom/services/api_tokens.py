@@ -59,8 +59,8 @@ def user_for(db: Session, token: str) -> User | None:
     if not token.startswith(PREFIX):
         return None
     row = db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
-    if row is None or row.revoked_at is not None:
-        return None
+    if row is None or row.revoked_at is not None or row.user.disabled_at is not None:
+        return None  # a disabled user's tokens are refused, and work again once enabled
     now = utcnow()
     if row.last_used_at is None or aware(row.last_used_at) < now - TOUCH_EVERY:
         row.last_used_at = now

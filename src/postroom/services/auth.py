@@ -27,6 +27,7 @@ class SignedIn:
     session_id: str  # goes to the browser in a signed cookie; only its hash is stored
     csrf_token: str
     user_id: int
+    must_change_password: bool = False  # an administrator reset it: the console asks first
 
 
 def token_hash(token: str) -> str:
@@ -59,6 +60,10 @@ def sign_in(engine: Engine, email: str, password: str, client: str) -> SignedIn:
         user = db.scalar(select(User).where(User.email == email.strip().lower()))
         if user is not None and users.verify_password(user, password):
             db.execute(delete(LoginFailure).where(LoginFailure.key == key))
+            if user.disabled_at is not None:  # told only to whoever knows the password
+                raise NotSignedIn(
+                    f"The account {user.email} is disabled: ask an administrator to enable it."
+                )
             return _open_session(db, user)
     users.burn_time(password)  # an unknown address takes as long as a wrong password
     raise NotSignedIn("The email address or the password is wrong.")
@@ -78,12 +83,17 @@ def _open_session(db: Session, user: User) -> SignedIn:
         )
     )
     db.flush()
-    return SignedIn(session_id=session_id, csrf_token=csrf, user_id=user.id)
+    return SignedIn(
+        session_id=session_id,
+        csrf_token=csrf,
+        user_id=user.id,
+        must_change_password=user.must_change_password,
+    )
 
 
 def session_for(db: Session, session_id: str) -> WebSession | None:
     row = db.scalar(select(WebSession).where(WebSession.token_hash == token_hash(session_id)))
-    if row is None or aware(row.expires_at) <= utcnow():
+    if row is None or aware(row.expires_at) <= utcnow() or row.user.disabled_at is not None:
         return None
     return row
 

@@ -43,6 +43,7 @@ from postroom.services import (
     health,
     push_polls,
     quarantine,
+    request_history,
     tokens,
 )
 from postroom.services.acknowledgements import Acknowledger
@@ -433,13 +434,19 @@ def _ingest(
             own,
             on_open=acknowledge,
             on_bounce=partial(bounces.record, db),
-            on_stored=partial(events.messages_stored, db),
+            on_stored=partial(_placed, db),
         )
         _advance(_cursor_row(db, mailbox), listing.cursor, keys)
         if run.progress is not None:
             fetch_runs.count_batch(db, run.progress, len(fetched), result)
     run.result.add(result)
     metrics.delivered(run.protocol, result.arrivals)  # committed: these are requests now
+
+
+def _placed(db: Session, placed: list[tuple[Message, str]]) -> None:
+    """Told to webhooks and written in the requests' histories, in the batch's transaction."""
+    events.messages_stored(db, placed)
+    request_history.placed(db, placed)
 
 
 def _advance(row: FetchCursor, cursor: Cursor, keys: list[str]) -> None:

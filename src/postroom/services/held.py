@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from postroom.errors import Conflict, NotFound
 from postroom.inbound.parse import parse_body, parse_headers
 from postroom.inbound.pipeline import Router
-from postroom.services import audit, events, requests, workflows
+from postroom.services import audit, events, request_history, requests, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, Message, Request, utcnow
 
@@ -111,6 +111,7 @@ def open_request(db: Session, actor: Actor, message_id: int, workflow: str) -> R
     _route(message, request)
     db.flush()
     events.message_stored(db, message, "open")
+    request_history.placed(db, [(message, "open")], actor)
     audit.record(db, actor, "message.opened", f"message {message_id}", request=request.id)
     return request
 
@@ -123,6 +124,7 @@ def attach(db: Session, actor: Actor, message_id: int, request_id: int) -> Reque
     request.updated_at = utcnow()
     db.flush()
     events.message_stored(db, message, "thread")
+    request_history.placed(db, [(message, "thread")], actor)
     audit.record(db, actor, "message.attached", f"message {message_id}", request=request.id)
     return request
 
@@ -168,6 +170,7 @@ def reprocess(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
     db.flush()
     if decision.action != "hold":  # still held: no news, it was held before
         events.message_stored(db, message, decision.action)
+        request_history.placed(db, [(message, decision.action)], actor)
     audit.record(
         db,
         actor,

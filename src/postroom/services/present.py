@@ -158,7 +158,13 @@ def push_line(push: dict[str, Any] | None) -> str | None:
 
 
 def user(row: User) -> dict[str, Any]:
-    return {"email": row.email, "display_name": row.display_name, "admin": row.is_admin}
+    return {
+        "email": row.email,
+        "display_name": row.display_name,
+        "admin": row.is_admin,
+        "disabled": row.disabled_at is not None,
+        "must_change_password": row.must_change_password,
+    }
 
 
 def audit_entry(row: AuditEntry) -> dict[str, Any]:

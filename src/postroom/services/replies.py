@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from postroom.errors import InvalidInput, NotFound
 from postroom.outbound.compose import Draft, usable_message_id
-from postroom.services import idempotency, outbox, requests
+from postroom.services import idempotency, outbox, request_history, requests
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, Message, OutboxItem, Request
 
@@ -72,16 +72,17 @@ def reply(
         kind="reply",
         content=idempotency.digest("reply", request.id, body, html, mailbox),
     )
-    record_sent(db, item, sending, request)
+    if record_sent(db, item, sending, request):
+        request_history.outgoing(db, item, request, actor.label, "replied")
     return item
 
 
-def record_sent(db: Session, item: OutboxItem, sending: Mailbox, request: Request) -> None:
+def record_sent(db: Session, item: OutboxItem, sending: Mailbox, request: Request) -> bool:
     """The outgoing email joins the request's thread; its Message-ID is what the customer's
     answer names in In-Reply-To, so the inbound router finds the request by it."""
     known = select(Message.id).where(Message.message_id_header == item.message_id)
     if db.scalar(known) is not None:
-        return  # a repeated submission (same idempotency key) is one message
+        return False  # a repeated submission (same idempotency key) is one message
     db.add(
         Message(
             mailbox_id=sending.id,
@@ -96,6 +97,7 @@ def record_sent(db: Session, item: OutboxItem, sending: Mailbox, request: Reques
         )
     )
     request.updated_at = item.created_at
+    return True
 
 
 def sending_mailbox(db: Session, actor: Actor, request: Request, address: str | None) -> Mailbox:

@@ -9,8 +9,14 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from postroom.errors import InvalidInput, NotFound
-from postroom.inbound.parse import parse_body
-from postroom.services import audit, events, outbox_states, workflows
+from postroom.services import (
+    audit,
+    events,
+    message_preview,
+    outbox_states,
+    request_history,
+    workflows,
+)
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Message, OutboxItem, Request, WorkflowMember, utcnow
 
@@ -99,7 +105,8 @@ def get(db: Session, request_id: int, actor: Actor = OPERATOR) -> Request:
 def detail(
     db: Session, request_id: int, actor: Actor = OPERATOR, *, bodies: bool = False
 ) -> dict[str, Any]:
-    """With bodies, each message's text too (parsed from the raw bytes, which stay the truth)."""
+    """With bodies, each message's text (cut when huge) and attachments too, parsed from the
+    raw bytes, which stay the truth."""
     request = get(db, request_id, actor)
     thread = list(
         db.scalars(select(Message).where(Message.request_id == request.id).order_by(Message.id))
@@ -121,7 +128,7 @@ def detail(
                 "rules": m.rule_hits,
             }
             | _delivery(m, sent)
-            | ({"text": parse_body(m.raw).text} if bodies else {})
+            | (message_preview.preview(m.raw) if bodies else {})
             for m in thread
         ],
     }
@@ -148,6 +155,11 @@ def delivery_of(db: Session, request_id: int, message_id: int, actor: Actor) -> 
     return {"id": message.id, "direction": message.direction} | _delivery(message, sent)
 
 
+def history(db: Session, request_id: int, actor: Actor = OPERATOR) -> list[dict[str, Any]]:
+    """Oldest first: opened, emails received, moves, replies and acknowledgements."""
+    return request_history.timeline(db, get(db, request_id, actor))
+
+
 def move(db: Session, actor: Actor, request_id: int, step: str) -> Request:
     request = get(db, request_id, actor)
     target = _step(request.workflow.steps, step)
@@ -159,4 +171,5 @@ def move(db: Session, actor: Actor, request_id: int, step: str) -> Request:
             db, actor, "request.moved", f"request #{request.id}", step=target.name, before=before
         )
         events.emit(db, "request.moved", events.request_data(request) | {"previous_step": before})
+        request_history.record(db, request, "moved", actor.label, step=target.name, before=before)
     return request

@@ -24,18 +24,28 @@ FIRST_RUN = Actor(label="first-run", user_id=None, is_admin=True)
 def add(db: Session, actor: Actor, email: str, password: str, *, admin: bool = False) -> User:
     actor.require_admin("add users")
     email = validate.address(email, "email")
+    _check_length(password)
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"A user {email} already exists.")
+    user = User(email=email, is_admin=admin)
+    set_password(user, password)
+    db.add(user)
+    db.flush()
+    audit.record(db, actor, "user.added", email, admin=admin)
+    return user
+
+
+def _check_length(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"The password is shorter than {MIN_PASSWORD_LENGTH} characters: choose a longer one.",
             field="password",
         )
-    if db.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict(f"A user {email} already exists.")
-    user = User(email=email, is_admin=admin, password_hash=_hasher().hash(password))
-    db.add(user)
-    db.flush()
-    audit.record(db, actor, "user.added", email, admin=admin)
-    return user
+
+
+def set_password(user: User, password: str) -> None:
+    _check_length(password)
+    user.password_hash = _hasher().hash(password)
 
 
 def get(db: Session, email: str) -> User:
@@ -52,6 +62,11 @@ def listing(db: Session, actor: Actor) -> list[User]:
 
 def needs_first_admin(db: Session) -> bool:
     return db.scalar(select(User.id).where(User.is_admin).limit(1)) is None
+
+
+def lock_for_writing(db: Session) -> None:
+    """Changes that count administrators (the last one is never removed) wait for each other."""
+    _one_writer_at_a_time(db)
 
 
 def _one_writer_at_a_time(db: Session) -> None:

@@ -60,6 +60,10 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A disabled user cannot sign in and their API tokens are refused; enabling restores both.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by an administrator's password reset: the console asks for a new one first.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Server(Base):
@@ -278,6 +282,23 @@ class Message(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     request: Mapped[Request | None] = relationship()
+
+
+class RequestEvent(Base):
+    """One entry of a request's history (opened, moved, replied, acknowledged), written in the
+    transaction of the change it tells about, so the timeline never disagrees with the request."""
+
+    __tablename__ = "request_events"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    request: Mapped[Request] = relationship()
 
 
 class AuditEntry(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -103,6 +104,8 @@ def sign_in(
             values={"email": email},
             next=safe_next(next),
         )
+    if signed.must_change_password:
+        return signed_in(request, signed, "/password?next=" + quote(safe_next(next)))
     return signed_in(request, signed, next)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
+from postroom.api.downloads import download
 from postroom.api.pages import page
 from postroom.domain.held import HELD_REASONS
 from postroom.services import (
@@ -19,6 +20,7 @@ from postroom.services import (
     mailboxes,
     present,
     replies,
+    request_files,
     requests,
     retention,
     users,
@@ -148,14 +150,35 @@ def _request_page(
         for m in mailboxes.listing(db, caller.actor)
         if m.owner_id == caller.user.id and m.outgoing_server is not None
     ]
+    history = requests.history(db, request_id, caller.actor)
     return render(
-        request, "request.html", caller, r=found, senders=senders, reply_enabled=True, **extra
+        request,
+        "request.html",
+        caller,
+        r=found,
+        senders=senders,
+        reply_enabled=True,
+        history=history,
+        **extra,
     )
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
 def request_detail(request: Request, request_id: int, db: Db, caller: CallerDep) -> Response:
     return _request_page(request, db, caller, request_id)
+
+
+@router.get("/requests/{request_id}/messages/{message_id}/raw")
+def request_message_raw(request_id: int, message_id: int, db: Db, caller: CallerDep) -> Response:
+    """The email as stored, saved as a .eml file (never shown inline: someone else's content)."""
+    return download(request_files.raw(db, caller.actor, request_id, message_id))
+
+
+@router.get("/requests/{request_id}/messages/{message_id}/attachments/{index}")
+def request_attachment(
+    request_id: int, message_id: int, index: Annotated[int, Path(ge=0)], db: Db, caller: CallerDep
+) -> Response:
+    return download(request_files.attachment(db, caller.actor, request_id, message_id, index))
 
 
 @router.get("/requests/{request_id}/messages/{message_id}/delivery", response_class=HTMLResponse)
