@@ -5,8 +5,10 @@ a failing account that touches only itself."""
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from postroom.services import sync_runs
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import Mailbox, Request, SyncState, Workflow
+from postroom.storage.models import Mailbox, Request, SyncState, Workflow, aware, utcnow
+from postroom.workers.ownership import Ownership
+from postroom.workers.scheduler import Scheduler
 from tests.conftest import Cli
 from tests.integration.mailhelpers import add_server, cli_json
 from tests.servers.radicale import Radicale, radicale_server
@@ -351,7 +355,7 @@ def test_a_failing_account_records_its_error_and_touches_only_itself(
     # Bob's backoff keeps him out of the due list for longer than the usual interval.
     with unit_of_work(engine) as db:
         db.execute(update(Mailbox).values(lease_owner="w1"))
-    assert sync_runs.due(engine, "w1") == []
+    assert sync_runs.due(engine, "w1", lambda mailbox_id: True) == []
 
 
 def test_sync_refuses_a_mailbox_without_the_switch_and_a_bad_dav_url(
@@ -367,3 +371,55 @@ def test_sync_refuses_a_mailbox_without_the_switch_and_a_bad_dav_url(
     assert bad.code != 0 and "DAV URL" in bad.stderr
     code, runs = _sync(cli)
     assert code == 0 and runs == []
+
+
+class SyncRuns:
+    """The worker's finished sync passes, for waiting on a condition (never a sleep)."""
+
+    def __init__(self) -> None:
+        self.runs: list[sync_runs.SyncRun] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, run: sync_runs.SyncRun) -> None:
+        with self.changed:
+            self.runs.append(run)
+            self.changed.notify_all()
+
+    def until(self, check: Callable[[list[sync_runs.SyncRun]], bool]) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: check(self.runs), timeout=30.0), self.runs
+
+
+def test_the_worker_syncs_the_mailboxes_it_owns_fenced_by_their_lease(
+    cli: Cli, radicale: Radicale, engine: Engine
+) -> None:
+    ann = _mailbox(cli, radicale, "ann")  # receives too: the worker holds its fetch lease
+    radicale.put("ann", "/ann/contacts/max.vcf", _card("max", "max@x.example", "Max"), VCARD)
+    runs = SyncRuns()
+    scheduler = Scheduler(engine, idle=False, on_sync=runs)
+    scheduler.start()
+    try:
+        runs.until(lambda done: {(r.kind, r.ok) for r in done} >= {("contacts", True)})
+    finally:
+        scheduler.stop()
+    assert [c[0] for c in _contacts(cli, ann)] == ["max@x.example"]
+    with unit_of_work(engine) as db:
+        state = db.scalar(select(SyncState).where(SyncState.kind == "contacts"))
+        assert state is not None and state.next_run_at is not None
+        # Not due again until about five minutes later.
+        assert aware(state.next_run_at) - utcnow() > sync_runs.INTERVAL * 0.8
+
+
+def test_a_worker_that_lost_the_mailbox_commits_nothing_of_its_pass(
+    cli: Cli, radicale: Radicale, engine: Engine
+) -> None:
+    ann = _mailbox(cli, radicale, "ann")
+    radicale.put("ann", "/ann/contacts/ned.vcf", _card("ned", "ned@x.example", "Ned"), VCARD)
+    mailbox_id = _mailbox_id(engine, ann)
+    with unit_of_work(engine) as db:  # another worker took it over: the epoch moved on
+        db.execute(update(Mailbox).values(lease_owner="w2", lease_epoch=7))
+    paused = Ownership(engine, "w1", 30.0)
+    fence = partial(paused.fence, mailbox_id=mailbox_id, epoch=6)
+    run = sync_runs.sync_mailbox(engine, mailbox_id, "contacts", fence=fence)
+    assert (run.ok, run.failure) == (False, "lease-lost")
+    assert _contacts(cli, ann) == []
