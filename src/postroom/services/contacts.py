@@ -74,7 +74,7 @@ def add(
     require_sync(mailbox, "contacts")
     contact = Contact(
         mailbox_id=mailbox.id,
-        email=validate.address(email, "email"),
+        email=validate.address(email, "email").lower(),
         name=_text(name, "name", 300),
         company=_text(company, "company", 300),
         phone=_text(phone, "phone", 100),
@@ -90,7 +90,7 @@ def add(
 def edit(db: Session, actor: Actor, contact_id: int, change: ContactChange) -> Contact:
     contact = get(db, actor, contact_id)
     if change.email is not None:
-        contact.email = validate.address(change.email, "email")
+        contact.email = validate.address(change.email, "email").lower()
     if change.name is not None:
         contact.name = _text(change.name, "name", 300)
     if change.company is not None:
