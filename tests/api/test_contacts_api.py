@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from postroom.services import sync_runs
 from postroom.storage.db import default_engine, unit_of_work
 from postroom.storage.models import Request, WebhookDelivery, Workflow
 from tests.api.conftest import Api
+from tests.api.test_sign_in import sign_in
 from tests.servers.radicale import Radicale, radicale_server
 
 USERS = {"ann": "ann-pass-1"}
@@ -134,7 +136,7 @@ def _request(requester: str) -> int:
 
 
 def test_activities_from_a_request_and_the_requesters_contact_on_the_request(
-    admin: Api, ann: Api, radicale: Radicale
+    client: TestClient, admin: Api, ann: Api, radicale: Radicale
 ) -> None:
     _setup(admin, ann, radicale)
     radicale.put(
@@ -153,6 +155,10 @@ def test_activities_from_a_request_and_the_requesters_contact_on_the_request(
         "company": "Client Ltd",
         "phone": "+1 555 0100",
     }
+    sign_in(client, admin.email)
+    page = client.get(f"/requests/{request_id}")
+    assert page.status_code == 200
+    assert "Quinn Buyer · Client Ltd · " in page.text and 'href="tel:+1 555 0100"' in page.text
 
     made = _ok(
         admin.post(
