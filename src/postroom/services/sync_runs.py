@@ -367,19 +367,3 @@ def _settle(engine: Engine, mailbox_id: int, kind: str, run: SyncRun) -> None:
             state.last_error, state.last_error_at = run.error, now
             backoff = min(INTERVAL * 2 ** min(state.failures, 10), MAX_BACKOFF)
             state.next_run_at = now + backoff * jitter
-
-
-def states(db: Session, mailbox_id: int) -> list[dict[str, object]]:
-    rows = db.scalars(
-        select(SyncState).where(SyncState.mailbox_id == mailbox_id).order_by(SyncState.kind)
-    )
-    return [
-        {
-            "kind": s.kind,
-            "last_success_at": aware(s.last_success_at).isoformat() if s.last_success_at else None,
-            "last_error": s.last_error,
-            "failures": s.failures,
-            "next_run_at": aware(s.next_run_at).isoformat() if s.next_run_at else None,
-        }
-        for s in rows
-    ]
