@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 from defusedxml import ElementTree
 
+from .certs import TestCA
 from .ports import free_port
 
 __all__ = ["Radicale", "radicale_server"]
@@ -37,6 +38,7 @@ class Radicale:
     users: dict[str, str]
     storage: Path
     process: subprocess.Popen[str]
+    tls: TestCA | None = None
 
     def home(self, user: str) -> str:
         return f"{self.url}{user}/"
@@ -49,7 +51,8 @@ class Radicale:
 
     def other(self, user: str) -> httpx.Client:
         """Another client of the account, writing behind postroom's back."""
-        return httpx.Client(auth=(user, self.users[user]), timeout=10.0)
+        verify = self.tls.client_ssl_context() if self.tls else True
+        return httpx.Client(auth=(user, self.users[user]), timeout=10.0, verify=verify)
 
     def hrefs(self, collection: str, user: str) -> dict[str, str]:
         """The collection's members (path → etag), read straight from the server."""
@@ -128,15 +131,22 @@ def _wait_ready(process: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def radicale_server(root: Path, users: dict[str, str]) -> Iterator[Radicale]:
+def radicale_server(
+    root: Path, users: dict[str, str], tls: TestCA | None = None
+) -> Iterator[Radicale]:
+    """With `tls`, HTTPS with the test CA's certificate for localhost (as discovery wants)."""
     storage = root / "storage"
     _collections(storage, users)
     htpasswd = root / "users"
     htpasswd.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
     port = free_port()
     config = root / "config"
+    secure = ""
+    if tls is not None:
+        cert, key = tls.server_cert_files(root)
+        secure = f"ssl = True\ncertificate = {cert}\nkey = {key}\n"
     config.write_text(
-        f"[server]\nhosts = 127.0.0.1:{port}\n"
+        f"[server]\nhosts = 127.0.0.1:{port}\n{secure}"
         f"[auth]\ntype = htpasswd\nhtpasswd_filename = {htpasswd}\n"
         "htpasswd_encryption = plain\ndelay = 0\n"
         f"[storage]\nfilesystem_folder = {storage}\n"
@@ -153,7 +163,8 @@ def radicale_server(root: Path, users: dict[str, str]) -> Iterator[Radicale]:
     )
     try:
         _wait_ready(process)
-        yield Radicale(f"http://127.0.0.1:{port}/", users, storage, process)
+        scheme, host = ("https", "localhost") if tls else ("http", "127.0.0.1")
+        yield Radicale(f"{scheme}://{host}:{port}/", users, storage, process, tls)
     finally:
         process.terminate()
         try:
