@@ -346,7 +346,7 @@ def _state(db: Session, mailbox_id: int, kind: str) -> SyncState:
         select(SyncState).where(SyncState.mailbox_id == mailbox_id, SyncState.kind == kind)
     )
     if state is None:
-        state = SyncState(mailbox_id=mailbox_id, kind=kind, enabled=True, failures=0)
+        state = SyncState(mailbox_id=mailbox_id, kind=kind, failures=0)
         db.add(state)
         db.flush()
     return state

@@ -752,8 +752,7 @@ class SyncState(Base):
     __table_args__ = (UniqueConstraint("mailbox_id", "kind"),)
 
     mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))  # contacts, calendar
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    kind: Mapped[str] = mapped_column(String(20))  # contacts, calendar (switched on the mailbox)
     cursor: Mapped[str | None] = mapped_column(Text)
     # A full listing in progress since then: at its end, what it did not touch is deleted.
     full_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

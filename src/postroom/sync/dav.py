@@ -345,14 +345,10 @@ class DavSource:
             raise Transient(f"The DAV server at {self.url} asks to slow down.") from None
         except dav_error.DAVError as exc:
             raise Transient(f"The DAV server at {self.url} answered: {exc}") from None
-        except OSError as exc:
-            raise Unreachable(f"The DAV server at {self.url} cannot be reached: {exc}") from None
-        except Exception as exc:  # the HTTP library's connection and timeout errors
-            if type(exc).__module__.split(".")[0] in ("niquests", "requests", "urllib3_future"):
-                raise Unreachable(
-                    f"The DAV server at {self.url} cannot be reached: {type(exc).__name__}"
-                ) from None
-            raise
+        except OSError as exc:  # requests' connection and timeout errors are OSErrors too
+            raise Unreachable(
+                f"The DAV server at {self.url} cannot be reached: {type(exc).__name__}"
+            ) from None
 
     def _check(self, response: DAVResponse, what: str) -> None:
         status = response.status

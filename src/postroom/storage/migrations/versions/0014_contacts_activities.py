@@ -68,7 +68,6 @@ def upgrade() -> None:
         "sync_states",
         sa.Column("mailbox_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("cursor", sa.Text(), nullable=True),
         sa.Column("full_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
