@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -80,6 +82,10 @@ class MailboxChange(Strict):
     username: str | None = Field(default=None, max_length=320)
     password: str | None = Field(default=None, max_length=2000, description="write-only")
     oauth_app: str | None = Field(default=None, max_length=100)
+    sync: str | None = Field(
+        default=None, max_length=100, description='"contacts,calendar", one of them, or "none"'
+    )
+    dav_url: str | None = Field(default=None, max_length=2000, description='"" to discover')
 
 
 class Reconnect(Strict):
@@ -199,3 +205,38 @@ class PasswordIn(Strict):
 
 class WorkflowsIn(Strict):
     workflows: list[str] = Field(max_length=500)
+class ContactIn(Strict):
+    mailbox: str = Field(max_length=320, description="whose address book (it must sync contacts)")
+    email: str = Field(max_length=320)
+    name: str = Field(max_length=300)
+    company: str = Field(default="", max_length=300)
+    phone: str = Field(default="", max_length=100)
+
+
+class ContactPatch(Strict):
+    """Only the fields sent change; the next sync writes them to the account."""
+
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=300)
+    company: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, max_length=100)
+
+
+class ActivityIn(Strict):
+    mailbox: str = Field(max_length=320, description="whose calendar (it must sync it)")
+    title: str = Field(max_length=500)
+    start: datetime
+    end: datetime
+    request: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    attendees: list[str] | None = Field(
+        default=None, max_length=100, description="default: the request's requester"
+    )
+    body: str = Field(default="", max_length=20_000)
+
+
+class ActivityPatch(Strict):
+    title: str | None = Field(default=None, max_length=500)
+    start: datetime | None = None
+    end: datetime | None = None
+    attendees: list[str] | None = Field(default=None, max_length=100)
+    body: str | None = Field(default=None, max_length=20_000)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from postroom.errors import InvalidInput, NotFound
 from postroom.services import (
     audit,
+    contacts,
     events,
     message_preview,
     outbox_states,
@@ -115,6 +116,7 @@ def detail(
         db, [m.message_id_header for m in thread if m.direction == "out" and m.message_id_header]
     )
     return summary(request, len(thread)) | {
+        "requester_contact": contacts.of_requester(db, request),
         "steps": [s.name for s in request.workflow.steps],
         "thread": [
             {

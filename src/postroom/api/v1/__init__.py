@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from postroom.api.v1 import (
+    activities,
     audit,
     connections,
+    contacts,
     discovery,
     fetch_runs,
     held,
@@ -39,5 +41,7 @@ for module in (
     audit,
     discovery,
     webhooks,
+    contacts,
+    activities,
 ):
     router.include_router(module.router)

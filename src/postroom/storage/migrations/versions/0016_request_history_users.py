@@ -2,7 +2,7 @@
 to change their password
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-02 09:00:00
 """
 
