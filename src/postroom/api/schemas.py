@@ -205,6 +205,8 @@ class PasswordIn(Strict):
 
 class WorkflowsIn(Strict):
     workflows: list[str] = Field(max_length=500)
+
+
 class ContactIn(Strict):
     mailbox: str = Field(max_length=320, description="whose address book (it must sync contacts)")
     email: str = Field(max_length=320)

@@ -718,6 +718,8 @@ class FetchRun(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Contact(Base):
     """A person the mailbox's account knows, kept in step with it both ways. `pending` marks a
     change made in postroom that the account has not been told yet: it is written with the
