@@ -80,6 +80,10 @@ class MailboxChange(Strict):
     username: str | None = Field(default=None, max_length=320)
     password: str | None = Field(default=None, max_length=2000, description="write-only")
     oauth_app: str | None = Field(default=None, max_length=100)
+    sync: str | None = Field(
+        default=None, max_length=100, description='"contacts,calendar", one of them, or "none"'
+    )
+    dav_url: str | None = Field(default=None, max_length=2000, description='"" to discover')
 
 
 class Reconnect(Strict):

@@ -203,6 +203,12 @@ def edit(
         bool, typer.Option("--password-stdin", help="A new password on standard input")
     ] = False,
     oauth_app: Annotated[str | None, typer.Option(help='OAuth app; "" for a password')] = None,
+    sync: Annotated[
+        str | None, typer.Option(help="Sync with the account: contacts,calendar or none")
+    ] = None,
+    dav_url: Annotated[
+        str | None, typer.Option(help='CardDAV/CalDAV URL (IMAP, POP3); "" to discover it')
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a mailbox; only the options given change, all at once or not at all."""
@@ -220,6 +226,8 @@ def edit(
         username=username,
         password=read_secret_stdin(password_stdin, "password"),
         oauth_app=oauth_app,
+        sync=sync,
+        dav_url=dav_url,
     )
     with database() as db:
         mailbox = mailboxes.get_for(db, OPERATOR, address, owner)

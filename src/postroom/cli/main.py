@@ -74,6 +74,19 @@ class Commands(LazyGroup):
             "postroom.cli.webhooks", "app", "Webhooks: tell other products what happened."
         ),
         "token": Lazy("postroom.cli.tokens", "app", "Tokens that read /metrics."),
+        "sync": Lazy(
+            "postroom.cli.sync",
+            "sync",
+            "Sync contacts and calendars with the accounts, both ways; exit 1 if one failed.",
+        ),
+        "contact": Lazy(
+            "postroom.cli.sync", "contact_app", "Contacts, synced with the mailboxes' accounts."
+        ),
+        "activity": Lazy(
+            "postroom.cli.sync",
+            "activity_app",
+            "Activities: follow-ups and meetings in the mailboxes' calendars.",
+        ),
         "doctor": Lazy(
             "postroom.cli.doctor",
             "doctor",

@@ -34,6 +34,8 @@ EVENTS = (
     "outbox.bounced",
     "mailbox.state_changed",
     "doctor.warning",
+    "contact.changed",
+    "activity.changed",
 )
 TEST_EVENT = "webhook.test"  # sent by `webhook test` to one subscription, whatever it wants
 ALL = "*"

@@ -5,6 +5,7 @@ after-import action, folders, poll interval and credentials. The console, the AP
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -43,6 +44,8 @@ class MailboxChange:
     username: str | None = None
     password: str | None = None
     oauth_app: str | None = None
+    sync: str | None = None  # "contacts,calendar", one of them, or "none"
+    dav_url: str | None = None  # "" clears it: found by discovery again
 
     def given(self) -> list[str]:
         """The fields asked to change, for the audit log (never their secret values)."""
@@ -75,6 +78,7 @@ def edit(db: Session, actor: Actor, mailbox: Mailbox, change: MailboxChange) -> 
     mailbox.sent_folder = _sent_folder(sent, incoming, mailbox.outgoing_server)
     if change.poll_interval is not None:
         mailbox.poll_interval = _poll_interval(change.poll_interval)
+    _sync(mailbox, change)
     if reconnect:
         mailbox.state = MailboxState.NEW.value
         mailbox.last_error = None
@@ -120,6 +124,37 @@ def _switches(mailbox: Mailbox, change: MailboxChange) -> None:
         mailbox.receive_enabled = False
     if mailbox.outgoing_server is None:
         mailbox.send_enabled = False
+
+
+SYNC_KINDS = ("contacts", "calendar")
+
+
+def _sync(mailbox: Mailbox, change: MailboxChange) -> None:
+    """Contacts and calendar synced with the account, and where a DAV account keeps them."""
+    if change.sync is not None:
+        wanted = {k.strip().lower() for k in change.sync.split(",") if k.strip()}
+        if wanted == {"none"}:
+            wanted = set()
+        unknown = wanted - set(SYNC_KINDS)
+        if unknown:
+            raise InvalidInput(
+                f"Cannot sync {', '.join(sorted(unknown))}: say contacts, calendar, both "
+                "(contacts,calendar) or none.",
+                field="sync",
+            )
+        mailbox.sync_contacts = "contacts" in wanted
+        mailbox.sync_calendar = "calendar" in wanted
+    if change.dav_url is not None:
+        url = change.dav_url.strip()
+        if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+            raise InvalidInput(
+                f"{url!r} is not a DAV URL: give https://host/path of the address book, the "
+                "calendar or the account's DAV home.",
+                field="dav_url",
+            )
+        if len(url) > 2000:
+            raise InvalidInput("The DAV URL is longer than 2,000 characters.", field="dav_url")
+        mailbox.dav_url = url or None
 
 
 def _credentials(db: Session, mailbox: Mailbox, change: MailboxChange) -> bool:

@@ -125,6 +125,10 @@ def mailbox(row: Mailbox) -> dict[str, Any]:
             "last_success_at": _when(row.send_success_at),
         },
         "push": _push(row),
+        "sync": [
+            k for k, on in (("contacts", row.sync_contacts), ("calendar", row.sync_calendar)) if on
+        ],
+        "dav_url": row.dav_url,
     }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from postroom.errors import InvalidInput, NotFound
 from postroom.inbound.parse import parse_body
-from postroom.services import audit, events, outbox_states, workflows
+from postroom.services import audit, contacts, events, outbox_states, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Message, OutboxItem, Request, WorkflowMember, utcnow
 
@@ -108,6 +108,7 @@ def detail(
         db, [m.message_id_header for m in thread if m.direction == "out" and m.message_id_header]
     )
     return summary(request, len(thread)) | {
+        "requester_contact": contacts.of_requester(db, request),
         "steps": [s.name for s in request.workflow.steps],
         "thread": [
             {

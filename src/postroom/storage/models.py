@@ -207,6 +207,11 @@ class Mailbox(Base):
     login_delay: Mapped[int | None] = mapped_column(Integer)
     # A problem that does not stop receiving, e.g. an after-import action the server refused.
     warning: Mapped[str | None] = mapped_column(Text)
+    # Contacts and calendar synced with the account (sync/): the switches, and for IMAP/POP3
+    # mailboxes the CardDAV/CalDAV URL (null: found by RFC 6764 discovery).
+    sync_contacts: Mapped[bool] = mapped_column(Boolean, default=False)
+    sync_calendar: Mapped[bool] = mapped_column(Boolean, default=False)
+    dav_url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     owner: Mapped[User | None] = relationship(lazy="joined")
@@ -669,3 +674,91 @@ class MailboxGap(Base):
     missing: Mapped[int] = mapped_column(Integer, default=0)
     missing_keys: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the first few
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Contact(Base):
+    """A person the mailbox's account knows, kept in step with it both ways. `pending` marks a
+    change made in postroom that the account has not been told yet: it is written with the
+    change, so a crash before the push only delays it."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "remote_id"),
+        Index("ix_contacts_email", "email"),
+    )
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    remote_id: Mapped[str | None] = mapped_column(String(1000))  # null until first pushed
+    etag: Mapped[str | None] = mapped_column(String(500))  # the account's version we hold
+    email: Mapped[str] = mapped_column(String(320), default="")
+    name: Mapped[str] = mapped_column(String(300), default="")
+    company: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(100), default="")
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Activity(Base):
+    """A follow-up or meeting in the mailbox owner's calendar, often made from a request (and
+    linking back to it); synced both ways like a contact."""
+
+    __tablename__ = "activities"
+    __table_args__ = (UniqueConstraint("mailbox_id", "remote_id"),)
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("requests.id", ondelete="SET NULL"), index=True
+    )
+    remote_id: Mapped[str | None] = mapped_column(String(1000))
+    etag: Mapped[str | None] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attendees: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(2000), default="")
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class RecordHistory(Base):
+    """A version of a contact or activity that lost: an edit made in postroom while the account
+    changed the same record, or a record the account deleted. Never lost silently, shown."""
+
+    __tablename__ = "record_history"
+    __table_args__ = (Index("ix_record_history_record", "kind", "record_id"),)
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # contact, activity
+    record_id: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SyncState(Base):
+    """Where the contacts or calendar sync of one mailbox stands: the account's cursor
+    (committed with the records it brought), its health and when it runs next."""
+
+    __tablename__ = "sync_states"
+    __table_args__ = (UniqueConstraint("mailbox_id", "kind"),)
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # contacts, calendar
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    # A full listing in progress since then: at its end, what it did not touch is deleted.
+    full_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
