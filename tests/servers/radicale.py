@@ -51,13 +51,9 @@ class Radicale:
 
     def hrefs(self, collection: str, user: str) -> dict[str, str]:
         """The collection's members (path → etag), read straight from the server."""
-        body = (
-            '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>'
-        )  # a test's own probe, independent of the code under test
+        body = '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>'  # a test's own probe, independent of the code under test
         with self.other(user) as client:
-            answer = client.request(
-                "PROPFIND", collection, content=body, headers={"Depth": "1"}
-            )
+            answer = client.request("PROPFIND", collection, content=body, headers={"Depth": "1"})
         answer.raise_for_status()
         from defusedxml import ElementTree
 

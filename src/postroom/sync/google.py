@@ -21,6 +21,7 @@ import httpx
 
 from postroom.connectors.cloud_http import ApiClient
 from postroom.domain.endpoints import Credentials, Endpoint
+from postroom.sync.links import join_link, split_link
 from postroom.sync.source import (
     Changes,
     ContactData,
@@ -261,6 +262,7 @@ def _event(event: dict[str, Any]) -> RemoteRecord:
     remote_id, etag = str(event["id"]), str(event.get("etag", ""))
     if event.get("status") == "cancelled":
         return RemoteRecord(remote_id, etag, None)
+    body, link = split_link(str(event.get("description") or ""))
     return RemoteRecord(
         remote_id,
         etag,
@@ -269,22 +271,23 @@ def _event(event: dict[str, Any]) -> RemoteRecord:
             start=_when(event["start"]),
             end=_when(event["end"]),
             attendees=tuple(str(a["email"]) for a in event.get("attendees") or []),
-            body=str(event.get("description") or ""),
-            link=str((event.get("source") or {}).get("url") or ""),
+            body=body,
+            link=str((event.get("source") or {}).get("url") or "") or link,
         ),
     )
 
 
 def _event_body(data: RecordData) -> dict[str, Any]:
     assert isinstance(data, EventData)
+    absolute = data.link.startswith(("https://", "http://"))
     body: dict[str, Any] = {
         "summary": data.title,
-        "description": data.body,
+        "description": data.body if absolute else join_link(data.body, data.link),
         "start": {"dateTime": _iso(data.start)},
         "end": {"dateTime": _iso(data.end)},
         "attendees": [{"email": a} for a in data.attendees],
     }
-    if data.link:  # the event's source: where it was made, shown as a link in Google Calendar
+    if absolute:  # the event's source: where it was made, shown as a link in Google Calendar
         body["source"] = {"title": "postroom request", "url": data.link}
     return body
 

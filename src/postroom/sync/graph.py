@@ -17,6 +17,7 @@ import httpx
 from postroom.connectors.cloud_http import ApiClient
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import MailServerError
+from postroom.sync.links import join_link, split_link
 from postroom.sync.source import (
     Changes,
     ContactData,
@@ -33,7 +34,6 @@ GONE, PRECONDITION_FAILED, NOT_FOUND = 410, 412, 404
 WINDOW_BACK = timedelta(days=30)  # calendarView delta needs a window: past follow-ups...
 WINDOW_AHEAD = timedelta(days=365)  # ...and the meetings of the coming year
 FULL = "full "  # marks the next page of a full listing (a URL never holds a space)
-LINK_LABEL = "Request: "  # the line of an event's body that links back to the request
 
 
 class _GraphSource:
@@ -192,20 +192,6 @@ class GraphEvents(_GraphSource):
                 {"emailAddress": {"address": a}, "type": "required"} for a in data.attendees
             ],
         }
-
-
-def join_link(body: str, link: str) -> str:
-    """Graph events have no field for a link back, so it is the body's last line."""
-    if not link:
-        return body
-    return f"{body}\n\n{LINK_LABEL}{link}" if body else LINK_LABEL + link
-
-
-def split_link(text: str) -> tuple[str, str]:
-    body, _, last = text.replace("\r\n", "\n").rstrip().rpartition("\n")
-    if not last.startswith(LINK_LABEL):
-        return text.strip(), ""
-    return body.rstrip(), last.removeprefix(LINK_LABEL).strip()
 
 
 def _iso(moment: datetime) -> str:

@@ -1,11 +1,11 @@
-"""A Graph event has no field for the link back to its request: it rides as the body's last
-line and must come back apart from the body, whatever the body holds."""
+"""A Graph event (or a Google one with a relative link) has no field for the link back to
+its request: it rides as the body's last line and must come back apart from the body."""
 
 from __future__ import annotations
 
 import pytest
 
-from postroom.sync.graph import join_link, split_link
+from postroom.sync.links import join_link, split_link
 
 
 @pytest.mark.parametrize(
