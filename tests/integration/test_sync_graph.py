@@ -254,6 +254,20 @@ def test_an_expired_calendar_delta_link_raises_cursor_expired(
         events.changes(cursor)
 
 
+def test_a_calendar_window_opened_over_a_month_ago_is_listed_again(
+    graph: GraphServer, events: GraphEvents
+) -> None:
+    graph.add_item(USER, "events", _event("Visit", SOON))
+    _, cursor = _all(events, None)
+    assert cursor is not None
+    opened = datetime.now(UTC).date()
+    old = (opened - timedelta(days=31)).isoformat()
+    assert _all(events, cursor)[0][0].records == []  # a fresh window is followed
+
+    with pytest.raises(CursorExpired):
+        events.changes(cursor.replace(f"window={opened.isoformat()}", f"window={old}"))
+
+
 def test_an_activity_goes_to_the_calendar_with_attendees_and_the_link_back_and_returns(
     graph: GraphServer, events: GraphEvents
 ) -> None:

@@ -8,7 +8,7 @@ a 412 (ErrorIrresolvableConflict) means the account changed the item since.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -31,9 +31,12 @@ from postroom.sync.source import (
 
 PAGE_SIZE = 100
 GONE, PRECONDITION_FAILED, NOT_FOUND = 410, 412, 404
-WINDOW_BACK = timedelta(days=30)  # calendarView delta needs a window: past follow-ups...
-WINDOW_AHEAD = timedelta(days=365)  # ...and the meetings of the coming year
-FULL = "full "  # marks the next page of a full listing (a URL never holds a space)
+# calendarView delta needs a window, fixed when the round starts and kept by its delta links.
+# A full listing drops what is outside it, so it reaches back far; it is moved on (a new full
+# listing, deduplicated) once it is a month old, so the coming year stays in view.
+WINDOW_BACK = timedelta(days=365)
+WINDOW_AHEAD = timedelta(days=365)
+WINDOW_MOVES = timedelta(days=30)
 
 
 class _GraphSource:
@@ -59,9 +62,20 @@ class _GraphSource:
             return RemoteRecord(str(item["id"]), "", None)
         return RemoteRecord(str(item["id"]), str(item.get("changeKey", "")), self._data(item))
 
+    def _tags(self) -> dict[str, str]:
+        """What a new round notes in its cursors besides Graph's link."""
+        return {}
+
+    def _check(self, tags: dict[str, str]) -> None:
+        """Raise CursorExpired when a cursor should not be followed any more."""
+
     def changes(self, cursor: str | None) -> Changes:
-        full = cursor is None or cursor.startswith(FULL)
-        url = self._start() if cursor is None else cursor.removeprefix(FULL)
+        if cursor is None:
+            url, tags = self._start(), {"full": "1"} | self._tags()
+        else:
+            url, tags = _unpack(cursor)
+            self._check(tags)
+        full = "full" in tags
         response = self.api.request("GET", url, headers=self.headers, allow=(GONE,))
         if response.status_code == GONE:
             raise CursorExpired(
@@ -71,9 +85,9 @@ class _GraphSource:
         page = response.json()
         records = [self._record(item) for item in page.get("value", [])]
         if "@odata.nextLink" in page:
-            following = str(page["@odata.nextLink"])
-            return Changes(records, (FULL if full else "") + following, more=True, full=full)
-        return Changes(records, page.get("@odata.deltaLink"), more=False, full=full)
+            return Changes(records, _pack(page["@odata.nextLink"], tags), more=True, full=full)
+        tags.pop("full", None)
+        return Changes(records, _pack(page["@odata.deltaLink"], tags), more=False, full=full)
 
     def _item(self, remote_id: str) -> str:
         return f"{self.user}/{self.collection}/{quote(remote_id)}"
@@ -165,6 +179,14 @@ class GraphEvents(_GraphSource):
         # Times in UTC and bodies as text, whatever the mailbox's own settings.
         self.headers["Prefer"] += ', outlook.timezone="UTC", outlook.body-content-type="text"'
 
+    def _tags(self) -> dict[str, str]:
+        return {"window": datetime.now(UTC).date().isoformat()}
+
+    def _check(self, tags: dict[str, str]) -> None:
+        opened = date.fromisoformat(tags.get("window", "1970-01-01"))
+        if datetime.now(UTC).date() - opened > WINDOW_MOVES:
+            raise CursorExpired("The calendar window has moved on; listing it again.")
+
     def _start(self) -> str:
         now = datetime.now(UTC)
         window = {"startDateTime": _iso(now - WINDOW_BACK), "endDateTime": _iso(now + WINDOW_AHEAD)}
@@ -192,6 +214,16 @@ class GraphEvents(_GraphSource):
                 {"emailAddress": {"address": a}, "type": "required"} for a in data.attendees
             ],
         }
+
+
+def _pack(url: str, tags: dict[str, str]) -> str:
+    """Our cursor: `key=value` tags, then Graph's link (a URL holds no space)."""
+    return " ".join([*(f"{k}={v}" for k, v in tags.items()), str(url)])
+
+
+def _unpack(cursor: str) -> tuple[str, dict[str, str]]:
+    *tags, url = cursor.split(" ")
+    return url, dict(tag.partition("=")[::2] for tag in tags)
 
 
 def _iso(moment: datetime) -> str:
