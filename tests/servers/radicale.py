@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
+import queue
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from defusedxml import ElementTree
 
 from .ports import free_port
 
@@ -51,12 +53,11 @@ class Radicale:
 
     def hrefs(self, collection: str, user: str) -> dict[str, str]:
         """The collection's members (path → etag), read straight from the server."""
-        body = '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>'  # a test's own probe, independent of the code under test
+        # The test's own probe, independent of the code under test.
+        body = '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>'
         with self.other(user) as client:
             answer = client.request("PROPFIND", collection, content=body, headers={"Depth": "1"})
         answer.raise_for_status()
-        from defusedxml import ElementTree
-
         tree = ElementTree.fromstring(answer.content)
         found: dict[str, str] = {}
         for response in tree.iter("{DAV:}response"):
@@ -70,7 +71,8 @@ class Radicale:
         with self.other(user) as client:
             answer = client.get(self.url.rstrip("/") + href)
         answer.raise_for_status()
-        return answer.text
+        text: str = answer.text
+        return text
 
     def put(self, user: str, href: str, text: str, content_type: str) -> str:
         with self.other(user) as client:
@@ -80,7 +82,8 @@ class Radicale:
                 headers={"Content-Type": content_type},
             )
         answer.raise_for_status()
-        return answer.headers.get("ETag", "")
+        etag: str = answer.headers.get("ETag", "")
+        return etag
 
     def delete(self, user: str, href: str) -> None:
         with self.other(user) as client:
@@ -96,23 +99,30 @@ def _collections(storage: Path, users: dict[str, str]) -> None:
 
 
 def _wait_ready(process: subprocess.Popen[str]) -> None:
-    """Read Radicale's log until it says it listens: no polling of the port, no sleeps."""
+    """Read Radicale's log until it says it listens: no polling of the port, no sleeps. A
+    thread reads the log (and keeps draining it, so a full pipe never blocks Radicale)."""
     assert process.stderr is not None
-    chooser = selectors.DefaultSelector()
-    chooser.register(process.stderr, selectors.EVENT_READ)
+    stream = process.stderr
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, name="radicale-log", daemon=True).start()
     deadline = time.monotonic() + START_DEADLINE
     seen: list[str] = []
-    while time.monotonic() < deadline:
-        if not chooser.select(timeout=deadline - time.monotonic()):
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
             break
-        line = process.stderr.readline()
-        if not line:
+        if line is None:
             break
         seen.append(line)
         if READY in line:
-            chooser.close()
             return
-    chooser.close()
     process.kill()
     raise RuntimeError("Radicale did not start:\n" + "".join(seen[-20:]))
 
@@ -143,12 +153,6 @@ def radicale_server(root: Path, users: dict[str, str]) -> Iterator[Radicale]:
     )
     try:
         _wait_ready(process)
-        # Radicale logs every request: drain its log so a full pipe never blocks it.
-        assert process.stderr is not None
-        drain = process.stderr
-        import threading
-
-        threading.Thread(target=lambda: [None for _ in drain], daemon=True).start()
         yield Radicale(f"http://127.0.0.1:{port}/", users, storage, process)
     finally:
         process.terminate()

@@ -44,7 +44,7 @@ Fence = Callable[[Session], None]
 Opener = Callable[..., SyncSource]
 
 
-def _unfenced(db: Session) -> None:
+def unfenced(db: Session) -> None:
     """`sync --once` and tests: no other worker to defer to."""
 
 
@@ -83,14 +83,27 @@ def sync_once(engine: Engine, address: str | None = None) -> list[SyncRun]:
     return [sync_mailbox(engine, mailbox_id, kind) for mailbox_id, kind in targets]
 
 
-def due(engine: Engine, owner: str) -> list[tuple[int, str, int]]:
-    """(mailbox, kind, epoch) whose sync is due among the mailboxes `owner` holds."""
+@dataclass(frozen=True)
+class Due:
+    mailbox_id: int
+    kind: str
+    epoch: int | None  # the fetch lease's epoch to fence with; None: no worker fetches it
+
+
+def due(engine: Engine, owner: str, unleased: Callable[[int], bool]) -> list[Due]:
+    """What `owner` (a worker) syncs now: mailboxes it holds the fetch lease of, and mailboxes
+    no worker fetches (they do not receive) that `unleased` gives it, each once its kind's
+    next run has come."""
     now = utcnow()
     with unit_of_work(engine) as db:
         rows = db.execute(
-            select(Mailbox.id, Mailbox.lease_epoch, Mailbox.sync_contacts, Mailbox.sync_calendar)
-            .where(Mailbox.lease_owner == owner)
-            .where(or_(Mailbox.sync_contacts, Mailbox.sync_calendar))
+            select(
+                Mailbox.id,
+                Mailbox.lease_owner,
+                Mailbox.lease_epoch,
+                Mailbox.sync_contacts,
+                Mailbox.sync_calendar,
+            ).where(or_(Mailbox.sync_contacts, Mailbox.sync_calendar))
         ).all()
         states = {
             (s.mailbox_id, s.kind): s.next_run_at
@@ -99,11 +112,17 @@ def due(engine: Engine, owner: str) -> list[tuple[int, str, int]]:
             )
         }
     found = []
-    for mailbox_id, epoch, contacts, calendar in rows:
+    for mailbox_id, holder, epoch, contacts, calendar in rows:
+        if holder == owner:
+            fence_epoch: int | None = epoch
+        elif holder is None and unleased(mailbox_id):
+            fence_epoch = None
+        else:
+            continue
         for kind, on in zip(KINDS, (contacts, calendar), strict=True):
             when = states.get((mailbox_id, kind))
             if on and (when is None or aware(when) <= now):
-                found.append((mailbox_id, kind, epoch))
+                found.append(Due(mailbox_id, kind, fence_epoch))
     return found
 
 
@@ -111,7 +130,7 @@ def sync_mailbox(
     engine: Engine,
     mailbox_id: int,
     kind: str,
-    fence: Fence = _unfenced,
+    fence: Fence = unfenced,
     opener: Opener = registry.open_source,
 ) -> SyncRun:
     with unit_of_work(engine) as db:

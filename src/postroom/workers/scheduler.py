@@ -40,7 +40,7 @@ from postroom.domain.settings import Protocol
 from postroom.errors import LeaseLost, PostroomError
 from postroom.metrics import events as metrics
 from postroom.metrics.idle import connections_held
-from postroom.services import delivery, fetching, push, tokens, webhook_delivery
+from postroom.services import delivery, fetching, push, sync_runs, tokens, webhook_delivery
 from postroom.services.credentials import credentials_of
 from postroom.services.fetching import MailboxRun
 from postroom.services.servers import endpoint_of
@@ -48,7 +48,7 @@ from postroom.storage.db import unit_of_work
 from postroom.storage.models import FetchCursor, Mailbox, Server, aware, utcnow
 from postroom.workers import maintenance, periodic
 from postroom.workers.hub import IdleHub, IdleTarget, Timings
-from postroom.workers.ownership import Ownership
+from postroom.workers.ownership import Ownership, owner_of
 from postroom.workers.sessions import Sessions
 from postroom.workers.slots import Slots
 
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_TICK = 5.0  # how often the outbox is looked at for due email
 TOKENS_TICK = 60.0  # how often OAuth2 tokens near expiry are renewed (well inside the look-ahead)
+SYNC_TICK = 30.0  # how often due contact and calendar syncs are looked for (each every ~5 min)
 UPKEEP_TICK = 3600.0  # how often held mail past its retention and expired sign-ins are removed
 CAP_RETRY = 2.0  # seconds before a fetch that found its connection cap full tries again
 WAKE, POLL = 0, 1  # queue priorities: a wake-up goes first
@@ -84,6 +85,7 @@ class Scheduler:
         on_run: Callable[[MailboxRun], None] | None = None,
         on_upkeep: Callable[[maintenance.Upkeep], None] | None = None,
         name: str | None = None,
+        on_sync: Callable[[sync_runs.SyncRun], None] | None = None,
         lease: float | None = None,
         timings: Timings | None = None,
     ) -> None:
@@ -94,6 +96,7 @@ class Scheduler:
         self.ownership = Ownership(engine, self.name, lease)
         self.on_run = on_run
         self.on_upkeep = on_upkeep
+        self.on_sync = on_sync
         self.slots = Slots()
         self.sessions = Sessions(self.slots)
         self.lock = threading.Lock()
@@ -110,6 +113,11 @@ class Scheduler:
         ]
         self.jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="jobs")
         self.rare = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rare")
+        # Contacts and calendars: one thread, so a slow account delays only other syncs.
+        self.syncs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync")
+        self.syncing: Future[None] | None = None
+        self.sync_due = 0.0
+        self.live: list[str] = [self.name]  # the live workers, as the last heartbeat saw them
         self.sending: Future[None] | None = None
         self.notifying: Future[None] | None = None  # webhook deliveries
         self.renewing: Future[None] | None = None
@@ -147,6 +155,7 @@ class Scheduler:
             fetcher.join(timeout=30)
         self.jobs.shutdown(wait=True, cancel_futures=True)
         self.rare.shutdown(wait=False, cancel_futures=True)  # a day's gap check need not finish
+        self.syncs.shutdown(wait=True, cancel_futures=True)  # a pass commits page by page
         self.sessions.close_all()
         try:
             self.ownership.leave()
@@ -219,6 +228,7 @@ class Scheduler:
             busy = set(self.running)
         beat = self.ownership.beat(keep=busy)
         with self.lock:
+            self.live = beat.live or [self.name]
             gone = [i for i in self.owned if i not in beat.owned]
             for mailbox_id in gone:
                 del self.owned[mailbox_id]
@@ -447,9 +457,36 @@ class Scheduler:
             if now >= self.tokens_due and (self.renewing is None or self.renewing.done()):
                 self.tokens_due = now + TOKENS_TICK
                 self.renewing = self.jobs.submit(self._renew)
+            if now >= self.sync_due and (self.syncing is None or self.syncing.done()):
+                self.sync_due = now + SYNC_TICK
+                self.syncing = self.syncs.submit(self._sync)
             if now >= self.upkeep_due and (self.upkeep is None or self.upkeep.done()):
                 self.upkeep_due = now + UPKEEP_TICK
                 self.upkeep = self.jobs.submit(self._keep_up)
+
+    def _sync(self) -> None:
+        """Due contact and calendar syncs of the mailboxes this worker owns; a mailbox it
+        fetches is fenced with the fetch lease's epoch, as a fetched batch is."""
+        with self.lock:
+            live = list(self.live)
+        try:
+            for due in sync_runs.due(
+                self.engine, self.name, lambda i: owner_of(live, i) == self.name
+            ):
+                if self.stopping.is_set():
+                    return
+                fence = (
+                    partial(self.ownership.fence, mailbox_id=due.mailbox_id, epoch=due.epoch)
+                    if due.epoch is not None
+                    else sync_runs.unfenced
+                )
+                run = sync_runs.sync_mailbox(self.engine, due.mailbox_id, due.kind, fence=fence)
+                if run.pulled or run.pushed or not run.ok:
+                    log.info("sync %s of %s: %s", due.kind, run.address, run.as_dict())
+                if self.on_sync is not None:
+                    self.on_sync(run)
+        except Exception:  # logged; each mailbox's own failure is already in its sync state
+            log.exception("syncing contacts and calendars failed unexpectedly")
 
     def _notify(self) -> None:
         try:
