@@ -271,3 +271,18 @@ def test_an_activity_goes_to_the_calendar_with_its_link_and_conflicts_keep_googl
     calendar.delete(made.remote_id, current.etag)
     assert gmail.live(USER, "events") == []
     calendar.delete(made.remote_id, current.etag)  # already cancelled: nothing to do
+
+
+def test_a_relative_link_back_rides_in_the_description_and_comes_back(
+    gmail: GmailServer, calendar: GoogleCalendar
+) -> None:
+    activity = EventData(
+        "Call back", SOON, SOON + timedelta(minutes=15), (), "Ring.", "/requests/7"
+    )
+
+    made = calendar.create(activity)
+
+    stored = gmail.record(USER, made.remote_id)
+    assert stored is not None and "source" not in stored.fields  # Google wants an absolute URL
+    assert stored.fields["description"].endswith("Request: /requests/7")
+    assert _records(_all(calendar, None)[0]) == [made]
