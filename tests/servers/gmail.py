@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .cloud import CloudApiServer, UserRoute
+from .cloud import UserRoute
+from .google_sync import GoogleSyncApi
 from .http import Request, Response
 from .notify import post
 
@@ -53,7 +54,7 @@ def _error(code: int, status: str, message: str) -> Response:
 
 
 @dataclass
-class GmailServer(CloudApiServer):
+class GmailServer(GoogleSyncApi):  # People and Calendar: google_sync.py
     messages: dict[str, dict[str, GmailMessage]] = field(default_factory=dict)
     history: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # messageAdded
     labels: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> id -> name
@@ -86,6 +87,7 @@ class GmailServer(CloudApiServer):
             ("POST", USER + r"/messages/send", self._send),
             ("POST", USER + r"/watch", self._watch),
             ("POST", USER + r"/stop", self._stop),
+            *self._sync_routes(),
         ]
 
     # ------------------------------------------------------------------ control
@@ -154,7 +156,7 @@ class GmailServer(CloudApiServer):
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
             return response
-        user = request.params["user"]
+        user = request.params.get("user", "me")  # People and Calendar name no user
         account = token.account or user
         if user not in ("me", account):
             return _error(403, "PERMISSION_DENIED", "Delegation denied for " + account)

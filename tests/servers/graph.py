@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode, urlsplit
 
-from .cloud import CloudApiServer, UserRoute
+from .cloud import UserRoute
+from .graph_sync import GraphSyncApi
 from .http import Request, Response
 from .notify import post
 
@@ -70,7 +71,7 @@ def _iso(moment: datetime) -> str:
 
 
 @dataclass
-class GraphServer(CloudApiServer):
+class GraphServer(GraphSyncApi):  # contacts and calendar events: graph_sync.py
     messages: dict[str, dict[str, GraphMessage]] = field(default_factory=dict)  # user -> id
     removed: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # (change, id)
     sent: list[tuple[str, bytes, bool]] = field(default_factory=list)  # user, MIME, saved
@@ -101,6 +102,7 @@ class GraphServer(CloudApiServer):
             ("POST", r"/v1\.0/subscriptions", self._subscribe),
             ("PATCH", r"/v1\.0/subscriptions/(?P<sid>[^/]+)", self._renew),
             ("DELETE", r"/v1\.0/subscriptions/(?P<sid>[^/]+)", self._unsubscribe),
+            *self._sync_routes(),
         ]
 
     # ------------------------------------------------------------------ control

@@ -107,10 +107,16 @@ class ApiClient:
             raise TokenRejected(f"{self.service} refused the access token (401).")
         if response.is_success or response.status_code in allow:
             return response
+        raise self.refusal(method, response)
+
+    def refusal(self, method: str, response: httpx.Response) -> MailServerError:
+        """The error for a failed answer, also for one a caller first allowed and inspected."""
         detail = _detail(response)
         if response.status_code >= 500:
-            raise Transient(f"{self.service} failed ({response.status_code}): {detail}")
-        raise MailServerError(f"{self.service} refused {method} ({response.status_code}): {detail}")
+            return Transient(f"{self.service} failed ({response.status_code}): {detail}")
+        return MailServerError(
+            f"{self.service} refused {method} ({response.status_code}): {detail}"
+        )
 
     def close(self) -> None:
         self.http.close()

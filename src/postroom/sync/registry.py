@@ -1,8 +1,9 @@
 """Which source syncs a mailbox's contacts or calendar: the one place a protocol and a kind
 become a class, like connectors/registry.py for mail.
 
-IMAP and POP3 mailboxes use CardDAV/CalDAV with the mailbox's credentials. The cloud sources
-(Microsoft Graph, Google People and Calendar) plug in at CLOUD below.
+IMAP and POP3 mailboxes use CardDAV/CalDAV with the mailbox's credentials; Graph and Gmail
+mailboxes their provider's own APIs (Graph contacts and calendarView, Google People and
+Calendar) with the mailbox's token.
 """
 
 from __future__ import annotations
@@ -25,13 +26,37 @@ class SourceMissing(InvalidInput):
     code = "sync-source-missing"
 
 
-# Merge point for the cloud sources: each entry is built from (endpoint, credentials), e.g.
-#   (Protocol.GRAPH, "contacts"): postroom.sync.graph.GraphContacts,
-#   (Protocol.GRAPH, "calendar"): postroom.sync.graph.GraphEvents,
-#   (Protocol.GMAIL, "contacts"): postroom.sync.google.GooglePeople,
-#   (Protocol.GMAIL, "calendar"): postroom.sync.google.GoogleCalendar,
-# imported in small factory functions as connectors/registry.py does (httpx, authlib stay unloaded).
-CLOUD: dict[tuple[Protocol, SyncKind], Callable[[Endpoint, Credentials], SyncSource]] = {}
+def _graph_contacts(endpoint: Endpoint, credentials: Credentials) -> SyncSource:
+    from postroom.sync.graph import GraphContacts
+
+    return GraphContacts(endpoint, credentials)
+
+
+def _graph_events(endpoint: Endpoint, credentials: Credentials) -> SyncSource:
+    from postroom.sync.graph import GraphEvents
+
+    return GraphEvents(endpoint, credentials)
+
+
+def _google_people(endpoint: Endpoint, credentials: Credentials) -> SyncSource:
+    from postroom.sync.google import GooglePeople
+
+    return GooglePeople(endpoint, credentials)
+
+
+def _google_calendar(endpoint: Endpoint, credentials: Credentials) -> SyncSource:
+    from postroom.sync.google import GoogleCalendar
+
+    return GoogleCalendar(endpoint, credentials)
+
+
+# Imported when opened, as connectors/registry.py does: httpx stays unloaded for DAV-only runs.
+CLOUD: dict[tuple[Protocol, SyncKind], Callable[[Endpoint, Credentials], SyncSource]] = {
+    (Protocol.GRAPH, "contacts"): _graph_contacts,
+    (Protocol.GRAPH, "calendar"): _graph_events,
+    (Protocol.GMAIL, "contacts"): _google_people,
+    (Protocol.GMAIL, "calendar"): _google_calendar,
+}
 
 
 def record_kind(kind: SyncKind) -> RecordKind:
@@ -58,7 +83,7 @@ def open_source(
     factory = CLOUD.get((endpoint.protocol, kind))
     if factory is None:
         raise SourceMissing(
-            f"Syncing {kind} of a {endpoint.protocol.value} mailbox is not available in this "
-            "build: only IMAP and POP3 mailboxes (CardDAV/CalDAV) sync for now."
+            f"Syncing {kind} of a {endpoint.protocol.value} mailbox is not available: IMAP and "
+            "POP3 mailboxes sync through CardDAV/CalDAV, Graph and Gmail ones through their APIs."
         )
     return factory(endpoint, credentials)
