@@ -17,6 +17,7 @@ from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import (
     AnswerLost,
     MailServerError,
+    PostroomError,
     Throttled,
     TokenRejected,
     Transient,
@@ -59,6 +60,9 @@ class ApiClient:
         self.service = service
         self.base = base_url(endpoint)
         self.sleep = sleep
+        # A connector's own reading of a refusal (e.g. a delegate's missing right on a shared
+        # mailbox); None: the generic error below.
+        self.explain: Callable[[httpx.Response], PostroomError | None] | None = None
         self.http = self.connect(endpoint, credentials)
 
     @staticmethod
@@ -107,6 +111,9 @@ class ApiClient:
             raise TokenRejected(f"{self.service} refused the access token (401).")
         if response.is_success or response.status_code in allow:
             return response
+        explained = self.explain(response) if self.explain is not None else None
+        if explained is not None:
+            raise explained
         detail = _detail(response)
         if response.status_code >= 500:
             raise Transient(f"{self.service} failed ({response.status_code}): {detail}")
