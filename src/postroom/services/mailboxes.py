@@ -181,7 +181,7 @@ def shared_access(
             raise InvalidInput(
                 "App-only access reaches a shared mailbox through Microsoft Graph only: choose "
                 "a Graph server for receiving and sending.",
-                field="incoming",
+                field="access",
             )
         if send_mode_text:
             raise InvalidInput(

@@ -176,6 +176,25 @@ def _cloud_server(db: Session, actor: Actor, provider: OAuthProvider) -> Server:
     return servers.add(db, SYSTEM, spec)  # the public API: any user may need it
 
 
+def add_shared(
+    db: Session, actor: Actor, app_name: str, address: str, send_mode: str, display_name: str = ""
+) -> Mailbox:
+    """A person's own entry for a Microsoft 365 shared mailbox they have rights on, through
+    Graph; they then sign in as themselves (`start_web_flow` with its address)."""
+    app = oauth_apps.get(db, app_name)
+    server = _cloud_server(db, actor, OAuthProvider(app.provider))
+    spec = mailboxes.MailboxSpec(
+        address=address,
+        incoming=server.name,
+        outgoing=server.name,
+        oauth_app=app.name,
+        display_name=display_name,
+        access=MailboxAccess.SHARED_DELEGATE.value,
+        send_mode=send_mode or None,
+    )
+    return mailboxes.add(db, actor, spec)
+
+
 def attach(db: Session, actor: Actor, app_name: str, target: Target, granted: TokenSet) -> Mailbox:
     app = oauth_apps.get(db, app_name)
     account = granted.account
