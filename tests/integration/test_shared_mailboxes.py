@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from email import message_from_bytes
 
+import pytest
+from sqlalchemy import Engine
+
+from postroom.config import get_settings
+from postroom.services import push
 from tests.conftest import Cli
 from tests.integration.oauthhelpers import add_apps, add_cloud_servers, connect, ok
 from tests.mailfactory import email_from
@@ -227,3 +232,20 @@ def test_signing_in_as_someone_else_is_still_refused_for_an_own_mailbox(
     result = cli("mailbox", "connect", DESK, "--oauth-app", "m365")
     assert result.code == 1 and "--shared delegate" in result.stderr
     connect(cli, cloud, DESK)  # the mailbox's own account is fine
+
+
+def test_a_delegated_shared_mailbox_is_polled_since_graph_does_not_notify_for_it(
+    cli: Cli,
+    cloud: IdentityServer,
+    graph: GraphServer,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POSTROOM_PUBLIC_URL", "http://127.0.0.1:9")  # push would be possible
+    get_settings.cache_clear()
+    graph.grant(DESK, ANN, "full-access")
+    _delegate(cli, cloud, graph)
+    push.keep_up(engine)
+    assert graph.subscriptions == {} and graph.validations == []
+    shown = ok(cli, "mailbox", "show", DESK, "--owner", ANN)["push"]
+    assert shown["state"] == "polling" and "Mail.Read.Shared" in shown["reason"]
