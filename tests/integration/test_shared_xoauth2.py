@@ -32,9 +32,7 @@ def smtp() -> Iterator[XOAuth2Smtp]:
         yield server
 
 
-def test_imap_and_smtp_sign_in_as_the_shared_mailbox_with_the_delegates_token(
-    cli: Cli, cloud: IdentityServer, imap: XOAuth2Imap, smtp: XOAuth2Smtp
-) -> None:
+def _desk(cli: Cli, cloud: IdentityServer, imap: XOAuth2Imap, smtp: XOAuth2Smtp) -> None:
     add_apps(cli)
     add_server(cli, "in", "imap", imap.port, "none")
     add_server(cli, "out", "smtp", smtp.port, "none")
@@ -58,6 +56,12 @@ def test_imap_and_smtp_sign_in_as_the_shared_mailbox_with_the_delegates_token(
     )
     cloud.sign_in_as = ANN
     ok(cli, "mailbox", "connect", DESK, "--oauth-app", "m365", "--owner", ANN)
+
+
+def test_imap_and_smtp_sign_in_as_the_shared_mailbox_with_the_delegates_token(
+    cli: Cli, cloud: IdentityServer, imap: XOAuth2Imap, smtp: XOAuth2Smtp
+) -> None:
+    _desk(cli, cloud, imap, smtp)
     ((token, grant),) = cloud.tokens.items()
     assert grant.account == ANN
     assert "https://outlook.office.com/IMAP.AccessAsUser.All" in grant.scope.split()
@@ -72,3 +76,30 @@ def test_imap_and_smtp_sign_in_as_the_shared_mailbox_with_the_delegates_token(
     (raw,) = smtp.messages
     message = message_from_bytes(raw)
     assert (message["From"], message["Sender"]) == (DESK, ANN)
+
+
+def test_a_shared_mailbox_refusing_the_delegate_asks_for_full_access_not_a_new_sign_in(
+    cli: Cli, cloud: IdentityServer, imap: XOAuth2Imap, smtp: XOAuth2Smtp
+) -> None:
+    _desk(cli, cloud, imap, smtp)
+    imap.refuse_login = True
+    assert cli("fetch", "--once", "--json").code == 1
+    assert len(imap.logins) == 2  # the token was renewed once, then the refusal is the right's
+    shown = ok(cli, "mailbox", "show", DESK, "--owner", ANN)
+    assert shown["state"] == "auth-failed"
+    assert f"{ANN} has no Full Access to the shared mailbox {DESK}" in shown["last_error"]
+
+
+def test_exchange_refusing_send_on_behalf_over_smtp_names_the_right(
+    cli: Cli, cloud: IdentityServer, imap: XOAuth2Imap, smtp: XOAuth2Smtp
+) -> None:
+    _desk(cli, cloud, imap, smtp)
+    smtp.refuse_data = (
+        f"554 5.2.252 SendAsDenied; {ANN} not allowed to send as {DESK}; "
+        "STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied"
+    ).encode()
+    ok(cli, "send", "--from", DESK, "--to", "customer@example.org", "--subject", "Hello")
+    assert ok(cli, "outbox", "flush", "--once")["sent"] == 0
+    item = str(ok(cli, "outbox", "list")[0])
+    assert f"{ANN} has no Send on Behalf right on the shared mailbox {DESK}" in item
+    assert "SendAsDenied" in item  # the server's own words are kept too

@@ -20,6 +20,8 @@ __all__ = ["XOAuth2Imap", "XOAuth2Smtp"]
 class _Recorder(LoopbackServer):
     logins: list[str] = field(default_factory=list)  # decoded SASL strings, in order
     messages: list[bytes] = field(default_factory=list)  # SMTP DATA
+    refuse_login: bool = False  # what Exchange says to a delegate without Full Access
+    refuse_data: bytes | None = None  # the reply to the end of DATA instead of 250
 
     def __post_init__(self) -> None:
         self._listener = socket.create_server((self.host, 0))
@@ -75,6 +77,9 @@ class XOAuth2Imap(_Recorder):
                 else:
                     conn.sendall(b"+ \r\n")
                     self._record(reader.readline())
+                if self.refuse_login:
+                    conn.sendall(tag + b" NO AUTHENTICATE failed.\r\n")
+                    continue
                 conn.sendall(tag + b" OK [CAPABILITY IMAP4rev1 UIDPLUS] Logged in\r\n")
             elif verb == b"CAPABILITY":
                 conn.sendall(b"* CAPABILITY IMAP4rev1 UIDPLUS\r\n" + tag + b" OK done\r\n")
@@ -117,6 +122,9 @@ class XOAuth2Smtp(_Recorder):
                 data = b""
                 while (chunk := reader.readline()) not in (b".\r\n", b""):
                     data += chunk[1:] if chunk.startswith(b"..") else chunk
+                if self.refuse_data is not None:
+                    conn.sendall(self.refuse_data + b"\r\n")
+                    continue
                 self.messages.append(data)
                 conn.sendall(b"250 2.0.0 queued\r\n")
             elif verb == b"QUIT":

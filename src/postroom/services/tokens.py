@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, object_session
 
 from postroom.config import get_settings
+from postroom.connectors import shared_rights
 from postroom.domain.endpoints import Credentials
 from postroom.domain.settings import MailboxAccess, MailboxState, Protocol
 from postroom.errors import NeedsReconnect, PostroomError, TokenRejected
@@ -146,6 +147,11 @@ def with_renewal(
     try:
         return attempt(fresh)
     except TokenRejected as exc:
+        if fresh.delegate is not None:
+            # The provider just issued the token, so it is the shared mailbox that refuses it:
+            # Exchange wants Full Access for XOAUTH2 as the shared address. Signing in again
+            # would not help; an administrator must grant the right.
+            raise shared_rights.full_access(fresh.login, fresh.delegate, "sign in to it") from exc
         with unit_of_work(engine) as db:
             mailbox = db.get(Mailbox, mailbox_id)
             assert mailbox is not None
