@@ -4,7 +4,10 @@ work, and shown on GET."""
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
+
 from tests.api.conftest import PROBLEM, Api
+from tests.api.test_sign_in import sign_in
 
 DESK = "desk@contoso.test"
 
@@ -37,3 +40,18 @@ def test_a_shared_mailbox_is_added_changed_and_shown_over_the_api(admin: Api, an
     unknown = admin.call("PATCH", f"/mailboxes/{DESK}", json={"access": "borrowed"})
     assert unknown.status_code == 422
     assert "use one of own, shared-app-only, shared-delegate" in unknown.json()["detail"]
+
+
+def test_only_an_administrator_connects_a_system_mailbox_with_app_only_access(
+    client: TestClient, admin: Api, ann: Api
+) -> None:
+    _setup(admin)
+    body = {"address": DESK, "incoming": "graph", "outgoing": "graph", "oauth_app": "m365"}
+    made = admin.post("/mailboxes", json=body | {"system": True, "access": "shared-app-only"})
+    assert made.status_code == 201, made.text
+    csrf = sign_in(client, ann.email)
+    refused = client.post(
+        f"/settings/mailboxes/{DESK}/connect-app-only", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert refused.status_code == 403 and DESK not in refused.text
+    assert admin.get(f"/mailboxes/{DESK}").json()["oauth_tokens_set"] is False

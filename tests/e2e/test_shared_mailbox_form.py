@@ -12,6 +12,7 @@ from postroom.storage.db import unit_of_work
 from tests.conftest import Cli
 from tests.e2e.test_console import add_user, sign_in
 from tests.integration.oauthhelpers import add_apps, add_cloud_servers, ok
+from tests.mailfactory import email_from
 from tests.servers.graph import GraphServer
 from tests.servers.identity import IdentityServer
 
@@ -104,3 +105,29 @@ def test_an_agent_adds_a_shared_mailbox_and_signs_in_as_themselves(
     assert (shown["access"], shown["oauth_account"]) == ("shared-delegate", ANN)
     scopes = " ".join(t.scope for t in cloud.tokens.values())
     assert "Mail.ReadWrite.Shared" in scopes and "Mail.Send.Shared" in scopes
+
+
+def test_an_admin_adds_a_shared_mailbox_with_app_only_access_and_connects_it(
+    cli: Cli, cloud: IdentityServer, graph: GraphServer, page: Page
+) -> None:
+    add_apps(cli)
+    add_cloud_servers(cli, graph, None)
+    ok(cli, "workflow", "add", "Support", "--steps", "New,Done")
+    add_user("admin@contoso.test", "admin-pass-1", admin=True)
+    sign_in(page, "admin@contoso.test", "admin-pass-1")
+    page.goto("/settings/mailboxes")
+    form = page.locator("form[aria-labelledby=add]")
+    form.get_by_label("Email address").fill(DESK)
+    form.get_by_label("Workflow").select_option("Support")
+    form.get_by_label("Incoming server").select_option("graph")
+    form.get_by_label("Outgoing server").select_option("graph")
+    form.get_by_label("OAuth app").select_option("m365")
+    form.get_by_label("Microsoft 365 shared mailbox, app-only access").check()
+    form.get_by_role("button", name="Save the mailbox").click()
+    row = page.get_by_role("row").filter(has_text=DESK)
+    expect(row).to_contain_text("shared · app-only access")
+    row.get_by_role("button", name=f"Connect {DESK} with app-only access").click()
+    expect(page.get_by_text("signed in with its provider")).to_be_visible()
+    assert [r["grant_type"] for r in cloud.token_requests] == ["client_credentials"]
+    graph.deliver(DESK, [email_from("customer@example.org", subject="Printer on fire")])
+    assert ok(cli, "fetch", "--once")[0]["opened"] == 1

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from postroom.web.views import (
+        app_only,
         found,
         observe,
         outbox,
@@ -25,6 +26,7 @@ def routers() -> list[APIRouter]:
         servers.router,
         settings.router,
         system_mailbox_edit.router,
+        app_only.router,
         providers.router,
         profile.router,
         work.router,
