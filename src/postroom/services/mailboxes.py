@@ -152,8 +152,12 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
 def shared_access(
     mailbox: Mailbox, access_text: str, send_mode_text: str | None
 ) -> tuple[str, str | None]:
-    """Check how a mailbox is reached against what it is; (access, send mode) to store."""
-    access = validate.choice(MailboxAccess, access_text, "access")
+    """Check how a mailbox is reached against what it is; (access, send mode) to store.
+    `app-only` and `delegate` (the CLI's words, also in imports) stand for the shared kinds."""
+    short = {"app-only": MailboxAccess.SHARED_APP_ONLY, "delegate": MailboxAccess.SHARED_DELEGATE}
+    access = short.get(access_text.strip().lower()) or validate.choice(
+        MailboxAccess, access_text, "access"
+    )
     if not access.shared:
         if send_mode_text:
             raise InvalidInput(
