@@ -10,6 +10,7 @@ from postroom.services import mailboxes
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import unit_of_work
 from tests.conftest import Cli
+from tests.e2e.conftest import Shoot
 from tests.e2e.test_console import add_user, sign_in
 from tests.integration.oauthhelpers import add_apps, add_cloud_servers, ok
 from tests.mailfactory import email_from
@@ -21,7 +22,7 @@ ANN = "ann@contoso.test"
 
 
 def test_the_system_form_offers_the_kinds_of_mailbox_and_records_the_choice(
-    cli: Cli, cloud: IdentityServer, graph: GraphServer, page: Page
+    cli: Cli, cloud: IdentityServer, graph: GraphServer, page: Page, screenshot: Shoot
 ) -> None:
     add_apps(cli)
     add_cloud_servers(cli, graph, None)
@@ -44,6 +45,8 @@ def test_the_system_form_offers_the_kinds_of_mailbox_and_records_the_choice(
     # App-only with a person's send mode would be refused; a delegate without an app too.
     kinds.get_by_label("Microsoft 365 shared mailbox, through a person’s sign-in").check()
     sending.get_by_label("Send on behalf").check()
+    kinds.scroll_into_view_if_needed()
+    screenshot(page, "shared-mailbox-kind")
     form.get_by_role("button", name="Save the mailbox").click()
     row = page.get_by_role("row").filter(has_text=DESK)
     expect(row).to_contain_text("shared · send on behalf")
@@ -76,7 +79,12 @@ def test_app_only_on_a_mailbox_without_graph_servers_is_refused_beside_the_choic
 
 
 def test_an_agent_adds_a_shared_mailbox_and_signs_in_as_themselves(
-    cli: Cli, cloud: IdentityServer, graph: GraphServer, browser: Browser, live_url: str
+    cli: Cli,
+    cloud: IdentityServer,
+    graph: GraphServer,
+    browser: Browser,
+    live_url: str,
+    screenshot: Shoot,
 ) -> None:
     add_apps(cli)
     add_cloud_servers(cli, graph, None)
@@ -99,6 +107,7 @@ def test_an_agent_adds_a_shared_mailbox_and_signs_in_as_themselves(
         expect(page).to_have_url(f"{live_url}/profile/mailboxes?notice=mailbox-connected")
         row = page.get_by_role("row").filter(has_text=DESK)
         expect(row).to_contain_text(f"shared · send on behalf · signed in as {ANN}")
+        screenshot(page, "my-shared-mailbox")
     finally:
         context.close()
     shown = ok(cli, "mailbox", "show", DESK, "--owner", ANN)
