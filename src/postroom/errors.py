@@ -99,6 +99,13 @@ class AuthFailed(MailServerError):
     code = "auth-failed"
 
 
+class MissingRight(MailServerError):
+    """The provider refused a delegate for want of a mailbox right (Full Access, Send As, Send
+    on Behalf) on a shared mailbox: an administrator must grant it; retrying will not help."""
+
+    code = "missing-right"
+
+
 class Unreachable(MailServerError):
     """The server could not be reached: DNS, refused, timed out, or TLS failed."""
 

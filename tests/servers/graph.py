@@ -4,6 +4,14 @@ DELETE and sendMail (JSON with saveToSentItems, or base64 MIME as text/plain). B
 are checked against the local identity server: 401 InvalidAuthenticationToken when expired.
 `throttle(n, status, retry_after)` answers the next n calls with 429 or 503 and Retry-After.
 
+Shared mailboxes: `grant(shared, delegate, "full-access", "send-as", "send-on-behalf")` gives
+a person Exchange's mailbox rights. A delegated token reaches /users/{shared}/… only with Full
+Access and the .Shared scope for what it does (Mail.Read.Shared or Mail.ReadWrite.Shared to
+read, ReadWrite to change, Mail.Send.Shared to send), else 403 ErrorAccessDenied; sendMail
+from the shared address needs Send As, or Send on Behalf (Sender: the delegate, stamped when
+missing), else 403 ErrorSendAsDenied. The Sent copy goes to the mailbox in the path, as
+Graph's "Sent Items behavior" says; `sent_as` records (mailbox, signed in as, how).
+
 Change notifications: POST /subscriptions validates the notification URL first (it must echo
 a validationToken as text/plain with 200 within 10 s), refuses an expiry past 10,080 minutes,
 PATCH renews, DELETE removes. A delivery to a subscribed folder POSTs a notification with the
@@ -18,11 +26,14 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from urllib.parse import quote, urlencode, urlsplit
 
 from .cloud import UserRoute
 from .graph_sync import GraphSyncApi
 from .http import Request, Response
+from .identity import Token
 from .notify import post
 
 __all__ = ["GraphServer"]
@@ -83,6 +94,8 @@ class GraphServer(GraphSyncApi):  # contacts and calendar events: graph_sync.py
     validations: list[tuple[str, int]] = field(default_factory=list)  # url, status answered
     notifications: list[tuple[str, int]] = field(default_factory=list)  # subscription, status
     drop_notifications: bool = False  # Graph fails to notify (postroom must recover)
+    delegates: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # shared -> who
+    sent_as: list[tuple[str, str, str]] = field(default_factory=list)  # mailbox, by, how
 
     def __post_init__(self) -> None:
         self._change = 0
@@ -202,11 +215,72 @@ class GraphServer(GraphSyncApi):  # contacts and calendar events: graph_sync.py
                 401,
                 **{"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'},
             )
-        if token.account is not None and token.account != user:
-            return Response.json(
-                {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}}, 403
-            )
-        return user
+        return self._delegate_refusal(request, token, user) or user
+
+    # ------------------------------------------------------------ shared mailboxes
+
+    def grant(self, shared: str, delegate: str, *rights: str) -> None:
+        """Exchange mailbox rights: full-access, send-as, send-on-behalf."""
+        self.delegates.setdefault(shared, {}).setdefault(delegate, set()).update(rights)
+
+    def _delegate_refusal(self, request: Request, token: Token, user: str) -> Response | None:
+        """Another person's mailbox: the delegate's .Shared scope for the call, and Full
+        Access; app-only tokens reach every mailbox of the tenant."""
+        if token.account is None or token.account == user:
+            return None
+        scopes = {s.rsplit("/", 1)[-1] for s in token.scope.split()}
+        if request.path.endswith("/sendMail"):
+            needed = {"Mail.Send.Shared"}
+        elif request.method == "GET":
+            needed = {"Mail.Read.Shared", "Mail.ReadWrite.Shared"}
+        else:
+            needed = {"Mail.ReadWrite.Shared"}
+        rights = self.delegates.get(user, {}).get(token.account, set())
+        if scopes & needed and "full-access" in rights:
+            return None
+        return Response.json(
+            {
+                "error": {
+                    "code": "ErrorAccessDenied",
+                    "message": "Access is denied. Check credentials and try again.",
+                }
+            },
+            403,
+        )
+
+    def _send_as(self, request: Request, user: str, raw: bytes) -> str | Response:
+        """How the mail goes out (own, send-as, send-on-behalf: Exchange stamps Sender when
+        it is missing), or the refusal of a From the signed-in person has no Send As or Send
+        on Behalf right on."""
+        token = self.identity.account_of(request.bearer)
+        account = token.account if token else None
+        headers = BytesHeaderParser().parsebytes(raw)
+        sender = parseaddr(str(headers.get("From", "")))[1].lower() or user
+        if account is None or sender == account:
+            return "own"
+        rights = self.delegates.get(sender, {}).get(account, set())
+        stated = parseaddr(str(headers.get("Sender", "")))[1].lower()
+        if stated == account and "send-on-behalf" in rights:
+            return "send-on-behalf"
+        if not stated and "send-as" in rights:
+            return "send-as"
+        if not stated and "send-on-behalf" in rights:
+            return "send-on-behalf"
+        return Response.json(
+            {
+                "error": {
+                    "code": "ErrorSendAsDenied",
+                    "message": "The user account which was used to submit this request does "
+                    "not have the right to send mail on behalf of the specified sending "
+                    "account. Cannot submit message.",
+                }
+            },
+            403,
+        )
+
+    def _signed_in(self, request: Request) -> str:
+        token = self.identity.account_of(request.bearer)
+        return (token.account if token else None) or "app-only"
 
     def _find(self, user: str, message_id: str) -> GraphMessage | None:
         return self.messages.get(user, {}).get(message_id)
@@ -436,6 +510,10 @@ class GraphServer(GraphSyncApi):  # contacts and calendar events: graph_sync.py
             message = payload.get("message") or {}
             raw = str(message.get("subject", "")).encode()
             save = payload.get("saveToSentItems", True) not in (False, "false")
+        checked = self._send_as(request, user, raw)
+        if isinstance(checked, Response):
+            return checked
+        self.sent_as.append((user, self._signed_in(request), checked))
         with self._lock:
             self.sent.append((user, raw, save))
             if save:

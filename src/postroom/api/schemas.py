@@ -59,6 +59,15 @@ class MailboxIn(Strict):
     display_name: str = Field(default="", max_length=200)
     poll_interval: int = Field(default=60, ge=1, le=86_400)
     folder: str = Field(default="INBOX", max_length=500)
+    access: str = Field(
+        default="own",
+        max_length=20,
+        description="own, shared-app-only (a Microsoft 365 shared mailbox through the app's "
+        "own permission) or shared-delegate (through a person's sign-in)",
+    )
+    send_mode: str | None = Field(
+        default=None, max_length=20, description="shared-delegate: send-as or send-on-behalf"
+    )
 
 
 class MailboxBatch(Strict):
@@ -86,6 +95,8 @@ class MailboxChange(Strict):
         default=None, max_length=100, description='"contacts,calendar", one of them, or "none"'
     )
     dav_url: str | None = Field(default=None, max_length=2000, description='"" to discover')
+    access: str | None = Field(default=None, max_length=20)
+    send_mode: str | None = Field(default=None, max_length=20)
 
 
 class Reconnect(Strict):

@@ -33,6 +33,31 @@ app = typer.Typer(
 Owner = Annotated[
     str | None, typer.Option("--owner", help="The user whose personal mailbox this is")
 ]
+Shared = Annotated[
+    str | None,
+    typer.Option(
+        "--shared",
+        help="A Microsoft 365 shared mailbox reached with the app's own access (app-only) or "
+        "a person's sign-in (delegate); own: not shared",
+    ),
+]
+SendAs = Annotated[
+    bool | None,
+    typer.Option(
+        "--send-as/--send-on-behalf",
+        help="--shared delegate: mail is From the shared address alone, or on behalf of it "
+        "(Sender: the delegate)",
+    ),
+]
+ACCESS = {"own": "own", "app-only": "shared-app-only", "delegate": "shared-delegate"}
+
+
+def _access(shared: str | None) -> str | None:
+    return None if shared is None else ACCESS.get(shared.strip().lower(), shared)
+
+
+def _send_mode(send_as: bool | None) -> str | None:
+    return None if send_as is None else ("send-as" if send_as else "send-on-behalf")
 
 
 @app.command()
@@ -60,6 +85,8 @@ def add(
     sent_folder: Annotated[
         str | None, typer.Option(help="IMAP folder that keeps a copy of each email sent")
     ] = None,
+    shared: Shared = None,
+    send_as: SendAs = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a mailbox; the password is read from standard input."""
@@ -81,6 +108,8 @@ def add(
         poll_interval=poll_interval,
         folder=folder,
         sent_folder=sent_folder,
+        access=_access(shared) or "own",
+        send_mode=_send_mode(send_as),
     )
     with database() as db:
         data = present.mailbox(mailboxes.add(db, OPERATOR, spec))
@@ -209,6 +238,8 @@ def edit(
     dav_url: Annotated[
         str | None, typer.Option(help='CardDAV/CalDAV URL (IMAP, POP3); "" to discover it')
     ] = None,
+    shared: Shared = None,
+    send_as: SendAs = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a mailbox; only the options given change, all at once or not at all."""
@@ -228,6 +259,8 @@ def edit(
         oauth_app=oauth_app,
         sync=sync,
         dav_url=dav_url,
+        access=_access(shared),
+        send_mode=_send_mode(send_as),
     )
     with database() as db:
         mailbox = mailboxes.get_for(db, OPERATOR, address, owner)

@@ -17,6 +17,7 @@ from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import (
     AnswerLost,
     MailServerError,
+    PostroomError,
     Throttled,
     TokenRejected,
     Transient,
@@ -59,6 +60,9 @@ class ApiClient:
         self.service = service
         self.base = base_url(endpoint)
         self.sleep = sleep
+        # A connector's own reading of a refusal (e.g. a delegate's missing right on a shared
+        # mailbox); None: the generic error below.
+        self.explain: Callable[[httpx.Response], PostroomError | None] | None = None
         self.http = self.connect(endpoint, credentials)
 
     @staticmethod
@@ -109,8 +113,11 @@ class ApiClient:
             return response
         raise self.refusal(method, response)
 
-    def refusal(self, method: str, response: httpx.Response) -> MailServerError:
+    def refusal(self, method: str, response: httpx.Response) -> PostroomError:
         """The error for a failed answer, also for one a caller first allowed and inspected."""
+        explained = self.explain(response) if self.explain is not None else None
+        if explained is not None:
+            return explained
         detail = _detail(response)
         if response.status_code >= 500:
             return Transient(f"{self.service} failed ({response.status_code}): {detail}")

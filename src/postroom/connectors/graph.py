@@ -5,15 +5,20 @@ sendMail in MIME form, which Graph saves to Sent Items. See base.py for the cont
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+import httpx
+
+from postroom.connectors import shared_rights
 from postroom.connectors.base import AfterImport, Cursor, Listing, RemoteMessage
 from postroom.connectors.bcc import with_bcc
 from postroom.connectors.cloud_http import ApiClient
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import AfterImportKind
+from postroom.errors import PostroomError
 
 PAGE_SIZE = 100
 WELL_KNOWN = {"inbox", "archive", "deleteditems", "drafts", "junkemail", "sentitems"}
@@ -35,6 +40,10 @@ class GraphConnector:
         self.login = credentials.login
         self.user = f"/v1.0/users/{quote(credentials.login)}"
         self.folder_ids: dict[str, str] = {}
+        self.delegate = credentials.delegate
+        self._sending: bytes | None = None  # the MIME being sent, to name the right it needs
+        if self.delegate is not None:
+            self.api.explain = self._delegate_refused
 
     def _start(self, folder: str) -> str:
         return f"{self.user}/mailFolders/{quote(folder_name(folder))}/messages/delta?$select=isRead"
@@ -117,13 +126,35 @@ class GraphConnector:
         return f"{info.get('displayName')}: {info.get('totalItemCount')} messages"
 
     def send(self, raw: bytes, recipients: Sequence[str]) -> None:
-        self.api.request(
-            "POST",
-            f"{self.user}/sendMail",
-            content=base64.b64encode(with_bcc(raw, recipients)),
-            headers={"Content-Type": "text/plain"},
-            retries=0,
-        )
+        """Through the mailbox's own /users/{address}/sendMail, so Graph keeps the Sent copy
+        in that mailbox, a shared one's included (not in a delegate's own Sent Items)."""
+        self._sending = raw
+        try:
+            self.api.request(
+                "POST",
+                f"{self.user}/sendMail",
+                content=base64.b64encode(with_bcc(raw, recipients)),
+                headers={"Content-Type": "text/plain"},
+                retries=0,
+            )
+        finally:
+            self._sending = None
+
+    def _delegate_refused(self, response: httpx.Response) -> PostroomError | None:
+        """A delegate's refusal on a shared mailbox, with the right that is missing."""
+        if response.status_code != 403 or self.delegate is None:
+            return None
+        try:
+            code = str((json.loads(response.content).get("error") or {}).get("code", ""))
+        except (ValueError, AttributeError):
+            return None
+        if code == "ErrorSendAsDenied":
+            on_behalf = self._sending is not None and shared_rights.sends_on_behalf(self._sending)
+            return shared_rights.send_right(self.login, self.delegate, on_behalf)
+        if code == "ErrorAccessDenied":
+            doing = "send through it" if self._sending is not None else "read it"
+            return shared_rights.full_access(self.login, self.delegate, doing)
+        return None
 
     # ------------------------------------------------ change notifications (push)
 

@@ -23,3 +23,6 @@ class Credentials:
     login: str
     password: str = field(repr=False)  # or the OAuth2 access token when bearer is set
     bearer: bool = False  # sign in with XOAUTH2 / a Bearer header, never with a password
+    # The person whose token reaches `login`, a shared mailbox they have rights on; None when
+    # the token is the mailbox's own (or the app's).
+    delegate: str | None = None

@@ -66,6 +66,27 @@ class MailboxState(StrEnum):
     MISCONFIGURED = "misconfigured"  # reached; the settings cannot work: a person must fix them
 
 
+class MailboxAccess(StrEnum):
+    """Whose sign-in reaches the mailbox. A Microsoft 365 shared mailbox has no password or
+    licence of its own: the app's own permission reaches it, or a person with rights on it."""
+
+    OWN = "own"  # the mailbox's own password or sign-in
+    SHARED_APP_ONLY = "shared-app-only"  # client credentials, /users/{shared}/…
+    SHARED_DELEGATE = "shared-delegate"  # a delegate's token, user=shared in XOAUTH2
+
+    @property
+    def shared(self) -> bool:
+        return self is not MailboxAccess.OWN
+
+
+class SendMode(StrEnum):
+    """How a delegate's mail from a shared mailbox reads: From the shared address alone (Send
+    As), or From it with Sender the delegate (Send on Behalf, RFC 5322 3.6.2)."""
+
+    SEND_AS = "send-as"
+    SEND_ON_BEHALF = "send-on-behalf"
+
+
 class OAuthProvider(StrEnum):
     MICROSOFT = "microsoft"
     GOOGLE = "google"

@@ -38,6 +38,7 @@ _TOKEN_WITH_SPACE = re.compile(r"\s*" + SUBJECT_TOKEN.pattern)
 _LABELS = {
     "sender": "sender address",
     "sender_name": "sender name",
+    "delegate": "Sender address",
     "subject": "subject",
     "to": "To address",
     "cc": "Cc address",
@@ -74,6 +75,9 @@ class Draft:
     references: tuple[str, ...] = ()  # the thread's Message-IDs, oldest first
     request_id: int | None = None  # its token goes into the subject, so replies find the request
     auto: str | None = None  # "auto-replied" or "auto-generated": mail no person wrote
+    # Who sends on behalf of `sender` (a delegate of a shared mailbox): the Sender header,
+    # RFC 5322 3.6.2. Set by the outbox from the mailbox, never by the person writing.
+    delegate: str | None = None
 
 
 class _MessageIdList(UnstructuredHeader, BaseHeader):
@@ -128,6 +132,7 @@ def check(draft: Draft) -> Draft:
         cc=_addresses(draft.cc, "cc"),
         bcc=_addresses(draft.bcc, "bcc"),
         reply_to=validate.address(draft.reply_to, "reply_to") if draft.reply_to else None,
+        delegate=validate.address(draft.delegate, "delegate") if draft.delegate else None,
         in_reply_to=_message_id(draft.in_reply_to, "in_reply_to") if draft.in_reply_to else None,
         references=tuple(_message_id(r, "references") for r in _sequence(draft.references)),
         attachments=tuple(_attachment(a) for a in draft.attachments),
@@ -190,9 +195,11 @@ def compose(
     to now; composing happens once, at enqueue, so every retry carries the same Date.
     """
     draft = check(draft)
-    addresses = (draft.sender, draft.reply_to or "", *recipients(draft))
+    addresses = (draft.sender, draft.reply_to or "", draft.delegate or "", *recipients(draft))
     msg = EmailMessage(policy=POLICY if all(a.isascii() for a in addresses) else UTF8_POLICY)
     msg["From"] = _address(draft.sender, draft.sender_name)
+    if draft.delegate and draft.delegate != draft.sender:
+        msg["Sender"] = _address(draft.delegate)
     if draft.to:
         msg["To"] = [_address(a) for a in draft.to]
     else:  # Bcc only: some filters score a missing To as spam
@@ -252,7 +259,7 @@ def _header_values(draft: Draft) -> Iterator[tuple[str, str]]:
     for field in ("to", "cc", "bcc", "references"):
         for value in _sequence(getattr(draft, field)):
             yield field, value
-    for field in ("reply_to", "in_reply_to"):
+    for field in ("reply_to", "in_reply_to", "delegate"):
         if value := getattr(draft, field):
             yield field, value
     for attachment in draft.attachments:

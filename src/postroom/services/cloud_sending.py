@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
+from postroom.connectors import shared_rights
 from postroom.connectors.registry import API_SENDERS, open_api_sender
 from postroom.connectors.smtp import open_smtp
 from postroom.domain.endpoints import Credentials, Endpoint
@@ -22,6 +23,21 @@ from postroom.errors import (
 )
 from postroom.outbound.sender import Outcome
 from postroom.services import tokens
+
+SEND_AS_DENIED = ("SendAsDenied", "5.7.60")  # Exchange Online's SMTP refusals of a From
+
+
+def explain_refusals(outcome: Outcome, credentials: Credentials | None, raw: bytes) -> Outcome:
+    """A delegate's email refused by Exchange for want of Send As / Send on Behalf: the
+    recipients' outcome names the right and who grants it, not only the server's words."""
+    if credentials is None or credentials.delegate is None:
+        return outcome
+    for address, (code, text) in list(outcome.refused.items()):
+        if any(mark in text for mark in SEND_AS_DENIED):
+            on_behalf = shared_rights.sends_on_behalf(raw)
+            why = shared_rights.send_right(credentials.login, credentials.delegate, on_behalf)
+            outcome.refused[address] = (code, f"{why} (the server said: {text})")
+    return outcome
 
 
 def sends_through_api(endpoint: Endpoint) -> bool:

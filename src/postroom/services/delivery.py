@@ -281,13 +281,10 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
                 journal.load(items[index:])
             if window > 1 and index % window == 0:
                 journal.mark_together([i.id for i in items[index : index + window]])
+            raw = journal.raw.pop(item.id)
             try:
                 outcome = transmit(
-                    client,
-                    item.sender,
-                    item.pending,
-                    journal.raw.pop(item.id),
-                    partial(journal.mark, item.id),
+                    client, item.sender, item.pending, raw, partial(journal.mark, item.id)
                 )
             except (smtplib.SMTPException, OSError) as exc:
                 # Before the final dot: nothing was delivered. This and the rest wait for later.
@@ -298,7 +295,7 @@ def _send_group(route: _Route, items: list[_Claimed], journal: _Journal) -> None
                 return
             if _throttled(route, items[index:], outcome, journal):
                 return
-            journal.settle(item, outcome)
+            journal.settle(item, cloud_sending.explain_refusals(outcome, route.credentials, raw))
             if outcome.uncertain:  # the session is broken: the rest go back to the queue
                 error = "not sent: the SMTP session broke on an earlier email"
                 for rest in items[index + 1 :]:

@@ -12,6 +12,7 @@ from postroom.errors import (
     AuthFailed,
     InvalidInput,
     Misconfigured,
+    MissingRight,
     NeedsReconnect,
     PostroomError,
     ServerFault,
@@ -24,6 +25,7 @@ from postroom.storage.models import Mailbox, utcnow
 STATES = {
     NeedsReconnect.code: MailboxState.NEEDS_RECONNECT,
     AuthFailed.code: MailboxState.AUTH_FAILED,
+    MissingRight.code: MailboxState.AUTH_FAILED,
     TokenRejected.code: MailboxState.AUTH_FAILED,
     TryLater.code: MailboxState.RETRYING,
     ServerFault.code: MailboxState.SERVER_ERROR,

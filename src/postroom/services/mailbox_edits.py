@@ -22,6 +22,7 @@ from postroom.services.mailboxes import (
     _sent_folder,
     _server,
     parse_after_import,
+    shared_access,
 )
 from postroom.storage.models import Mailbox
 
@@ -46,6 +47,8 @@ class MailboxChange:
     oauth_app: str | None = None
     sync: str | None = None  # "contacts,calendar", one of them, or "none"
     dav_url: str | None = None  # "" clears it: found by discovery again
+    access: str | None = None  # own, shared-app-only, shared-delegate
+    send_mode: str | None = None  # send-as, send-on-behalf ("" for a mode not a delegate's)
 
     def given(self) -> list[str]:
         """The fields asked to change, for the audit log (never their secret values)."""
@@ -66,6 +69,7 @@ def edit(db: Session, actor: Actor, mailbox: Mailbox, change: MailboxChange) -> 
             actor.require_admin("tie mailboxes to workflows")
         mailbox.workflow = workflows.get(db, change.workflow) if change.workflow else None
     reconnect = _servers(db, mailbox, change) | _credentials(db, mailbox, change)
+    reconnect |= _access(mailbox, change)
     _switches(mailbox, change)
     incoming = mailbox.incoming_server
     if change.after_import is not None or change.incoming is not None:
@@ -155,6 +159,21 @@ def _sync(mailbox: Mailbox, change: MailboxChange) -> None:
         if len(url) > 2000:
             raise InvalidInput("The DAV URL is longer than 2,000 characters.", field="dav_url")
         mailbox.dav_url = url or None
+def _access(mailbox: Mailbox, change: MailboxChange) -> bool:
+    """Checked again on every edit: a shared mailbox must keep a Microsoft app and, app-only,
+    Graph servers. Another kind of access needs another sign-in, so its tokens go."""
+    access = change.access if change.access is not None else mailbox.access
+    mode = change.send_mode
+    if mode is None and access == mailbox.access:
+        mode = mailbox.send_mode
+    new_access, mailbox.send_mode = shared_access(mailbox, access, mode or None)
+    if new_access == mailbox.access:
+        return False
+    mailbox.access = new_access
+    mailbox.oauth_tokens = None
+    mailbox.oauth_account = None
+    mailbox.oauth_expires_at = None
+    return True
 
 
 def _credentials(db: Session, mailbox: Mailbox, change: MailboxChange) -> bool:

@@ -8,7 +8,15 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from postroom.domain import validate
-from postroom.domain.settings import AfterImportKind, LoginFormat, MailboxState, Protocol
+from postroom.domain.settings import (
+    AfterImportKind,
+    LoginFormat,
+    MailboxAccess,
+    MailboxState,
+    OAuthProvider,
+    Protocol,
+    SendMode,
+)
 from postroom.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from postroom.services import audit, oauth_apps, servers, users, workflows
 from postroom.services.actors import Actor
@@ -33,6 +41,8 @@ class MailboxSpec:
     poll_interval: int = 60
     folder: str = "INBOX"
     sent_folder: str | None = None
+    access: str = MailboxAccess.OWN.value  # own, shared-app-only, shared-delegate
+    send_mode: str | None = None  # a delegate's: send-as (the default) or send-on-behalf
 
 
 def parse_after_import(value: str | None, incoming: Server | None) -> str:
@@ -124,6 +134,7 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
         sent_folder=_sent_folder(spec.sent_folder, incoming, outgoing),
         state=MailboxState.NEW.value,
     )
+    mailbox.access, mailbox.send_mode = shared_access(mailbox, spec.access, spec.send_mode)
     db.add(mailbox)
     db.flush()
     if spec.password:
@@ -136,6 +147,55 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
             _make_default(db, mailbox)
     audit.record(db, actor, "mailbox.added", _label(mailbox), system=owner_id is None)
     return mailbox
+
+
+def shared_access(
+    mailbox: Mailbox, access_text: str, send_mode_text: str | None
+) -> tuple[str, str | None]:
+    """Check how a mailbox is reached against what it is; (access, send mode) to store.
+    `app-only` and `delegate` (the CLI's words, also in imports) stand for the shared kinds."""
+    short = {"app-only": MailboxAccess.SHARED_APP_ONLY, "delegate": MailboxAccess.SHARED_DELEGATE}
+    access = short.get(access_text.strip().lower()) or validate.choice(
+        MailboxAccess, access_text, "access"
+    )
+    if not access.shared:
+        if send_mode_text:
+            raise InvalidInput(
+                "Send as / send on behalf is for a shared mailbox worked through a person's "
+                "sign-in: add --shared delegate, or leave the send mode out.",
+                field="send_mode",
+            )
+        return access.value, None
+    app = mailbox.oauth_app
+    if app is None or app.provider != OAuthProvider.MICROSOFT.value:
+        raise InvalidInput(
+            "A Microsoft 365 shared mailbox has no password of its own: choose a Microsoft "
+            "OAuth app (--oauth-app NAME).",
+            field="oauth_app",
+        )
+    if access is MailboxAccess.SHARED_APP_ONLY:
+        if mailbox.owner_id is not None:
+            raise InvalidInput(
+                "App-only access is for system mailboxes: a person's mailbox reaches a shared "
+                "mailbox with their own sign-in (--shared delegate).",
+                field="access",
+            )
+        protocols = {s.protocol for s in (mailbox.incoming_server, mailbox.outgoing_server) if s}
+        if protocols != {Protocol.GRAPH.value}:
+            raise InvalidInput(
+                "App-only access reaches a shared mailbox through Microsoft Graph only: choose "
+                "a Graph server for receiving and sending.",
+                field="access",
+            )
+        if send_mode_text:
+            raise InvalidInput(
+                "With app-only access the mail is simply from the shared mailbox: leave the "
+                "send mode out (it is for delegates).",
+                field="send_mode",
+            )
+        return access.value, None
+    mode = validate.choice(SendMode, send_mode_text or SendMode.SEND_AS.value, "send_mode")
+    return access.value, mode.value
 
 
 def _folder(folder: str, incoming: Server | None) -> str:

@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 from postroom.config import get_settings
 from postroom.connectors.oauth2 import ClientConfig, OAuthClient, TokenSet
 from postroom.domain import validate
-from postroom.domain.settings import DEFAULT_HOSTS, MailboxState, OAuthProvider, Protocol
+from postroom.domain.settings import (
+    DEFAULT_HOSTS,
+    MailboxAccess,
+    MailboxState,
+    OAuthProvider,
+    Protocol,
+)
 from postroom.errors import AuthFailed, InvalidInput, NotFound
 from postroom.services import audit, mailboxes, oauth_apps, servers, tokens
 from postroom.services.actors import SYSTEM, Actor
@@ -46,12 +52,12 @@ def _existing(db: Session, actor: Actor, target: Target) -> Mailbox | None:
         return None
 
 
-def _protocols(db: Session, actor: Actor, app: OAuthApp, target: Target) -> set[Protocol]:
+def _scope(db: Session, actor: Actor, app: OAuthApp, target: Target) -> str:
     mailbox = _existing(db, actor, target)
     if mailbox is not None:
-        return tokens.protocols_of(mailbox)
+        return oauth_apps.scopes_for_mailbox(app, mailbox)
     cloud = CLOUD.get(OAuthProvider(app.provider))
-    return {cloud} if cloud else set()
+    return oauth_apps.scopes_for(app, {cloud} if cloud else set())
 
 
 def _extra(app: OAuthApp, address: str | None) -> dict[str, str]:
@@ -93,7 +99,7 @@ def start_web_flow(
     db.add(flow)
     db.flush()
     flow.code_verifier = default_box().seal(verifier, flow.secret_identity("code_verifier"))
-    scope = oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
+    scope = _scope(db, actor, app, target)
     with OAuthClient(oauth_apps.client_config(app, scope), redirect_uri) as client:
         return client.authorization_url(flow.state, verifier, _extra(app, target.address))
 
@@ -123,7 +129,7 @@ def take_web_flow(db: Session, state: str) -> PendingSignIn:
     actor = Actor(flow.actor_label, flow.actor_user_id, flow.actor_is_admin)
     target = Target(flow.address, flow.system)
     app = flow.oauth_app
-    scope = oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
+    scope = _scope(db, actor, app, target)
     pending = PendingSignIn(
         actor=actor,
         target=target,
@@ -152,9 +158,7 @@ def finish_web_flow(db: Session, pending: PendingSignIn, granted: TokenSet) -> M
 def device_client(db: Session, actor: Actor, app_name: str, target: Target) -> ClientConfig:
     """What the CLI needs to run the device flow outside any transaction."""
     app = oauth_apps.get(db, app_name)
-    return oauth_apps.client_config(
-        app, oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
-    )
+    return oauth_apps.client_config(app, _scope(db, actor, app, target))
 
 
 def _cloud_server(db: Session, actor: Actor, provider: OAuthProvider) -> Server:
@@ -172,6 +176,25 @@ def _cloud_server(db: Session, actor: Actor, provider: OAuthProvider) -> Server:
     return servers.add(db, SYSTEM, spec)  # the public API: any user may need it
 
 
+def add_shared(
+    db: Session, actor: Actor, app_name: str, address: str, send_mode: str, display_name: str = ""
+) -> Mailbox:
+    """A person's own entry for a Microsoft 365 shared mailbox they have rights on, through
+    Graph; they then sign in as themselves (`start_web_flow` with its address)."""
+    app = oauth_apps.get(db, app_name)
+    server = _cloud_server(db, actor, OAuthProvider(app.provider))
+    spec = mailboxes.MailboxSpec(
+        address=address,
+        incoming=server.name,
+        outgoing=server.name,
+        oauth_app=app.name,
+        display_name=display_name,
+        access=MailboxAccess.SHARED_DELEGATE.value,
+        send_mode=send_mode or None,
+    )
+    return mailboxes.add(db, actor, spec)
+
+
 def attach(db: Session, actor: Actor, app_name: str, target: Target, granted: TokenSet) -> Mailbox:
     app = oauth_apps.get(db, app_name)
     account = granted.account
@@ -180,13 +203,15 @@ def attach(db: Session, actor: Actor, app_name: str, target: Target, granted: To
             "The provider did not say who signed in: give the OAuth app the openid and email "
             "scopes."
         )
-    if target.address is not None and account != target.address:
-        raise AuthFailed(
-            f"You signed in as {account}, but the mailbox is {target.address}: sign in with "
-            f"the account of {target.address}."
-        )
     address = target.address or account
     mailbox = _existing(db, actor, Target(address, target.system, target.owner))
+    delegated = mailbox is not None and mailbox.access == MailboxAccess.SHARED_DELEGATE.value
+    if account != address and not delegated:
+        raise AuthFailed(
+            f"You signed in as {account}, but the mailbox is {address}: sign in with the "
+            f"account of {address} (or, for a shared mailbox you have rights on, add it as "
+            "one: --shared delegate)."
+        )
     if mailbox is None:
         server = _cloud_server(db, actor, OAuthProvider(app.provider))
         spec = mailboxes.MailboxSpec(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
 from postroom.domain import validate
-from postroom.domain.settings import OAuthProvider, Protocol
+from postroom.domain.settings import AfterImportKind, MailboxAccess, OAuthProvider, Protocol
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.services import audit, in_use
 from postroom.services.actors import Actor
@@ -31,6 +31,8 @@ GRAPH_SCOPES = (
     "https://graph.microsoft.com/Mail.Send"
 )
 APP_ONLY_SCOPE = "https://graph.microsoft.com/.default"
+GRAPH = "https://graph.microsoft.com/"
+
 SIGN_IN_SCOPES = {  # what makes the provider name the signed-in account in an id_token
     OAuthProvider.MICROSOFT: "openid email profile",
     OAuthProvider.GOOGLE: "openid email",
@@ -181,6 +183,27 @@ def scopes_for(app: OAuthApp, protocols: set[Protocol]) -> str:
     if provider is OAuthProvider.MICROSOFT and scopes == DEFAULT_SCOPES[provider]:
         scopes = GRAPH_SCOPES if Protocol.GRAPH in protocols else scopes
     words = [*SIGN_IN_SCOPES[provider].split(), *scopes.split()]
+    return " ".join(dict.fromkeys(words))
+
+
+def scopes_for_mailbox(app: OAuthApp, mailbox: Mailbox) -> str:
+    """As `scopes_for`; a delegate working a shared mailbox through Graph asks for the .Shared
+    permissions instead (Mail.Read.Shared when postroom leaves the mail as it is, ReadWrite
+    when it marks, moves or deletes; Mail.Send.Shared when it sends). Over IMAP and SMTP the
+    Outlook scopes already cover a mailbox the delegate has rights on."""
+    servers = (mailbox.incoming_server, mailbox.outgoing_server)
+    protocols = {Protocol(s.protocol) for s in servers if s is not None}
+    scopes = scopes_for(app, protocols)
+    if mailbox.access != MailboxAccess.SHARED_DELEGATE.value or Protocol.GRAPH not in protocols:
+        return scopes
+    own = {GRAPH + "Mail.ReadWrite", GRAPH + "Mail.Send"}
+    words = [w for w in scopes.split() if w not in own]
+    incoming, outgoing = servers
+    if incoming is not None and incoming.protocol == Protocol.GRAPH.value:
+        keeps = mailbox.after_import == AfterImportKind.KEEP.value
+        words.append(GRAPH + ("Mail.Read.Shared" if keeps else "Mail.ReadWrite.Shared"))
+    if outgoing is not None and outgoing.protocol == Protocol.GRAPH.value:
+        words.append(GRAPH + "Mail.Send.Shared")
     return " ".join(dict.fromkeys(words))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
-from postroom.domain.settings import Protocol
+from postroom.domain.settings import MailboxAccess, Protocol, SendMode
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.outbound.compose import Draft, check, compose, new_message_id, recipients
 from postroom.outbound.links import rewrite_links
@@ -56,6 +56,17 @@ def wants_sent_copy(mailbox: Mailbox) -> bool:
     return (
         bool(mailbox.sent_folder) and server is not None and server.protocol == Protocol.IMAP.value
     )
+
+
+def on_behalf_of(mailbox: Mailbox) -> str | None:
+    """The delegate named in Sender when a shared mailbox sends on their behalf; Send As and
+    a mailbox's own mail carry From alone."""
+    if (mailbox.access, mailbox.send_mode) == (
+        MailboxAccess.SHARED_DELEGATE.value,
+        SendMode.SEND_ON_BEHALF.value,
+    ):
+        return mailbox.oauth_account
+    return None
 
 
 def enqueue(
@@ -99,7 +110,14 @@ def enqueue(
         mailbox = mailboxes.get_for(db, actor, draft.sender)
     if mailbox.outgoing_server is None or not mailbox.send_enabled:
         raise InvalidInput(f"{mailbox.address} cannot send: it has no outgoing server.")
-    draft = check(replace(draft, sender=mailbox.address, request_id=request_id or draft.request_id))
+    draft = check(
+        replace(
+            draft,
+            sender=mailbox.address,
+            delegate=on_behalf_of(mailbox),
+            request_id=request_id or draft.request_id,
+        )
+    )
     if route is not None and route.action_base_url:
         public = get_settings().public_url
         draft = replace(

@@ -96,6 +96,8 @@ def mailbox(row: Mailbox) -> dict[str, Any]:
         "password_set": row.password is not None,
         "oauth_app": row.oauth_app.name if row.oauth_app else None,
         "oauth_account": row.oauth_account,
+        "access": row.access,  # own, shared-app-only, shared-delegate
+        "send_mode": row.send_mode,  # a delegate's: send-as or send-on-behalf
         "oauth_tokens_set": row.oauth_tokens is not None,
         "oauth_expires_at": row.oauth_expires_at.isoformat() if row.oauth_expires_at else None,
         "workflow": row.workflow.name if row.workflow else None,

@@ -34,7 +34,7 @@ from postroom.connectors import google_jwt
 from postroom.connectors.gmail import GmailConnector
 from postroom.connectors.graph import GraphConnector
 from postroom.domain.endpoints import Credentials
-from postroom.domain.settings import MailboxState, Protocol
+from postroom.domain.settings import MailboxAccess, MailboxState, Protocol
 from postroom.errors import PostroomError
 from postroom.services import tokens
 from postroom.services.push_polls import PUSHED
@@ -56,6 +56,10 @@ Wake = Callable[[int], None]
 NO_PUBLIC_URL = (
     "POSTROOM_PUBLIC_URL is not set, so the provider cannot notify postroom: "
     "this mailbox is polled."
+)
+DELEGATED = (
+    "Graph sends no change notifications for a shared mailbox reached with a delegate's "
+    "sign-in (Mail.Read.Shared): this mailbox is polled."
 )
 NO_TOPIC = (
     "POSTROOM_GMAIL_PUSH_TOPIC is not set (the Cloud Pub/Sub topic Gmail publishes to): "
@@ -123,8 +127,12 @@ def _keep_one(engine: Engine, mailbox_id: int, protocol: str, now: datetime) -> 
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None and mailbox.incoming_server is not None
         endpoint, folder = endpoint_of(mailbox.incoming_server), mailbox.folder
+        delegated = mailbox.access == MailboxAccess.SHARED_DELEGATE.value
         row = _row(db, mailbox_id, protocol)
         existing = row.external_id if row.state == "active" else None
+    if delegated and protocol == Protocol.GRAPH.value:
+        _record(engine, mailbox_id, protocol, polling=DELEGATED)
+        return
     try:
         credentials = tokens.credentials(engine, mailbox_id)
         if protocol == Protocol.GRAPH.value:

@@ -21,8 +21,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, object_session
 
 from postroom.config import get_settings
+from postroom.connectors import shared_rights
 from postroom.domain.endpoints import Credentials
-from postroom.domain.settings import MailboxState, Protocol
+from postroom.domain.settings import MailboxAccess, MailboxState, Protocol
 from postroom.errors import NeedsReconnect, PostroomError, TokenRejected
 from postroom.services import oauth_apps, reconnects
 from postroom.storage.db import unit_of_work
@@ -95,9 +96,7 @@ def _client(mailbox: Mailbox, app_only: bool) -> OAuthClient:
     app = mailbox.oauth_app
     if app is None:
         raise NeedsReconnect(f"{mailbox.address} has no OAuth app: connect it with one.")
-    scope = (
-        oauth_apps.APP_ONLY_SCOPE if app_only else oauth_apps.scopes_for(app, protocols_of(mailbox))
-    )
+    scope = oauth_apps.APP_ONLY_SCOPE if app_only else oauth_apps.scopes_for_mailbox(app, mailbox)
     from postroom.connectors.oauth2 import OAuthClient
 
     return OAuthClient(oauth_apps.client_config(app, scope))
@@ -118,6 +117,10 @@ def credentials(engine: Engine, mailbox_id: int, rejected: str | None = None) ->
     with unit_of_work(engine) as db:
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None
+        if mailbox.access == MailboxAccess.SHARED_DELEGATE.value:
+            # The shared address is the user (XOAUTH2 user=, Graph /users/{shared}); the token
+            # is the delegate's.
+            return Credentials(mailbox.address, token, bearer=True, delegate=mailbox.oauth_account)
         return Credentials(mailbox.oauth_account or mailbox.address, token, bearer=True)
 
 
@@ -144,6 +147,11 @@ def with_renewal(
     try:
         return attempt(fresh)
     except TokenRejected as exc:
+        if fresh.delegate is not None:
+            # The provider just issued the token, so it is the shared mailbox that refuses it:
+            # Exchange wants Full Access for XOAUTH2 as the shared address. Signing in again
+            # would not help; an administrator must grant the right.
+            raise shared_rights.full_access(fresh.login, fresh.delegate, "sign in to it") from exc
         with unit_of_work(engine) as db:
             mailbox = db.get(Mailbox, mailbox_id)
             assert mailbox is not None

@@ -186,6 +186,10 @@ class Mailbox(Base):
     oauth_account: Mapped[str | None] = mapped_column(String(320))  # who signed in
     oauth_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     oauth_refresh_lease: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # own | shared-app-only | shared-delegate (domain.settings.MailboxAccess); a delegate's
+    # mail goes out as send-as or send-on-behalf (SendMode), None for the others.
+    access: Mapped[str] = mapped_column(String(20), default="own", server_default="own")
+    send_mode: Mapped[str | None] = mapped_column(String(20))
     workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id"))
     after_import: Mapped[str] = mapped_column(String(300), default="mark-read")
     folder: Mapped[str] = mapped_column(String(500), default="INBOX")

@@ -34,6 +34,8 @@ NOTICES = {
     "provider-saved": "The provider was saved.",
     "provider-removed": "The provider was removed.",
     "mailbox-connected": "The mailbox is signed in with its provider and ready to use.",
+    "shared-added": "The shared mailbox is added: sign in with Microsoft as yourself to "
+    "connect it.",
     "mailbox-removed": "The mailbox was removed; the reason is in the audit log.",
     "mailbox-default": "That mailbox is now your default.",
     "mailbox-renamed": "The name was saved.",

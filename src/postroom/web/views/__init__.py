@@ -8,6 +8,7 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     from postroom.web.views import (
         fetch_now,
+        app_only,
         found,
         observe,
         outbox,
@@ -27,6 +28,7 @@ def routers() -> list[APIRouter]:
         servers.router,
         settings.router,
         system_mailbox_edit.router,
+        app_only.router,
         providers.router,
         profile.router,
         work.router,

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
-from postroom.services import api_tokens, connection_tests, mailboxes, present
+from postroom.api.oauth import _app_for as oauth_app_for
+from postroom.services import api_tokens, connection_tests, mailboxes, oauth, present
 from postroom.web.render import Outcome, attempt, redirect, render
 from postroom.web.views.found import server_choices
 from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox
@@ -53,6 +54,34 @@ def add_my_mailbox(request: Request, db: Db, caller: CallerDep, spec: MailboxFor
     spec = replace(spec, owner=caller.user.email)
     page = partial(_page, request, db, caller)
     return add_mailbox(caller, spec, FIELDS, page, "/profile/mailboxes")
+
+
+@router.post("/mailboxes/shared", response_class=HTMLResponse)
+def add_shared_mailbox(
+    request: Request,
+    db: Db,
+    caller: CallerDep,
+    shared_address: Text = "",
+    shared_name: Text = "",
+    send_mode: Text = "",
+) -> Response:
+    """Add the shared mailbox; its row then offers the sign-in with Microsoft as oneself."""
+
+    def run(tx: Session) -> Any:
+        app = oauth_app_for("microsoft", None, str(request.url_for("oauth_callback")))
+        return oauth.add_shared(tx, caller.actor, app, shared_address, send_mode, shared_name)
+
+    done = attempt(run, ["address", "display_name", "send_mode"])
+    if not done.ok:
+        renamed = {"address": "shared_address", "display_name": "shared_name"}
+        shown = {"send_mode"}  # the others show above the form
+        errors = {renamed.get(k, k if k in shown else "shared"): v for k, v in done.errors.items()}
+        values = {"shared_address": shared_address, "shared_name": shared_name,
+                  "send_mode": send_mode}  # fmt: skip
+        return _page(request, db, caller, status=422, errors=errors, values=values)
+    # The sign-in is a link in the mailbox's row: a form's redirect to the provider would be
+    # stopped by the console's form-action policy.
+    return redirect("/profile/mailboxes", "shared-added")
 
 
 @router.post("/mailboxes/{address}/default")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.connectors.test_connection import Report
-from postroom.domain.settings import OAuthProvider
+from postroom.domain.settings import MailboxAccess, OAuthProvider
 from postroom.errors import InvalidInput
 from postroom.services import (
     connection_tests,
@@ -136,7 +136,7 @@ def system_mailboxes(request: Request, db: Db, caller: CallerDep) -> Response:
     return _mailbox_page(request, db, caller)
 
 
-MAILBOX_FIELDS = [*FIELDS, "workflow", "after_import", "oauth_app"]
+MAILBOX_FIELDS = [*FIELDS, "workflow", "after_import", "oauth_app", "access", "send_mode"]
 
 
 @router.post("/mailboxes", response_class=HTMLResponse)
@@ -148,6 +148,8 @@ def add_system_mailbox(
     oauth_app: Text = "",
     workflow: Text = "",
     after_import: Text = "",
+    access: Text = "own",
+    send_mode: Text = "",
 ) -> Response:
     spec = replace(
         spec,
@@ -155,6 +157,9 @@ def add_system_mailbox(
         oauth_app=or_none(oauth_app),
         workflow=or_none(workflow),
         after_import=or_none(after_import),
+        access=access or "own",
+        # the send-mode choice is always on the form; it means something for a delegate only
+        send_mode=or_none(send_mode) if access == MailboxAccess.SHARED_DELEGATE else None,
     )
     page = partial(_mailbox_page, request, db, caller)
     return add_mailbox(caller, spec, MAILBOX_FIELDS, page, "/settings/mailboxes")

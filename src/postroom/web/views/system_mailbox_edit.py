@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
+from postroom.domain.settings import MailboxAccess
 from postroom.errors import InvalidInput
 from postroom.services import mailbox_edits, mailboxes, oauth_apps, present, workflows
 from postroom.services.mailbox_edits import MailboxChange
@@ -35,6 +36,8 @@ FIELDS = [
     "username",
     "password",
     "oauth_app",
+    "access",
+    "send_mode",
 ]
 
 
@@ -53,6 +56,8 @@ def _form(
     username: Text = "",
     password: Text = "",
     oauth_app: Text = "",
+    access: Text = "own",
+    send_mode: Text = "",
 ) -> dict[str, str]:
     return dict(locals())
 
@@ -86,6 +91,9 @@ def _change(form: dict[str, str]) -> MailboxChange:
         username=form["username"],
         password=form["password"] or None,
         oauth_app=form["oauth_app"],
+        access=form["access"] or "own",
+        # the send-mode choice is always on the form; it means something for a delegate only
+        send_mode=form["send_mode"] if form["access"] == MailboxAccess.SHARED_DELEGATE else "",
     )
 
 
@@ -106,6 +114,8 @@ def _values(data: dict[str, Any]) -> dict[str, str]:
         "poll_interval": str(data["poll_interval"]),
         "username": data["username"] or "",
         "oauth_app": data["oauth_app"] or "",
+        "access": data["access"],
+        "send_mode": data["send_mode"] or "",
     }
 
 
