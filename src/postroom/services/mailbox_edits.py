@@ -159,6 +159,8 @@ def _sync(mailbox: Mailbox, change: MailboxChange) -> None:
         if len(url) > 2000:
             raise InvalidInput("The DAV URL is longer than 2,000 characters.", field="dav_url")
         mailbox.dav_url = url or None
+
+
 def _access(mailbox: Mailbox, change: MailboxChange) -> bool:
     """Checked again on every edit: a shared mailbox must keep a Microsoft app and, app-only,
     Graph servers. Another kind of access needs another sign-in, so its tokens go."""

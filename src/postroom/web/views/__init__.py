@@ -7,8 +7,8 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from postroom.web.views import (
-        fetch_now,
         app_only,
+        fetch_now,
         found,
         observe,
         outbox,
