@@ -12,12 +12,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from postroom.connectors import smtp
+from postroom.connectors.registry import open_api_sender
 from postroom.connectors.test_connection import Envelope, Report, Step, run_connection_test
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.domain.settings import MailboxState
 from postroom.errors import InvalidInput, PostroomError
 from postroom.services import audit, connections, events, health, mailboxes, servers, tokens
 from postroom.services.actors import Actor
+from postroom.services.cloud_sending import sends_through_api
 from postroom.services.credentials import credentials_of
 from postroom.services.servers import ServerSpec, endpoint_of
 from postroom.storage.db import unit_of_work
@@ -148,7 +150,7 @@ def _send_test_email(address: str, endpoint: Endpoint, credentials: Credentials 
     report = Report(target=f"test email to {address}")
     started = perf_counter()
     try:
-        smtp.send(endpoint, credentials, message)
+        _deliver(endpoint, credentials, message)
     except PostroomError as exc:
         report.steps.append(
             Step(
@@ -169,6 +171,23 @@ def _send_test_email(address: str, endpoint: Endpoint, credentials: Credentials 
             )
         )
     return report
+
+
+def _deliver(endpoint: Endpoint, credentials: Credentials | None, message: EmailMessage) -> None:
+    """The way the outbox would send from this mailbox: a mail API (Graph's sendMail, Gmail's
+    messages.send) for a cloud server, SMTP otherwise."""
+    if not sends_through_api(endpoint):
+        smtp.send(endpoint, credentials, message)
+        return
+    if credentials is None:
+        raise InvalidInput(
+            f"The mailbox is not signed in to {endpoint.protocol.value}: reconnect it."
+        )
+    sender = open_api_sender(endpoint, credentials)
+    try:
+        sender.send(message.as_bytes(), [str(message["To"])])
+    finally:
+        sender.close()
 
 
 def reconnect(
