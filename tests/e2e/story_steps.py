@@ -1,11 +1,25 @@
-"""Steps the seed stories share: the main menu, and fetching as the workers would."""
+"""Steps the seed stories share: signing in and out, the main menu, and fetching as the
+workers would."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from postroom.services import fetching
 from postroom.storage.db import default_engine
+
+
+def sign_in(page: Page, email: str, password: str) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".who")).to_contain_text(email)
+
+
+def sign_out(page: Page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
 
 
 def go(page: Page, item: str) -> None:

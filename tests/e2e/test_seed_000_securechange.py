@@ -10,8 +10,8 @@ import uuid
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Shoot
-from tests.e2e.story_steps import fetch, go
-from tests.e2e.test_console import add_user, sign_in
+from tests.e2e.story_steps import fetch, go, sign_in
+from tests.e2e.test_console import add_user
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
 

@@ -13,7 +13,8 @@ from postroom.services.servers import ServerSpec
 from postroom.storage.db import unit_of_work
 from tests.conftest import USERS, Cli
 from tests.e2e.conftest import Shoot
-from tests.e2e.test_console import add_user, sign_in
+from tests.e2e.story_steps import sign_in, sign_out
+from tests.e2e.test_console import add_user
 from tests.integration.oauthhelpers import add_apps, add_cloud_servers
 from tests.servers.gmail import GmailServer
 from tests.servers.graph import GraphServer
@@ -138,7 +139,7 @@ def _story(
     ).click()
     expect(page.get_by_role("status")).to_contain_text("removed")
     expect(page.get_by_role("row").filter(has_text="ann@firm.test")).to_have_count(0)
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
 
     sign_in(page, "admin@contoso.test", "admin-pass-1")
     page.get_by_role("link", name="Audit log").click()
