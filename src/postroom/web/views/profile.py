@@ -29,7 +29,13 @@ def _page(request: Request, db: Session, caller: Caller, **extra: Any) -> Respon
         if m.owner_id == caller.user.id
     ]
     return render(
-        request, "my_mailboxes.html", caller, mailboxes=mine, **server_choices(db), **extra
+        request,
+        "my_mailboxes.html",
+        caller,
+        mailboxes=mine,
+        kind="personal",
+        **server_choices(db),
+        **extra,
     )
 
 
