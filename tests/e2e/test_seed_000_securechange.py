@@ -45,19 +45,26 @@ def test_a_workflow_owner_opens_requests_by_mail(
     page.get_by_role("button", name="Add the workflow").click()
     expect(page.get_by_role("status")).to_contain_text("workflow")
 
-    # 3-9. Add mail: a name, the workflow, the account's user name and password; save, test.
+    # 3-9. Add mail: a name, the workflow, the account's user name and password; test, save.
     go(page, "System mailboxes")
     page.get_by_label("Email address").fill(mailbox)
     page.get_by_label("Name", exact=True).fill("Firewall requests")
     page.get_by_label("Workflow").select_option("Firewall change")
     page.get_by_label("Incoming server").select_option("mail-pop3")
     page.get_by_label("User name").fill(mailbox)
+    page.get_by_label("Password").fill("a-wrong-password")
+    page.get_by_role("button", name="Test the account").click()  # 8. before saving
+    tested = page.locator("#add-report")
+    expect(tested).to_contain_text("failed")
+    expect(tested).to_contain_text("login")
     page.get_by_label("Password").fill("fw-pass-1")
-    page.get_by_role("button", name="Save the mailbox").click()
+    page.get_by_role("button", name="Test the account").click()
+    expect(tested).to_contain_text("passed")
+    expect(tested.locator(".badge.bad")).to_have_count(0)
+    page.get_by_role("button", name="Save the mailbox").click()  # 9.
     expect(page.get_by_role("status")).to_contain_text("The mailbox was added")
     page.get_by_role("button", name=f"Test {mailbox}").click()
     expect(page.locator("td .report")).to_contain_text("passed")
-    expect(page.locator("td .report")).to_contain_text("login")
     row = page.get_by_role("row").filter(has_text=mailbox)
     expect(row).to_contain_text("Firewall change")  # the active workflow
     screenshot(page, "seed-000-securechange")

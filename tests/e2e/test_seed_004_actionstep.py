@@ -5,7 +5,7 @@ reconnect, and delete one with a reason that an administrator then reads in the 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from postroom.services import servers
 from postroom.services.actors import OPERATOR
@@ -24,7 +24,7 @@ from tests.servers.smtp import SmtpServer
 ANN = "ann@contoso.test"
 
 
-def _row(page: Page, address: str, server: str) -> object:
+def _row(page: Page, address: str, server: str) -> Locator:
     return page.get_by_role("row").filter(has_text=address).filter(has_text=server)
 
 

@@ -14,13 +14,15 @@ from sqlalchemy.orm import Session
 from postroom.connectors import smtp
 from postroom.connectors.registry import open_api_sender
 from postroom.connectors.test_connection import Envelope, Report, Step, run_connection_test
+from postroom.domain import validate
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.domain.settings import MailboxState
+from postroom.domain.settings import LoginFormat, MailboxState
 from postroom.errors import InvalidInput, PostroomError
 from postroom.services import audit, connections, events, health, mailboxes, servers, tokens
 from postroom.services.actors import Actor
 from postroom.services.cloud_sending import sends_through_api
 from postroom.services.credentials import credentials_of
+from postroom.services.mailboxes import MailboxSpec
 from postroom.services.servers import ServerSpec, endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Connection, Mailbox, Server, utcnow
@@ -210,6 +212,33 @@ def reconnect(
         mailbox.send_state, mailbox.send_error = MailboxState.NEW.value, None
         audit.record(db, actor, "mailbox.reconnected", mailbox.address)
     return _check(engine, actor, address, owner, before=before)
+
+
+def check_unsaved_mailbox(
+    actor: Actor, spec: MailboxSpec, *, engine: Engine | None = None
+) -> list[tuple[str, Report]]:
+    """The add form's Test button: the account as typed, before it is saved (the seeds test
+    the account, then save). Nothing is written; the password goes only to the servers chosen."""
+    actor.require_admin("test system mailboxes")
+    address = validate.address(spec.address)
+    chosen = [("incoming", spec.incoming), ("outgoing", spec.outgoing)]
+    if not any(name for _, name in chosen):
+        raise InvalidInput("Choose an incoming or outgoing server to test.", field="incoming")
+    plan = []
+    with unit_of_work(engine) as db:
+        for role, name in chosen:
+            if not name:
+                continue
+            server = servers.get(db, name)
+            login = LoginFormat.CUSTOM if spec.username else LoginFormat(server.login_format)
+            credentials = (
+                Credentials(login=login.login_for(address, spec.username), password=spec.password)
+                if spec.password
+                else None
+            )
+            envelope = Envelope(sender=address, recipient=address) if role == "outgoing" else None
+            plan.append(_Planned(role, endpoint_of(server), credentials, envelope))
+    return [(p.role, _run(p)) for p in plan]
 
 
 def check_unsaved_server(actor: Actor, spec: ServerSpec) -> Report:

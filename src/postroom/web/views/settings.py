@@ -162,6 +162,16 @@ def add_system_mailbox(
     return add_mailbox(caller, spec, MAILBOX_FIELDS, page, "/settings/mailboxes")
 
 
+@router.post("/mailboxes/test", response_class=HTMLResponse)
+async def test_unsaved_system_mailbox(
+    request: Request, caller: CallerDep, calls: NetworkCallsDep, spec: MailboxForm
+) -> Response:
+    """The add form's Test button: the account as typed, before Save."""
+    return await report_page(
+        request, caller, calls, partial(connection_tests.check_unsaved_mailbox, caller.actor, spec)
+    )
+
+
 @router.post("/mailboxes/{address}/test", response_class=HTMLResponse)
 async def test_system_mailbox(
     request: Request, address: str, caller: CallerDep, calls: NetworkCallsDep
