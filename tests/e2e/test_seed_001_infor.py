@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from postroom.config import get_settings
 from postroom.services import delivery
 from postroom.storage.db import default_engine
+from tests.cloud_fixtures import CLIENT_ID, CLIENT_SECRET
+from tests.conftest import USERS
 from tests.e2e.conftest import Shoot
 from tests.e2e.story_steps import go, sign_in
 from tests.e2e.test_console import add_user
+from tests.servers.certs import TestCA
+from tests.servers.dovecot import Dovecot
+from tests.servers.identity import IdentityServer
 from tests.servers.smtp import SmtpServer
 
+DESK = "desk@example.test"
 
-def _add_server(page: Page, name: str, port: int, security: str) -> None:
+
+def _add_server(page: Page, name: str, port: int, security: str, *, test: bool = True) -> None:
     go(page, "Mail settings")
     page.get_by_role("link", name="Add a server").click()
     page.get_by_label("Name", exact=True).fill(name)
@@ -27,8 +34,9 @@ def _add_server(page: Page, name: str, port: int, security: str) -> None:
     page.get_by_label("Host").fill("127.0.0.1")
     page.get_by_label("Port").fill(str(port))
     page.get_by_label("Security").select_option(security)
-    page.get_by_role("button", name="Test connection").click()
-    expect(page.locator("#report")).to_contain_text("passed")
+    if test:
+        page.get_by_role("button", name="Test connection").click()
+        expect(page.locator("#report")).to_contain_text("passed")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("The server was added")
 
@@ -142,3 +150,62 @@ def test_an_admin_sets_up_connections_that_processes_send_through(
     assert body is not None
     assert "https://erp.example.test:8443/actions/retry?workunit=7" in body.get_content()
     assert smtps_server.messages == []
+
+
+@pytest.mark.usefixtures("trust_test_ca")
+def test_a_connection_signs_in_with_oauth2(
+    cloud: IdentityServer, test_ca: TestCA, browser: Browser, live_url: str
+) -> None:
+    """Auth Type OAuth2 with its OAuth2 configuration: the sending mailbox signed in once in
+    the browser, and the connection signs in to a real Dovecot submission server (which checks
+    the token at the identity server) with XOAUTH2."""
+    add_user("admin@example.test", "admin-pass-1", admin=True)
+    with (
+        SmtpServer(ca=test_ca, tls=False) as relay,
+        Dovecot(
+            users=USERS,
+            ca=test_ca,
+            oauth2_introspection_url=cloud.introspection_url,
+            submission_relay_port=relay.port,
+        ) as dovecot,
+    ):
+        # The identity server's certificate comes from the test CA, which chromium does not know.
+        context = browser.new_context(base_url=live_url, ignore_https_errors=True)
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        try:
+            sign_in(page, "admin@example.test", "admin-pass-1")
+            # Creating OAuth2 configuration.
+            go(page, "OAuth apps")
+            page.get_by_label("Name", exact=True).fill("erp-oauth")
+            page.get_by_label("Provider").select_option("microsoft")
+            page.get_by_label("Application (client) ID").fill(CLIENT_ID)
+            page.get_by_label("Client secret").fill(CLIENT_SECRET)
+            page.get_by_role("button", name="Add the OAuth app").click()
+            _add_server(page, "mail-submission", dovecot.submission_port, "none", test=False)
+            go(page, "System mailboxes")
+            page.get_by_label("Email address").fill(DESK)
+            page.get_by_label("Outgoing server").select_option("mail-submission")
+            page.get_by_label("OAuth app").select_option("erp-oauth")
+            page.get_by_role("button", name="Save the mailbox").click()
+            expect(page.get_by_role("status")).to_contain_text("The mailbox was added")
+            cloud.sign_in_as = DESK
+            page.get_by_role("link", name=f"Sign in {DESK}").click()
+            expect(page.get_by_role("status")).to_contain_text("signed in with its provider")
+
+            go(page, "Connections")
+            page.get_by_label("Name", exact=True).fill("erp-oauth2")
+            page.get_by_label("Sending mailbox").select_option(DESK)
+            page.get_by_label("Authentication").select_option("oauth2")
+            page.get_by_role("button", name="Add the connection").click()
+            expect(page.get_by_role("status")).to_contain_text("The connection was added")
+            page.get_by_role("button", name="Test connection erp-oauth2").click()
+            report = page.locator("#report-erp-oauth2")
+            expect(report).to_contain_text("passed")
+            # No password is stored: Dovecot let the access token in after asking the
+            # identity server about it.
+            expect(report).to_contain_text("login ok")
+            expect(report).to_contain_text(f"signed in as {DESK}")
+            expect(report.locator(".badge.bad")).to_have_count(0)
+        finally:
+            context.close()
