@@ -126,10 +126,27 @@ def _story(
     [received] = smtp.wait_for(1)
     assert received.rcpt_tos == ["ann@firm.test"] and received.username == "ann"
 
-    # Reconnect: a broken sign-in is reset and tested again.
+    # Reconnect: the connection is reset and tested again; an expired access token is renewed.
     cloud.expire_access_tokens()
-    page.get_by_role("row").filter(has_text=ANN).get_by_role("button", name="Reconnect").click()
-    expect(page.locator("#report-ann-at-contoso-test")).to_contain_text("passed")
+    report = page.locator("#report-ann-at-contoso-test")
+    page.get_by_role("button", name=f"Reconnect {ANN}").click()
+    expect(report).not_to_contain_text("Test email")  # the reconnect's own report
+    expect(report).to_contain_text("Incoming: graph")
+    expect(report.locator(".badge.bad")).to_have_count(0)
+    expect(page.locator("#health-ann-at-contoso-test")).not_to_contain_text("failed")
+
+    # Consent revoked at Microsoft: Reconnect says so, and signing in again mends it.
+    cloud.revoke(ANN)
+    page.get_by_role("button", name=f"Reconnect {ANN}").click()
+    expect(report).to_contain_text("failed")
+    expect(page.locator("#health-ann-at-contoso-test")).to_contain_text("auth-failed")
+    cloud.sign_in_as = ANN
+    page.get_by_role("link", name=f"Sign in again to {ANN}").click()
+    expect(page.get_by_text("signed in with its provider")).to_be_visible()
+    page.get_by_role("button", name=f"Send a test email from {ANN}").click()
+    expect(report).to_contain_text(f"Test email: test email to {ANN} passed")
+    expect(report.locator(".badge.bad")).to_have_count(0)
+    assert [user for user, _, _ in graph.sent] == [ANN, ANN]
     screenshot(page, "seed-004-actionstep")
 
     # Delete, with the reason asked for; the reason is kept.

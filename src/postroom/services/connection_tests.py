@@ -3,7 +3,7 @@ mailbox state it leaves behind so the console shows what is wrong."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from time import perf_counter
@@ -24,7 +24,7 @@ from postroom.services.cloud_sending import sends_through_api
 from postroom.services.credentials import credentials_of
 from postroom.services.mailboxes import MailboxSpec
 from postroom.services.servers import ServerSpec, endpoint_of
-from postroom.storage.db import unit_of_work
+from postroom.storage.db import default_engine, unit_of_work
 from postroom.storage.models import Connection, Mailbox, Server, utcnow
 
 
@@ -75,6 +75,27 @@ def _run(planned: _Planned) -> Report:
     return run_connection_test(planned.endpoint, planned.credentials, planned.envelope)
 
 
+def _run_renewing(engine: Engine, mailbox_id: int, planned: _Planned) -> Report:
+    """An access token refused is renewed once, as fetching and sending do, so a test never
+    calls a mailbox broken only because its hour-long token ran out."""
+    report = _run(planned)
+    given, failed = planned.credentials, report.failed_step
+    if given is None or not given.bearer or failed is None or failed.failure != "auth-failed":
+        return report
+    try:
+        fresh = tokens.credentials(engine, mailbox_id, rejected=given.password)
+    except PostroomError:  # the sign-in itself is gone: the first report says so
+        return report
+    return _run(replace(planned, credentials=fresh))
+
+
+def _current_token(engine: Engine, mailbox_id: int, given: Credentials) -> Credentials:
+    try:
+        return tokens.credentials(engine, mailbox_id)
+    except PostroomError:
+        return given
+
+
 def _record_state(db: Session, mailbox: Mailbox, reports: list[tuple[str, Report]]) -> None:
     """Receiving and sending apart: a refused send test leaves the receive state alone."""
     mailbox.last_checked_at = utcnow()
@@ -118,9 +139,13 @@ def _check(
         plan = _plan(mailbox)
         test_email = _test_email_plan(mailbox) if send_test_email else None
         mailbox_id, before = mailbox.id, before or mailbox.state
-    reports = [(p.role, _run(p)) for p in plan]
+    bound = engine or default_engine()
+    reports = [(p.role, _run_renewing(bound, mailbox_id, p)) for p in plan]
     if test_email is not None:
-        reports.append(("test email", _send_test_email(*test_email)))
+        address, endpoint, credentials = test_email
+        if credentials is not None and credentials.bearer:  # the one the tests just renewed
+            credentials = _current_token(bound, mailbox_id, credentials)
+        reports.append(("test email", _send_test_email(address, endpoint, credentials)))
     with unit_of_work(engine) as db:
         tested = db.get(Mailbox, mailbox_id)
         if tested is None:  # removed while it was being tested: nothing to record

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
-from postroom.services import api_tokens, connection_tests, mailboxes, present
+from postroom.services import api_tokens, connection_tests, mailboxes, oauth_apps, present
 from postroom.web.render import Outcome, attempt, redirect, render
 from postroom.web.views.found import server_choices
 from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox
@@ -34,6 +34,7 @@ def _page(request: Request, db: Session, caller: Caller, **extra: Any) -> Respon
         caller,
         mailboxes=mine,
         kind="personal",
+        app_providers={a.name: a.provider for a in oauth_apps.listing(db)},
         **server_choices(db),
         **extra,
     )
