@@ -1,7 +1,8 @@
 """Seed 000 (Tufin SecureChange, inbound mailboxes) as a workflow owner lives it in chromium:
 the mail server set up and tested, a POP3 mailbox added for a workflow, mail to it opening a
-request at the workflow's next step and leaving the server, and, with the workflow deactivated,
-the mailbox still showing it while mail waits in the email inbox instead of opening requests."""
+request at the workflow's next step and leaving the server, and, with the workflow deactivated
+or deleted, the mailbox still showing it while mail waits in the email inbox instead of opening
+requests."""
 
 from __future__ import annotations
 
@@ -112,3 +113,22 @@ def test_a_workflow_owner_opens_requests_by_mail(
     expect(page.get_by_role("status")).to_be_visible()
     go(page, "Requests")
     expect(page.get_by_role("row").filter(has_text="Close port 23")).to_contain_text("Review")
+
+    # The workflow deleted: the mailbox still names it; mail is kept, with that reason.
+    go(page, "Workflows")
+    page.get_by_label("Reason for removing Firewall change").fill("Replaced by the change board")
+    page.get_by_role("button", name="Remove Firewall change").click()
+    expect(page.get_by_role("status")).to_contain_text("The workflow was removed")
+    go(page, "System mailboxes")
+    row = page.get_by_role("row").filter(has_text=mailbox)
+    expect(row).to_contain_text("Firewall change")
+    expect(row).to_contain_text("workflow deleted: new mail is held, no request opens")
+    dovecot.deliver(mailbox, [email_from("dev@example.org", "Open port 8443", "Also this.")])
+    fetch(mailbox)  # after merge: the Fetch now button
+    go(page, "Email inbox")
+    expect(page.get_by_role("row").filter(has_text="Open port 8443")).to_contain_text(
+        "workflow-deleted"
+    )
+    go(page, "Audit log")
+    removed = page.get_by_role("row").filter(has_text="workflow.removed")
+    expect(removed).to_contain_text("Replaced by the change board")

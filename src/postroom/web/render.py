@@ -43,6 +43,7 @@ NOTICES = {
     "workflow-added": "The workflow was added.",
     "workflow-changed": "The workflow was changed.",
     "workflow-steps-saved": "The steps were saved; requests kept their step.",
+    "workflow-removed": "The workflow was removed; its mailboxes still name it, and hold new mail.",
     "user-added": "The user was added.",
     "request-moved": "The request was moved.",
     "reply-queued": "Your reply is in the outbox.",
