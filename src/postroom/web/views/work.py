@@ -73,7 +73,9 @@ def switch_workflow(workflow: str, db: Db, caller: CallerDep, active: Text = "")
 def remove_workflow(
     request: Request, workflow: str, db: Db, caller: CallerDep, reason: Text = ""
 ) -> Response:
-    """Its requests and mailboxes keep pointing at it; the reason goes to the audit log."""
+    """Its requests and mailboxes keep pointing at it; the reason goes to the audit log. A
+    person who may not remove it gets an error page, never the form's refusal."""
+    caller.actor.require_admin("remove workflows")
     done = attempt(lambda tx: workflows.remove(tx, caller.actor, workflow, reason))
     if not done.ok:
         errors = {"remove:" + workflow: next(iter(done.errors.values()))}
