@@ -139,6 +139,8 @@ def test_an_admin_sets_up_connections_that_processes_send_through(
     )
     assert answer.status_code == 202, answer.text
     assert delivery.flush_once(default_engine()).sent == 1  # the outbox worker's turn
+    # after merge: the Outbox screen shows this item sent through workunit-issues, with the
+    # recipient's outcome; today the console lists it without the connection.
     [sent] = smtp_server.wait_for(1)
     assert (sent.mail_from, sent.rcpt_tos, sent.username, sent.tls) == (
         "workunits@example.test",

@@ -143,6 +143,8 @@ def test_an_exchange_provider_serves_the_companys_mail(
         page.get_by_role("button", name="Send reply").click()
         expect(page.get_by_role("status")).to_contain_text("Your reply is in the outbox")
         assert delivery.flush_once(default_engine()).sent == 1  # the outbox worker's turn
+        status = page.get_by_label(f"Message from {ANN}").locator(".delivery .badge")
+        expect(status).to_have_text("sent", timeout=15_000)  # the page asks until it settles
         assert [user for user, _, _ in graph.sent] == [ANN]
         assert b"12 a seat" in graph.sent[0][1]
         # after merge: Part A (issue 14) syncs Ann's contacts and activities with Exchange;

@@ -124,6 +124,8 @@ def test_support_reps_work_requests_from_their_own_email_accounts(
         page.get_by_role("button", name="Send reply").click()
         expect(page.get_by_role("status")).to_contain_text("Your reply is in the outbox")
         assert delivery.flush_once(default_engine()).sent == 1  # the outbox worker's turn
+        status = page.get_by_label(f"Message from {ann}").locator(".delivery .badge")
+        expect(status).to_have_text("sent", timeout=15_000)  # the page asks until it settles
         [sent] = smtp.wait_for(1)[-1:]
         assert (sent.mail_from, sent.rcpt_tos, sent.username) == (ann, [CUSTOMER], ann)
 
