@@ -149,5 +149,14 @@ def test_an_exchange_provider_serves_the_companys_mail(
         assert b"12 a seat" in graph.sent[0][1]
         # after merge: Part A (issue 14) syncs Ann's contacts and activities with Exchange;
         # its screens are not in this branch.
+        sign_out(page)
+
+        # To delete a mail server, delete its mailboxes first.
+        sign_in(page, "admin@contoso.test", "admin-pass-1")
+        go(page, "Mail settings")
+        page.get_by_role("button", name="Remove server contoso-exchange").click()
+        refusal = page.get_by_role("alert")
+        expect(refusal).to_contain_text(SALES)
+        expect(page.get_by_role("link", name="contoso-exchange")).to_be_visible()
     finally:
         context.close()
