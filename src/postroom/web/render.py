@@ -45,6 +45,7 @@ NOTICES = {
     "workflow-added": "The workflow was added.",
     "workflow-changed": "The workflow was changed.",
     "workflow-steps-saved": "The steps were saved; requests kept their step.",
+    "workflow-removed": "The workflow was removed; its mailboxes still name it, and hold new mail.",
     "user-added": "The user was added.",
     "user-disabled": "The user was disabled: signed out everywhere, API tokens refused.",
     "user-enabled": "The user was enabled: they can sign in again.",

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
@@ -100,7 +100,11 @@ async def _discover(calls: NetworkCalls, caller: Caller, address: str) -> Discov
 
 
 def _mailbox_servers_page(
-    request: Request, caller: Caller, result: Discovery | str, values: dict[str, str]
+    request: Request,
+    caller: Caller,
+    result: Discovery | str,
+    values: dict[str, str],
+    kind: str = "",
 ) -> Response:
     found: list[Found] = []
     with unit_of_work() as db:
@@ -117,6 +121,7 @@ def _mailbox_servers_page(
         "found": {f.role: f for f in found},
         "failure": result if isinstance(result, str) else None,
         "admin": caller.actor.is_admin,
+        "kind": kind,
     }
     return render(request, "mailbox_servers.html", caller, **choices_now, **context)
 
@@ -129,11 +134,13 @@ async def mailbox_servers(
     address: Text = "",
     incoming: Text = "",
     outgoing: Text = "",
+    kind: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    """The incoming and outgoing selects, set to the configured servers that match."""
-    values = {"incoming": incoming, "outgoing": outgoing}
+    """The incoming and outgoing selects, set to the configured servers that match; on a
+    person's own form, a sign-in link when the provider found signs in with OAuth."""
+    values = {"incoming": incoming, "outgoing": outgoing, "address": address}
     result = await _discover(calls, caller, address)
-    return await run_in_threadpool(_mailbox_servers_page, request, caller, result, values)
+    return await run_in_threadpool(_mailbox_servers_page, request, caller, result, values, kind)
 
 
 @router.post("/server", response_class=HTMLResponse)

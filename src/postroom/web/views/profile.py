@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.oauth import _app_for as oauth_app_for
-from postroom.services import api_tokens, connection_tests, mailboxes, oauth, present
+from postroom.services import api_tokens, connection_tests, mailboxes, oauth, oauth_apps, present
 from postroom.web.render import Outcome, attempt, redirect, render
 from postroom.web.views.found import server_choices
 from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox
@@ -30,7 +30,14 @@ def _page(request: Request, db: Session, caller: Caller, **extra: Any) -> Respon
         if m.owner_id == caller.user.id
     ]
     return render(
-        request, "my_mailboxes.html", caller, mailboxes=mine, **server_choices(db), **extra
+        request,
+        "my_mailboxes.html",
+        caller,
+        mailboxes=mine,
+        kind="personal",
+        app_providers={a.name: a.provider for a in oauth_apps.listing(db)},
+        **server_choices(db),
+        **extra,
     )
 
 

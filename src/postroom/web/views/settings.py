@@ -119,6 +119,7 @@ def remove_oauth_app(request: Request, app: str, db: Db, caller: CallerDep) -> R
 def _mailbox_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
     caller.actor.require_admin("manage system mailboxes")
     rows = [present.mailbox(m) for m in mailboxes.listing(db, caller.actor) if m.owner_id is None]
+    apps = {a.name: a.provider for a in oauth_apps.listing(db)}  # a Sign in link needs both
     return render(
         request,
         "system_mailboxes.html",
@@ -126,7 +127,8 @@ def _mailbox_page(request: Request, db: Session, caller: Caller, **extra: Any) -
         mailboxes=rows,
         **server_choices(db),
         workflows=[w.name for w in workflows.listing(db)],
-        apps=[a.name for a in oauth_apps.listing(db)],
+        apps=list(apps),
+        app_providers=apps,
         **extra,
     )
 
@@ -163,6 +165,16 @@ def add_system_mailbox(
     )
     page = partial(_mailbox_page, request, db, caller)
     return add_mailbox(caller, spec, MAILBOX_FIELDS, page, "/settings/mailboxes")
+
+
+@router.post("/mailboxes/test", response_class=HTMLResponse)
+async def test_unsaved_system_mailbox(
+    request: Request, caller: CallerDep, calls: NetworkCallsDep, spec: MailboxForm
+) -> Response:
+    """The add form's Test button: the account as typed, before Save."""
+    return await report_page(
+        request, caller, calls, partial(connection_tests.check_unsaved_mailbox, caller.actor, spec)
+    )
 
 
 @router.post("/mailboxes/{address}/test", response_class=HTMLResponse)

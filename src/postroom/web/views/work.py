@@ -85,6 +85,20 @@ def switch_workflow(workflow: str, db: Db, caller: CallerDep, active: Text = "")
     return redirect("/workflows", "workflow-changed")
 
 
+@router.post("/workflows/{workflow}/remove", response_class=HTMLResponse)
+def remove_workflow(
+    request: Request, workflow: str, db: Db, caller: CallerDep, reason: Text = ""
+) -> Response:
+    """Its requests and mailboxes keep pointing at it; the reason goes to the audit log. A
+    person who may not remove it gets an error page, never the form's refusal."""
+    caller.actor.require_admin("remove workflows")
+    done = attempt(lambda tx: workflows.remove(tx, caller.actor, workflow, reason))
+    if not done.ok:
+        errors = {"remove:" + workflow: next(iter(done.errors.values()))}
+        return _workflows_page(request, db, caller, status=422, errors=errors)
+    return redirect("/workflows", "workflow-removed")
+
+
 @router.post("/workflows/{workflow}/steps", response_class=HTMLResponse)
 def change_steps(
     request: Request, workflow: str, db: Db, caller: CallerDep, steps: Text = ""
