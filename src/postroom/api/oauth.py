@@ -47,7 +47,7 @@ def _problem(exc: PostroomError) -> JSONResponse:
 PROVIDER_NAMES = {"microsoft": "Microsoft (Office 365)", "google": "Google (Gmail)"}
 
 
-def _app_for(provider: str, app: str | None, redirect_uri: str = "") -> str:
+def app_for(provider: str, app: str | None, redirect_uri: str = "") -> str:
     if app:
         return app
     with unit_of_work() as db:
@@ -83,7 +83,7 @@ def start(
     """Add an Office 365 / Gmail mailbox (no address: the signed-in account's), or reconnect."""
     redirect_uri = str(request.url_for("oauth_callback"))
     try:
-        name = _app_for(provider, app, redirect_uri)
+        name = app_for(provider, app, redirect_uri)
         with unit_of_work() as db:
             url = oauth.start_web_flow(db, actor, name, mailbox, redirect_uri, system=system)
     except PostroomError as exc:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
-from postroom.api.oauth import _app_for as oauth_app_for
+from postroom.api.oauth import app_for as oauth_app_for
 from postroom.services import api_tokens, connection_tests, mailboxes, oauth, oauth_apps, present
 from postroom.web.render import Outcome, attempt, redirect, render
 from postroom.web.views.found import server_choices
