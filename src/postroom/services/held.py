@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from postroom.errors import Conflict, NotFound
 from postroom.inbound.parse import parse_body, parse_headers
-from postroom.inbound.pipeline import Router
 from postroom.services import audit, events, requests, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, Message, Request, utcnow
@@ -144,6 +143,8 @@ def _row(message: Message) -> dict[str, Any]:
 
 def reprocess(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
     """Route a held message again with today's settings (a workflow re-activated, say)."""
+    from postroom.inbound.pipeline import Router  # the whole pipeline: not for `held list`
+
     message = _held(db, actor, message_id, lock=True)
     mailbox = db.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
     if mailbox is None:

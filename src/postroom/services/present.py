@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import object_session
 
-from postroom.connectors.test_connection import Report
 from postroom.outbound.limits import Rate
 from postroom.storage.models import (
     ApiToken,
@@ -134,13 +133,13 @@ def _when(moment: datetime | None) -> str | None:
 
 def _push(row: Mailbox) -> dict[str, Any] | None:
     """Graph and Gmail mailboxes: pushed, or polled and why."""
-    from postroom.services import push, push_polls
+    from postroom.services import push_polls
 
     session = object_session(row)
     server = row.incoming_server
     if session is None or server is None or server.protocol not in push_polls.PUSHED:
         return None
-    return push.status(session, row.id) or {
+    return push_polls.status(session, row.id) or {
         "state": "polling",
         "reason": "push is set up by the workers (postroom serve or postroom worker).",
         "expires_at": None,
