@@ -9,7 +9,6 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from postroom.errors import InvalidInput, NotFound
-from postroom.inbound.parse import parse_body
 from postroom.services import audit, events, outbox_states, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Message, OutboxItem, Request, WorkflowMember, utcnow
@@ -100,6 +99,8 @@ def detail(
     db: Session, request_id: int, actor: Actor = OPERATOR, *, bodies: bool = False
 ) -> dict[str, Any]:
     """With bodies, each message's text too (parsed from the raw bytes, which stay the truth)."""
+    from postroom.inbound.parse import parse_body  # charset and HTML code: not for listing
+
     request = get(db, request_id, actor)
     thread = list(
         db.scalars(select(Message).where(Message.request_id == request.id).order_by(Message.id))
