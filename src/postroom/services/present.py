@@ -14,6 +14,7 @@ from postroom.storage.models import (
     AuditEntry,
     Connection,
     Mailbox,
+    MetricsToken,
     OAuthApp,
     OutboxItem,
     Server,
@@ -280,15 +281,21 @@ def reports(found: list[tuple[str, Report]]) -> dict[str, Any]:
     }
 
 
-def api_token(row: ApiToken) -> dict[str, Any]:
+def api_token(row: ApiToken | MetricsToken) -> dict[str, Any]:
+    """Never the secret nor its hash: only the prefix a person tells their tokens apart by."""
     return {
         "id": row.id,
         "name": row.name,
         "prefix": row.prefix,
         "created_at": row.created_at.isoformat(),
-        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "last_used_at": _when(row.last_used_at),
         "revoked": row.revoked_at is not None,
     }
+
+
+def metrics_token(row: MetricsToken) -> dict[str, Any]:
+    """A machine's credential belongs to no user: who made it is shown instead."""
+    return api_token(row) | {"created_by": row.created_by}
 
 
 def retention(view: Retention) -> dict[str, Any]:
