@@ -9,7 +9,7 @@ VENV := .venv
 HOST ?= 127.0.0.1
 PORT ?= 8025
 
-.PHONY: help run test lint typecheck pytest services bench bench-send bench-push bench-ingest bench-crash bench-memory bench-webhooks bench-import bench-scale clean
+.PHONY: help run test lint typecheck pytest services bench bench-send bench-push bench-ingest bench-crash bench-memory bench-webhooks bench-import bench-cli bench-scale clean
 
 help:
 	@echo "make run   - set up and start postroom on http://$(HOST):$(PORT)"
@@ -45,6 +45,9 @@ bench-ingest: $(VENV)/.synced services
 
 bench-import: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks.mailbox_import --rows $(or $(ROWS),1000)
+
+bench-cli: $(VENV)/.synced
+	$(VENV)/bin/python -m benchmarks.cli_startup
 
 bench-crash: $(VENV)/.synced services
 	$(VENV)/bin/python -m benchmarks.crash_proof

@@ -1,15 +1,27 @@
-"""Settings read from the environment, so one binary serves a laptop and a cluster alike."""
+"""Settings read from the environment, so one binary serves a laptop and a cluster alike.
+
+A plain pydantic model filled from POSTROOM_* variables rather than pydantic-settings: every
+`postroom` call reads these, and pydantic-settings' import cost about 50 ms of a CLI call's
+0.3 s budget (benchmarks/cli_startup.py). Every field is a scalar, so its sources and JSON
+parsing bought nothing here.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from postroom.errors import ConfigurationError
+
+PREFIX = "POSTROOM_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POSTROOM_", extra="ignore")
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
 
     data_dir: Path = Path("postroom-data")
     database_url: str | None = None
@@ -75,6 +87,23 @@ class Settings(BaseSettings):
         return self.data_dir / "secret.key"
 
 
+def from_environment(environ: Mapping[str, str]) -> Settings:
+    """POSTROOM_FETCH_BATCH_SIZE=500 sets fetch_batch_size; names are case-insensitive."""
+    values = {
+        name[len(PREFIX) :].lower(): value
+        for name, value in environ.items()
+        if name.upper().startswith(PREFIX)
+    }
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigurationError(f"A setting in the environment is wrong: {problems}.") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return from_environment(os.environ)

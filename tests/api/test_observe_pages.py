@@ -63,10 +63,21 @@ def test_an_administrator_makes_a_metrics_token_under_my_profile_that_reads_metr
     found = re.search(r'id="new-token">([^<]+)<', made.text)
     assert found is not None
     token = found.group(1)
+    assert '<th scope="col">Made by</th>' in made.text
+    assert 'aria-label="Revoke metrics token prometheus"' in made.text
+    revoke = re.search(r'action="(/profile/metrics-tokens/\d+/revoke)"', made.text)
+    assert revoke is not None
     bearer = {"Authorization": f"Bearer {token}"}
     client.cookies.clear()
     assert client.get("/metrics", headers=bearer).status_code == 200
     assert client.get("/api/v1/mailboxes", headers=bearer).status_code == 401
+
+    csrf = sign_in(client, admin.email)
+    revoked = client.post(revoke.group(1), data={"csrf": csrf}, follow_redirects=False)
+    assert revoked.status_code == 303
+    assert "revoked" in client.get("/profile/metrics-tokens").text
+    client.cookies.clear()
+    assert client.get("/metrics", headers=bearer).status_code == 401
 
     client.cookies.clear()
     csrf = sign_in(client, ann.email)

@@ -22,11 +22,33 @@ try:
     run()
 except SystemExit:
     pass
-sys.__stderr__.write(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+sys.__stderr__.write(json.dumps(sorted(sys.modules)))
 """
+# What a call that only reads rows must not pay for: migrating, the network, passwords, secrets
+# (nothing is decrypted), the web stack, and the parts of postroom that fetch, parse and send.
+NOT_FOR_READING = (
+    "alembic",
+    "httpx",
+    "authlib",
+    "fastapi",
+    "starlette",
+    "pwdlib",
+    "argon2",
+    "cryptography",
+    "imapclient",
+    "smtplib",
+    "pydantic_settings",
+    "postroom.connectors",
+    "postroom.inbound.pipeline",
+    "postroom.inbound.parse",
+    "postroom.outbound.compose",
+    "postroom.api",
+    "postroom.web",
+    "postroom.workers",
+)
 
 
-def _imported(args: list[str], data_dir: Path) -> set[str]:
+def _modules(args: list[str], data_dir: Path) -> set[str]:
     env = {**os.environ, "POSTROOM_DATA_DIR": str(data_dir)}
     env.pop("POSTROOM_DATABASE_URL", None)
     done = subprocess.run(
@@ -37,6 +59,28 @@ def _imported(args: list[str], data_dir: Path) -> set[str]:
         check=True,
     )
     return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def _imported(args: list[str], data_dir: Path) -> set[str]:
+    """Top-level packages, as the probe saw them."""
+    return {m.split(".")[0] for m in _modules(args, data_dir)}
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> set[str]:
+    return {n for n in names if any(m == n or m.startswith(n + ".") for m in modules)}
+
+
+def _postroom(data_dir: Path, *args: str) -> None:
+    env = {**os.environ, "POSTROOM_DATA_DIR": str(data_dir)}
+    env.pop("POSTROOM_DATABASE_URL", None)
+    subprocess.run(
+        [sys.executable, "-m", "postroom", *args],
+        env=env,
+        input="secret\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
 
 def test_help_loads_no_database_settings_or_network_code(tmp_path: Path) -> None:
@@ -50,6 +94,42 @@ def test_listing_mailboxes_loads_the_database_but_no_network_migration_or_passwo
     imported = _imported(["mailbox", "list", "--json"], tmp_path)
     assert "sqlalchemy" in imported  # the probe sees real imports
     assert not imported & {"alembic", "httpx", "authlib", "fastapi", "argon2"}
+
+
+@pytest.fixture(scope="module")
+def listed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database with a few rows of each kind the read-only calls list."""
+    data_dir = tmp_path_factory.mktemp("listed")
+    _postroom(data_dir, "server", "add", "in", "--protocol", "imap", "--host", "127.0.0.1")
+    _postroom(data_dir, "server", "add", "out", "--protocol", "smtp", "--host", "127.0.0.1")
+    _postroom(data_dir, "workflow", "add", "Desk", "--steps", "New,Done")
+    _postroom(
+        data_dir,
+        "mailbox", "add", "desk@example.org", "--incoming", "in", "--outgoing", "out",
+        "--workflow", "Desk", "--password-stdin",
+    )  # fmt: skip
+    return data_dir
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["mailbox", "list"],
+        ["mailbox", "list", "--json"],
+        ["mailbox", "show", "desk@example.org", "--json"],
+        ["server", "list", "--json"],
+        ["workflow", "list"],
+        ["workflow", "list", "--json"],
+        ["request", "list", "--json"],
+        ["held", "list", "--json"],
+    ],
+)
+def test_reading_rows_loads_no_migration_network_secret_or_mail_handling_code(
+    listed: Path, args: list[str]
+) -> None:
+    modules = _modules(args, listed)
+    assert "sqlalchemy" in modules  # the probe sees real imports
+    assert not _loaded(modules, NOT_FOR_READING)
 
 
 @pytest.mark.parametrize("name", list(Commands.lazy))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, event
 
 from postroom.config import get_settings
 from tests.conftest import Cli
@@ -397,3 +398,25 @@ def test_a_header_over_100_kb_still_opens_a_request(imap_desk: Desk) -> None:
     )
     imap_desk.fetch()
     assert imap_desk.requests() == [("Long header", "Triage", "ann@example.org", 1)]
+
+
+def test_a_fetch_reads_the_own_addresses_once_not_once_a_batch(
+    imap_desk: Desk, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTROOM_FETCH_BATCH_SIZE", "2")
+    get_settings.cache_clear()
+    imap_desk.deliver(*(email_from(f"user{i}@example.org", f"Question {i}") for i in range(5)))
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        runs = imap_desk.fetch()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert runs[0]["fetched"] == 5
+    batches = [s for s in statements if s.startswith("UPDATE fetch_cursors SET")]
+    assert len(batches) == 3  # 2 + 2 + 1, each moving the cursor on after its commit
+    assert statements.count("SELECT mailboxes.address FROM mailboxes") == 1

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from postroom.api.deps import CallerDep, Db
-from postroom.api.pages import Id, Limit, Offset, page
-from postroom.api.schemas import TokenIn
+from postroom.api.token_routes import token_routes
 from postroom.config import get_settings
 from postroom.metrics import exposition
 from postroom.services import metrics_tokens
@@ -33,21 +29,4 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type=exposition.CONTENT_TYPE)
 
 
-tokens = APIRouter(prefix="/api/v1/metrics-tokens", tags=["metrics"])
-
-
-@tokens.get("")
-def list_tokens(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-    rows = [metrics_tokens.present(t) for t in metrics_tokens.listing(db, caller.actor)]
-    return page(rows, limit, offset, fetched_extra=False)
-
-
-@tokens.post("", status_code=201)
-def create_token(body: TokenIn, db: Db, caller: CallerDep) -> Any:
-    row, token = metrics_tokens.create(db, caller.actor, body.name)
-    return metrics_tokens.present(row) | {"token": token}
-
-
-@tokens.delete("/{token_id}")
-def revoke_token(token_id: Id, db: Db, caller: CallerDep) -> Any:
-    return metrics_tokens.present(metrics_tokens.revoke(db, caller.actor, token_id))
+tokens = token_routes("/api/v1/metrics-tokens", "metrics", metrics_tokens.KIND)

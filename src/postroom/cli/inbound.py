@@ -11,7 +11,7 @@ from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, fields, read_text_file, table
 from postroom.cli.params import Limit, RowId
 from postroom.errors import InvalidInput
-from postroom.services import fetching, held, present, replies, requests, retention
+from postroom.services import held, present, requests, retention
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import default_engine
 
@@ -27,6 +27,8 @@ def fetch(
     """Fetch and process everything waiting; exit 1 if any mailbox could not be reached."""
     if not once:
         raise InvalidInput("Say --once: continuous fetching runs inside `postroom serve`.")
+    from postroom.services import fetching  # the connectors: not for listing (cli/lazy.py)
+
     with database():
         pass  # the schema exists before the first batch
     runs = fetching.fetch_once(default_engine(), mailbox)
@@ -66,6 +68,8 @@ def request_reply(
     text = body if body is not None else read_text_file(body_file, "body")
     if text is None:
         raise InvalidInput("Give the reply with --body TEXT or --body-file FILE.", field="body")
+    from postroom.services import replies  # the outbound path: see cli/lazy.py
+
     with database() as db:
         item = replies.reply(
             db,

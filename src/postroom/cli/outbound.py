@@ -22,7 +22,7 @@ from postroom.cli.output import (
 from postroom.cli.params import Limit, RowId
 from postroom.errors import InvalidInput
 from postroom.outbound.compose import Attachment, Draft
-from postroom.services import connections, delivery, outbox, present
+from postroom.services import connections, outbox, present
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import default_engine
 
@@ -138,6 +138,8 @@ def outbox_flush(
         raise InvalidInput("Say --once: continuous sending runs inside `postroom serve`.")
     with database():
         pass
+    from postroom.services import delivery  # the connectors: not for listing (cli/lazy.py)
+
     result = delivery.flush_once(default_engine(), retry_now=retry_now)
     data = result.as_dict()
     emit(as_json, data, fields(data))

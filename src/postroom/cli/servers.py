@@ -9,7 +9,7 @@ import typer
 
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, fields, report_text, table
-from postroom.services import connection_tests, present, servers
+from postroom.services import present, servers
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="Mail servers: where mail lives and how to reach it.", no_args_is_help=True)
@@ -141,6 +141,8 @@ def show(name: str, as_json: JsonFlag = False) -> None:
 @app.command()
 def test(name: str, as_json: JsonFlag = False) -> None:
     """Test reaching a server step by step (no sign-in: `mailbox test` signs in)."""
+    from postroom.services import connection_tests  # network code: see cli/lazy.py
+
     report = connection_tests.check_server(OPERATOR, name)
     emit(as_json, report.as_dict(), report_text(f"server {name}", report))
     if not report.ok:

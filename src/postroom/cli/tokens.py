@@ -9,7 +9,7 @@ import typer
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, table
 from postroom.errors import InvalidInput
-from postroom.services import metrics_tokens
+from postroom.services import metrics_tokens, present
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="Tokens that read /metrics.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def add(
         )
     with database() as db:
         row, token = metrics_tokens.create(db, OPERATOR, name)
-        data = metrics_tokens.present(row) | {"token": token}
+        data = present.metrics_token(row) | {"token": token}
     emit(as_json, data, f"Metrics token {data['name']}: {token}\nIt is shown only this once.")
 
 
@@ -39,7 +39,7 @@ def add(
 def list_(as_json: JsonFlag = False) -> None:
     """List metrics tokens (never the tokens themselves)."""
     with database() as db:
-        rows = [metrics_tokens.present(t) for t in metrics_tokens.listing(db, OPERATOR)]
+        rows = [present.metrics_token(t) for t in metrics_tokens.listing(db, OPERATOR)]
     emit(as_json, rows, table(rows, ["id", "name", "prefix", "last_used_at", "revoked"], "None."))
 
 
@@ -47,5 +47,5 @@ def list_(as_json: JsonFlag = False) -> None:
 def revoke(token_id: int, as_json: JsonFlag = False) -> None:
     """Revoke a metrics token; Prometheus gets 401 from then on."""
     with database() as db:
-        data = metrics_tokens.present(metrics_tokens.revoke(db, OPERATOR, token_id))
+        data = present.metrics_token(metrics_tokens.revoke(db, OPERATOR, token_id))
     emit(as_json, data, f"Revoked metrics token {data['name']}.")

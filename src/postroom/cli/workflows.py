@@ -10,7 +10,7 @@ import typer
 from postroom.cli.context import database
 from postroom.cli.output import JsonFlag, emit, read_text_file, table
 from postroom.errors import InvalidInput
-from postroom.services import acknowledgements, present, workflows
+from postroom.services import present, workflows
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="Workflows: the ordered steps requests move through.", no_args_is_help=True)
@@ -126,6 +126,8 @@ def acknowledge(
     """Email each sender whose email opens a request in this workflow (at most a few a day)."""
     if off == (body_file is not None):
         raise InvalidInput("Give either --body-file FILE or --off.", field="body")
+    from postroom.services import acknowledgements  # the outbound path: see cli/lazy.py
+
     with database() as db:
         row = acknowledgements.configure(
             db,

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from postroom.errors import InvalidInput
-from postroom.outbound.sender import Outcome
+
+if TYPE_CHECKING:  # smtplib: not for the listings that print a server's send rate
+    from postroom.outbound.sender import Outcome
 
 UNITS = {
     "s": 1, "sec": 1, "second": 1,

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postroom.domain import validate
 from postroom.errors import InvalidInput, NotFound
-from postroom.services import audit
+from postroom.services import audit, bearer_tokens, present
 from postroom.services.actors import Actor
-from postroom.services.auth import token_hash
-from postroom.storage.models import ApiToken, User, aware, utcnow
+from postroom.storage.models import ApiToken, User
 
 PREFIX = "pr_"
-TOUCH_EVERY = timedelta(minutes=1)  # last-used time to the minute, not a write per call
 
 
 def _owner(actor: Actor) -> int:
@@ -27,17 +22,17 @@ def _owner(actor: Actor) -> int:
 
 def create(db: Session, actor: Actor, name: str) -> tuple[ApiToken, str]:
     """The plain token is returned this once and never again."""
-    token = PREFIX + secrets.token_urlsafe(32)
+    minted = bearer_tokens.mint(PREFIX)
     row = ApiToken(
         user_id=_owner(actor),
         name=validate.name(name, "token name"),
-        prefix=token[: len(PREFIX) + 6],
-        token_hash=token_hash(token),
+        prefix=minted.prefix,
+        token_hash=minted.hash,
     )
     db.add(row)
     db.flush()
     audit.record(db, actor, "api-token.created", f"token {row.id}", name=row.name)
-    return row, token
+    return row, minted.token
 
 
 def listing(db: Session, actor: Actor) -> list[ApiToken]:
@@ -49,19 +44,16 @@ def revoke(db: Session, actor: Actor, token_id: int) -> ApiToken:
     row = db.get(ApiToken, token_id)
     if row is None or row.user_id != _owner(actor):
         raise NotFound(f"No API token {token_id} among yours.")
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        audit.record(db, actor, "api-token.revoked", f"token {row.id}", name=row.name)
-    return row
+    return bearer_tokens.revoke(db, actor, row, "api-token.revoked", f"token {row.id}")
 
 
 def user_for(db: Session, token: str) -> User | None:
     if not token.startswith(PREFIX):
         return None
-    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
-    if row is None or row.revoked_at is not None or row.user.disabled_at is not None:
+    row = bearer_tokens.live(db, ApiToken, token)
+    if row is None or row.user.disabled_at is not None:
         return None  # a disabled user's tokens are refused, and work again once enabled
-    now = utcnow()
-    if row.last_used_at is None or aware(row.last_used_at) < now - TOUCH_EVERY:
-        row.last_used_at = now
     return row.user
+
+
+KIND = bearer_tokens.TokenKind(create, listing, revoke, present.api_token)

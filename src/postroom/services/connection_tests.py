@@ -21,11 +21,11 @@ from postroom.errors import InvalidInput, PostroomError
 from postroom.services import audit, connections, events, health, mailboxes, servers, tokens
 from postroom.services.actors import Actor
 from postroom.services.cloud_sending import sends_through_api
-from postroom.services.credentials import credentials_of
+from postroom.services.credentials import credentials_of, for_connection
 from postroom.services.mailboxes import MailboxSpec
 from postroom.services.servers import ServerSpec, endpoint_of
 from postroom.storage.db import default_engine, unit_of_work
-from postroom.storage.models import Connection, Mailbox, Server, utcnow
+from postroom.storage.models import Mailbox, Server, utcnow
 
 
 def check_server(actor: Actor, name: str, *, engine: Engine | None = None) -> Report:
@@ -272,20 +272,6 @@ def check_unsaved_server(actor: Actor, spec: ServerSpec) -> Report:
     return run_connection_test(endpoint_of(servers.checked(spec)))
 
 
-def _connection_credentials(connection: Connection, mailbox: Mailbox) -> Credentials | None:
-    """What the connection signs in with: nothing for a relay, the token for OAuth2."""
-    if connection.auth == "none":
-        return None
-    if connection.auth == "oauth2":
-        return tokens.credentials_for(mailbox)
-    server = mailbox.outgoing_server
-    assert server is not None
-    password = mailboxes.password_of(mailbox)
-    if password is None:
-        return None
-    return Credentials(login=mailboxes.login_for(mailbox, server), password=password)
-
-
 def check_connection(actor: Actor, name: str, *, engine: Engine | None = None) -> Report:
     """The step-by-step test (connect, TLS, sign-in, envelope) exactly as this connection
     sends: its security, its timeouts, its authentication. Read in one short transaction,
@@ -299,7 +285,7 @@ def check_connection(actor: Actor, name: str, *, engine: Engine | None = None) -
         target = connections.endpoint(connection)
         envelope = Envelope(sender=mailbox.address, recipient=mailbox.address)
         try:
-            credentials = _connection_credentials(connection, mailbox)
+            credentials = for_connection(connection)
         except PostroomError as exc:  # an OAuth2 mailbox whose sign-in is gone
             report = Report(target=f"{target.protocol.value}://{target.host}:{target.port}")
             report.steps.append(Step("sign-in", False, str(exc), 0.0, exc.code))

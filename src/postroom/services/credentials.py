@@ -8,8 +8,9 @@ kept in connection_tests.py it made six service modules import each other in a c
 from __future__ import annotations
 
 from postroom.domain.endpoints import Credentials
+from postroom.errors import InvalidInput
 from postroom.services import mailboxes, tokens
-from postroom.storage.models import Mailbox, Server
+from postroom.storage.models import Connection, Mailbox, Server
 
 
 def credentials_of(mailbox: Mailbox, server: Server) -> Credentials | None:
@@ -20,3 +21,14 @@ def credentials_of(mailbox: Mailbox, server: Server) -> Credentials | None:
     if password is None:
         return None
     return Credentials(login=mailboxes.login_for(mailbox, server), password=password)
+
+
+def for_connection(connection: Connection) -> Credentials | None:
+    """What a named connection signs in with, the same for sending and for its test (which must
+    try exactly what sending will): nothing for a relay, else its mailbox's own credentials."""
+    if connection.auth == "none":
+        return None
+    server = connection.mailbox.outgoing_server
+    if server is None:
+        raise InvalidInput(f"{connection.mailbox.address} cannot send: it has no outgoing server.")
+    return credentials_of(connection.mailbox, server)

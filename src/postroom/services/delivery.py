@@ -48,7 +48,7 @@ from postroom.services import (
     send_limits,
     sent_copies,
 )
-from postroom.services.credentials import credentials_of
+from postroom.services.credentials import credentials_of, for_connection
 from postroom.services.servers import endpoint_of
 from postroom.storage import leased_queue
 from postroom.storage.db import unit_of_work
@@ -238,9 +238,7 @@ def _route(db: Session, connection_id: int | None, mailbox_id: int | None) -> _R
     if connection_id is not None:
         route = db.get(Connection, connection_id)
         assert route is not None
-        server = route.mailbox.outgoing_server
-        assert server is not None
-        login = None if route.auth == "none" else credentials_of(route.mailbox, server)
+        login = for_connection(route)
         return _Route(connections.endpoint(route), login, route.mailbox_id)
     mailbox = db.get(Mailbox, mailbox_id) if mailbox_id else None
     if mailbox is None or mailbox.outgoing_server is None:

@@ -98,6 +98,7 @@ class MailboxRun:
     started_at: datetime = field(default_factory=utcnow)
     protocol: str = ""
     progress: int | None = None  # the fetch_runs row someone watches (Fetch now)
+    own_addresses: frozenset[str] | None = field(default=None, repr=False)  # see _own_addresses
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -134,8 +135,12 @@ def fetch_once(engine: Engine, address: str | None = None) -> list[MailboxRun]:
     return [fetch_mailbox(engine, mailbox_id) for mailbox_id in ids]
 
 
-def _own_addresses(db: Session) -> frozenset[str]:
-    return frozenset(db.scalars(select(Mailbox.address)))
+def _own_addresses(db: Session, run: MailboxRun) -> frozenset[str]:
+    """Every mailbox address postroom has, read once a run: with thousands of mailboxes and
+    batches of a few emails, reading them for each batch cost more than the batch."""
+    if run.own_addresses is None:
+        run.own_addresses = frozenset(db.scalars(select(Mailbox.address)))
+    return run.own_addresses
 
 
 def _cursor_row(db: Session, mailbox: Mailbox) -> FetchCursor:
@@ -425,7 +430,7 @@ def _ingest(
         fence(db)  # first: a worker paused past its lease commits nothing
         mailbox = db.get(Mailbox, mailbox_id)
         assert mailbox is not None
-        own = _own_addresses(db)
+        own = _own_addresses(db, run)
         acknowledge = Acknowledger(db, mailbox, own) if Acknowledger.wanted(mailbox) else None
         result = ingest(
             db,

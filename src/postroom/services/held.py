@@ -9,8 +9,6 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from postroom.errors import Conflict, NotFound
-from postroom.inbound.parse import parse_body, parse_headers
-from postroom.inbound.pipeline import Router
 from postroom.services import audit, events, request_history, requests, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, Message, Request, utcnow
@@ -74,6 +72,8 @@ def _visible_message(db: Session, actor: Actor, message_id: int) -> Message:
 def show(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
     """The message with a preview of its text: a 30 MB email is read only so far, and the page
     says it was cut and offers the whole email as a download."""
+    from postroom.inbound.parse import parse_body, parse_headers  # not for listing
+
     message = _visible_message(db, actor, message_id)
     cut = len(message.raw) > PREVIEW_BYTES
     text = parse_body(message.raw[:PREVIEW_BYTES] if cut else message.raw).text
@@ -149,6 +149,10 @@ def _row(message: Message) -> dict[str, Any]:
 
 def reprocess(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
     """Route a held message again with today's settings (a workflow re-activated, say)."""
+    # Parsing and routing load the whole pipeline, which listing held mail has no use for.
+    from postroom.inbound.parse import parse_headers
+    from postroom.inbound.pipeline import Router
+
     message = _held(db, actor, message_id, lock=True)
     mailbox = db.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
     if mailbox is None:

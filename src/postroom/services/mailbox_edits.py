@@ -15,13 +15,13 @@ from postroom.errors import InvalidInput
 from postroom.services import audit, oauth_apps, workflows
 from postroom.services.actors import Actor
 from postroom.services.mailboxes import (
-    _folder,
-    _label,
-    _poll_interval,
-    _seal_password,
-    _sent_folder,
-    _server,
+    folder_to_fetch,
+    label,
     parse_after_import,
+    poll_interval_in_range,
+    seal_password,
+    sent_folder_to_keep,
+    server_in_role,
     shared_access,
 )
 from postroom.storage.models import Mailbox
@@ -75,32 +75,32 @@ def edit(db: Session, actor: Actor, mailbox: Mailbox, change: MailboxChange) -> 
     if change.after_import is not None or change.incoming is not None:
         wanted = change.after_import if change.after_import is not None else mailbox.after_import
         mailbox.after_import = parse_after_import(wanted or None, incoming)
-    mailbox.folder = _folder(
+    mailbox.folder = folder_to_fetch(
         change.folder if change.folder is not None else mailbox.folder, incoming
     )
     sent = change.sent_folder if change.sent_folder is not None else mailbox.sent_folder
-    mailbox.sent_folder = _sent_folder(sent, incoming, mailbox.outgoing_server)
+    mailbox.sent_folder = sent_folder_to_keep(sent, incoming, mailbox.outgoing_server)
     if change.poll_interval is not None:
-        mailbox.poll_interval = _poll_interval(change.poll_interval)
+        mailbox.poll_interval = poll_interval_in_range(change.poll_interval)
     _sync(mailbox, change)
     if reconnect:
         mailbox.state = MailboxState.NEW.value
         mailbox.last_error = None
     db.flush()
-    audit.record(db, actor, "mailbox.edited", _label(mailbox), fields=",".join(change.given()))
+    audit.record(db, actor, "mailbox.edited", label(mailbox), fields=",".join(change.given()))
     return mailbox
 
 
 def _servers(db: Session, mailbox: Mailbox, change: MailboxChange) -> bool:
     changed = False
     if change.incoming is not None:
-        server = _server(db, change.incoming or None, "incoming")
+        server = server_in_role(db, change.incoming or None, "incoming")
         changed |= server is not mailbox.incoming_server
         if mailbox.incoming_server is None and server is not None and change.receive is None:
             mailbox.receive_enabled = True  # a server just given is there to be used
         mailbox.incoming_server = server
     if change.outgoing is not None:
-        server = _server(db, change.outgoing or None, "outgoing")
+        server = server_in_role(db, change.outgoing or None, "outgoing")
         changed |= server is not mailbox.outgoing_server
         if mailbox.outgoing_server is None and server is not None and change.send is None:
             mailbox.send_enabled = True
@@ -196,7 +196,7 @@ def _credentials(db: Session, mailbox: Mailbox, change: MailboxChange) -> bool:
     if change.password is not None:
         if not change.password:
             raise InvalidInput("The new password is empty.", field="password")
-        _seal_password(mailbox, change.password)
+        seal_password(mailbox, change.password)
         changed = True
     if mailbox.oauth_app is None and mailbox.password is None:
         raise InvalidInput(

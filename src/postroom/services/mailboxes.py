@@ -64,7 +64,8 @@ def parse_after_import(value: str | None, incoming: Server | None) -> str:
     return f"move:{folder.strip()}" if kind is AfterImportKind.MOVE else kind.value
 
 
-def _server(db: Session, name: str | None, role: str) -> Server | None:
+def server_in_role(db: Session, name: str | None, role: str) -> Server | None:
+    """The rules for a mailbox's fields live here, for adding and editing (mailbox_edits) alike."""
     if name is None:
         return None
     server = servers.get(db, name)
@@ -93,8 +94,8 @@ def _owner_id(db: Session, actor: Actor, spec: MailboxSpec) -> int | None:
 def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
     address = validate.address(spec.address)
     owner_id = _owner_id(db, actor, spec)
-    incoming = _server(db, spec.incoming, "incoming")
-    outgoing = _server(db, spec.outgoing, "outgoing")
+    incoming = server_in_role(db, spec.incoming, "incoming")
+    outgoing = server_in_role(db, spec.outgoing, "outgoing")
     if incoming is None and outgoing is None:
         raise InvalidInput(
             "A mailbox needs an incoming or an outgoing server (--incoming, --outgoing)."
@@ -129,23 +130,23 @@ def add(db: Session, actor: Actor, spec: MailboxSpec) -> Mailbox:
         oauth_app=app,
         workflow=workflow,
         after_import=parse_after_import(spec.after_import, incoming),
-        poll_interval=_poll_interval(spec.poll_interval),
-        folder=_folder(spec.folder, incoming),
-        sent_folder=_sent_folder(spec.sent_folder, incoming, outgoing),
+        poll_interval=poll_interval_in_range(spec.poll_interval),
+        folder=folder_to_fetch(spec.folder, incoming),
+        sent_folder=sent_folder_to_keep(spec.sent_folder, incoming, outgoing),
         state=MailboxState.NEW.value,
     )
     mailbox.access, mailbox.send_mode = shared_access(mailbox, spec.access, spec.send_mode)
     db.add(mailbox)
     db.flush()
     if spec.password:
-        _seal_password(mailbox, spec.password)
+        seal_password(mailbox, spec.password)
     if owner_id is not None:
         first = db.scalar(
             select(Mailbox.id).where(Mailbox.owner_id == owner_id, Mailbox.id != mailbox.id)
         )
         if spec.default or first is None:
             _make_default(db, mailbox)
-    audit.record(db, actor, "mailbox.added", _label(mailbox), system=owner_id is None)
+    audit.record(db, actor, "mailbox.added", label(mailbox), system=owner_id is None)
     return mailbox
 
 
@@ -198,7 +199,7 @@ def shared_access(
     return access.value, mode.value
 
 
-def _folder(folder: str, incoming: Server | None) -> str:
+def folder_to_fetch(folder: str, incoming: Server | None) -> str:
     cleaned = folder.strip()
     if not cleaned or any(ord(c) < 32 for c in cleaned):
         raise InvalidInput("Give the folder to fetch from, e.g. INBOX.", field="folder")
@@ -207,7 +208,7 @@ def _folder(folder: str, incoming: Server | None) -> str:
     return cleaned
 
 
-def _sent_folder(
+def sent_folder_to_keep(
     folder: str | None, incoming: Server | None, outgoing: Server | None
 ) -> str | None:
     if folder is None or not folder.strip():
@@ -224,7 +225,7 @@ def _sent_folder(
     return cleaned
 
 
-def _poll_interval(seconds: int) -> int:
+def poll_interval_in_range(seconds: int) -> int:
     if not 1 <= seconds <= 86_400:
         raise InvalidInput(
             f"A poll interval of {seconds} s is out of range: use 1 to 86400 seconds.",
@@ -233,7 +234,7 @@ def _poll_interval(seconds: int) -> int:
     return seconds
 
 
-def _label(mailbox: Mailbox) -> str:
+def label(mailbox: Mailbox) -> str:
     return (
         mailbox.address if mailbox.owner is None else f"{mailbox.address} ({mailbox.owner.email})"
     )
@@ -299,7 +300,7 @@ def rename(
     mailbox = get_for(db, actor, address, owner)
     name = validate.display_name(display_name)
     mailbox.display_name = name
-    audit.record(db, actor, "mailbox.renamed", _label(mailbox), name=name)
+    audit.record(db, actor, "mailbox.renamed", label(mailbox), name=name)
     return mailbox
 
 
@@ -308,7 +309,7 @@ def set_default(db: Session, actor: Actor, address: str, owner: str | None = Non
     if mailbox.owner_id is None:
         raise InvalidInput("System mailboxes have no default; only personal mailboxes do.")
     _make_default(db, mailbox)
-    audit.record(db, actor, "mailbox.default-set", _label(mailbox))
+    audit.record(db, actor, "mailbox.default-set", label(mailbox))
     return mailbox
 
 
@@ -318,7 +319,7 @@ def remove(db: Session, actor: Actor, address: str, reason: str, owner: str | No
     if mailbox.owner_id is None and not actor.is_admin:
         raise PermissionDenied("Only administrators may remove system mailboxes.")
     owner_id, was_default = mailbox.owner_id, mailbox.is_default
-    audit.record(db, actor, "mailbox.removed", _label(mailbox), reason=why)
+    audit.record(db, actor, "mailbox.removed", label(mailbox), reason=why)
     db.delete(mailbox)
     db.flush()
     if was_default and owner_id is not None:
@@ -329,7 +330,7 @@ def remove(db: Session, actor: Actor, address: str, reason: str, owner: str | No
             _make_default(db, successor)
 
 
-def _seal_password(mailbox: Mailbox, password: str) -> None:
+def seal_password(mailbox: Mailbox, password: str) -> None:
     mailbox.password = default_box().seal(password, mailbox.secret_identity("password"))
 
 
@@ -337,8 +338,8 @@ def change_password(db: Session, actor: Actor, mailbox: Mailbox, password: str) 
     """The caller has already found the mailbox through get_for, so the actor may manage it."""
     if not password:
         raise InvalidInput("The new password is empty.", field="password")
-    _seal_password(mailbox, password)
-    audit.record(db, actor, "mailbox.password-changed", _label(mailbox))
+    seal_password(mailbox, password)
+    audit.record(db, actor, "mailbox.password-changed", label(mailbox))
 
 
 def password_of(mailbox: Mailbox) -> str | None:

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import object_session
 
-from postroom.connectors.test_connection import Report
 from postroom.outbound.limits import Rate
 from postroom.storage.models import (
     ApiToken,
     AuditEntry,
     Connection,
     Mailbox,
+    MetricsToken,
     OAuthApp,
     OutboxItem,
     Server,
@@ -140,13 +140,13 @@ def _when(moment: datetime | None) -> str | None:
 
 def _push(row: Mailbox) -> dict[str, Any] | None:
     """Graph and Gmail mailboxes: pushed, or polled and why."""
-    from postroom.services import push, push_polls
+    from postroom.services import push_polls
 
     session = object_session(row)
     server = row.incoming_server
     if session is None or server is None or server.protocol not in push_polls.PUSHED:
         return None
-    return push.status(session, row.id) or {
+    return push_polls.status(session, row.id) or {
         "state": "polling",
         "reason": "push is set up by the workers (postroom serve or postroom worker).",
         "expires_at": None,
@@ -294,15 +294,21 @@ def reports(found: list[tuple[str, Report]]) -> dict[str, Any]:
     }
 
 
-def api_token(row: ApiToken) -> dict[str, Any]:
+def api_token(row: ApiToken | MetricsToken) -> dict[str, Any]:
+    """Never the secret nor its hash: only the prefix a person tells their tokens apart by."""
     return {
         "id": row.id,
         "name": row.name,
         "prefix": row.prefix,
         "created_at": row.created_at.isoformat(),
-        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "last_used_at": _when(row.last_used_at),
         "revoked": row.revoked_at is not None,
     }
+
+
+def metrics_token(row: MetricsToken) -> dict[str, Any]:
+    """A machine's credential belongs to no user: who made it is shown instead."""
+    return api_token(row) | {"created_by": row.created_by}
 
 
 def retention(view: Retention) -> dict[str, Any]:

@@ -288,16 +288,3 @@ def _wake_rows(db: Session, mailbox_ids: set[int], now: datetime) -> None:
         .where(PushSubscription.mailbox_id.in_(mailbox_ids))
         .values(notified_at=now)
     )
-
-
-def status(db: Session, mailbox_id: int) -> dict[str, Any] | None:
-    """For the mailbox's page: push or polling, and why."""
-    row = db.scalar(select(PushSubscription).where(PushSubscription.mailbox_id == mailbox_id))
-    if row is None:
-        return None
-    return {
-        "state": row.state,
-        "reason": row.reason,
-        "expires_at": aware(row.expires_at).isoformat() if row.expires_at else None,
-        "notified_at": aware(row.notified_at).isoformat() if row.notified_at else None,
-    }

@@ -5,6 +5,7 @@ services/push.py so that fetching needs no HTTP client to ask."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,3 +34,17 @@ def notified_since(db: Session, mailbox_id: int, moment: datetime) -> bool:
         select(PushSubscription.notified_at).where(PushSubscription.mailbox_id == mailbox_id)
     )
     return at is not None and aware(at) >= moment
+
+
+def status(db: Session, mailbox_id: int) -> dict[str, Any] | None:
+    """For the mailbox's page and the CLI's list: push or polling, and why. Here, not in
+    services/push.py, so that listing mailboxes loads no HTTP client."""
+    row = db.scalar(select(PushSubscription).where(PushSubscription.mailbox_id == mailbox_id))
+    if row is None:
+        return None
+    return {
+        "state": row.state,
+        "reason": row.reason,
+        "expires_at": aware(row.expires_at).isoformat() if row.expires_at else None,
+        "notified_at": aware(row.notified_at).isoformat() if row.notified_at else None,
+    }

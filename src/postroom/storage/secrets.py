@@ -2,6 +2,7 @@
 
 Binding the ciphertext to table, row id and column means a secret copied into another row, or
 another column, fails to decrypt instead of quietly authenticating as someone else.
+`cryptography` is imported by the first box made: a CLI call that decrypts nothing skips it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from postroom.config import get_settings
 from postroom.errors import ConfigurationError, SecretUnreadable
@@ -69,6 +67,8 @@ def _create_key_file(key_file: Path) -> None:
 
 class SecretBox:
     def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._aead = AESGCM(key)
 
     def seal(self, plaintext: str, identity: str) -> bytes:
@@ -82,6 +82,8 @@ class SecretBox:
     def open(self, sealed: bytes, identity: str) -> str:
         if not sealed.startswith(FORMAT_VERSION):
             raise SecretUnreadable(f"The secret of {identity} is in an unknown format.")
+        from cryptography.exceptions import InvalidTag
+
         nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
         try:
             return self._aead.decrypt(nonce, body, identity.encode()).decode()

@@ -80,10 +80,13 @@ class IdleHub:
         on_watching: Callable[[int, bool], None],
         slots: Slots | None = None,
         timings: Timings | None = None,
+        on_renewed: Callable[[int], None] | None = None,
     ) -> None:
         self.resolve = resolve  # runs in a thread: it reads the database
         self.on_wake = on_wake
         self.on_watching = on_watching
+        # Told after each renewal (DONE, STATUS, IDLE again), so that a caller can wait for one.
+        self.on_renewed = on_renewed or (lambda _mailbox_id: None)
         self.slots = slots or Slots()
         self.timings = timings or Timings()
         self.loop = asyncio.new_event_loop()
@@ -242,6 +245,7 @@ class IdleHub:
             if uidnext is not None:
                 self.uidnext[mailbox_id] = uidnext
             self.renewals += 1
+            self.on_renewed(mailbox_id)
 
     def _backoff(self, failures: int) -> float:
         steps = self.timings.backoff

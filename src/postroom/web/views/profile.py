@@ -16,6 +16,7 @@ from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.oauth import app_for as oauth_app_for
 from postroom.services import api_tokens, connection_tests, mailboxes, oauth, oauth_apps, present
 from postroom.web.render import Outcome, attempt, redirect, render
+from postroom.web.token_pages import token_pages
 from postroom.web.views.found import server_choices
 from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox
 from postroom.web.views.reports import report_page
@@ -155,28 +156,4 @@ def remove(
     return _after(request, db, caller, done, "remove:" + address, "mailbox-removed")
 
 
-def _tokens_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
-    rows = [present.api_token(t) for t in api_tokens.listing(db, caller.actor)]
-    return render(request, "tokens.html", caller, tokens=rows, **extra)
-
-
-@router.get("/tokens", response_class=HTMLResponse)
-def tokens(request: Request, db: Db, caller: CallerDep) -> Response:
-    return _tokens_page(request, db, caller)
-
-
-@router.post("/tokens", response_class=HTMLResponse)
-def create_token(request: Request, db: Db, caller: CallerDep, name: Text = "") -> Response:
-    done = attempt(lambda tx: api_tokens.create(tx, caller.actor, name)[1], ["name"])
-    if not done.ok:
-        return _tokens_page(
-            request, db, caller, status=422, errors=done.errors, values={"name": name}
-        )
-    return _tokens_page(request, db, caller, new_token=done.value)
-
-
-@router.post("/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, db: Db, caller: CallerDep) -> Response:
-    """Another user's token is not found: an error page, never "the token was revoked"."""
-    api_tokens.revoke(db, caller.actor, token_id)
-    return redirect("/profile/tokens", "token-revoked")
+token_pages(router, "/profile/tokens", "tokens.html", api_tokens.KIND)
