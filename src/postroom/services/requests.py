@@ -13,7 +13,6 @@ from postroom.services import (
     audit,
     contacts,
     events,
-    message_preview,
     outbox_states,
     request_history,
     workflows,
@@ -108,6 +107,8 @@ def detail(
 ) -> dict[str, Any]:
     """With bodies, each message's text (cut when huge) and attachments too, parsed from the
     raw bytes, which stay the truth."""
+    from postroom.services import message_preview  # the parser: not for listing
+
     request = get(db, request_id, actor)
     thread = list(
         db.scalars(select(Message).where(Message.request_id == request.id).order_by(Message.id))
