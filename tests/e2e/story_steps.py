@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+import time
+
+from playwright.sync_api import Locator, Page, expect
 
 
 def sign_in(page: Page, email: str, password: str) -> None:
@@ -36,3 +38,17 @@ def fetch_now(page: Page, address: str) -> str:
     run = page.locator(f"#report-{slug(address)} .fetch-run")
     expect(run).to_have_attribute("data-state", "done", timeout=30_000)
     return " ".join((run.text_content() or "").split()).removeprefix("fetched ")
+
+
+def reload_until(page: Page, shown: Locator, text: str, timeout: float = 15.0) -> None:
+    """For a page that does not ask by itself: reload it until `shown` says `text`, as a
+    person presses F5, within a deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            expect(shown).to_contain_text(text, timeout=1_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            page.reload()

@@ -28,10 +28,10 @@ class Worker:
             self.changed.notify_all()
 
     def wait_for_a_run(self, address: str) -> None:
-        """The worker's first look at a new mailbox; after it the next poll is a whole
-        interval away, so mail delivered then waits for Fetch now."""
+        """The worker's first look at a new mailbox that worked; after it the next poll is a
+        whole interval away, so mail delivered then waits for Fetch now."""
         with self.changed:
             ran = self.changed.wait_for(
-                lambda: any(r.address == address for r in self.runs), timeout=20
+                lambda: any(r.address == address and r.ok for r in self.runs), timeout=20
             )
             assert ran, self.runs
