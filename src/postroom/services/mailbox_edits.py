@@ -16,12 +16,12 @@ from postroom.services import audit, oauth_apps, workflows
 from postroom.services.actors import Actor
 from postroom.services.mailboxes import (
     _folder,
-    get_for,
     _label,
     _poll_interval,
     _seal_password,
     _sent_folder,
     _server,
+    get_for,
     parse_after_import,
     shared_access,
 )

@@ -134,7 +134,7 @@ def switch(
             send=switched(send),
         )
     )
-    return _after(request, db, caller, done, "switch:" + address, "mailbox-switched")
+    return _after(request, db, caller, done, "_form", "mailbox-switched")  # above the list
 
 
 @router.post("/mailboxes/{address}/test-email", response_class=HTMLResponse)
