@@ -141,6 +141,7 @@ def test_an_admin_sets_up_connections_that_processes_send_through(
         },
     )
     assert answer.status_code == 202, answer.text
+    assert answer.json()["connection"] == "workunit-issues"
     [sent] = smtp_server.wait_for(1)  # the worker's outbox turn
     assert (sent.mail_from, sent.rcpt_tos, sent.username, sent.tls) == (
         "workunits@example.test",
