@@ -1,6 +1,7 @@
 """Fetch now and the outbox's cancel and filters through the REST API, against a real Dovecot
 and a real SMTP server: a user acts on their own mailboxes only, another user's answers 404
-exactly as one that does not exist, and a refused action changes nothing."""
+exactly as one that does not exist, and a refused action changes nothing; a deferred email is
+found by its state and retried at once."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.api.conftest import PROBLEM, Api
 from tests.api.test_sign_in import sign_in
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
+from tests.servers.scripted_smtp import Reply, ScriptedSmtpServer
 from tests.servers.smtp import SmtpServer
 
 
@@ -160,3 +162,57 @@ def test_the_console_outbox_says_why_it_refuses(
     assert too_late.status_code == 409
     assert f"Outbox item {item} is sent; only queued or deferred ones" in too_late.text
     assert ann.get(f"/outbox/{item}").json()["state"] == "sent"
+
+
+def test_a_deferred_email_is_found_by_its_state_and_retried_at_once(
+    admin: Api, ann: Api, bob: Api
+) -> None:
+    """Queued again after a 452, it is "deferred" to the filter (not "queued"); Retry sends
+    it now instead of after its backoff. A wait for the provider's limit is not retried."""
+    address = f"ann-{uuid.uuid4().hex[:6]}@example.test"
+    with ScriptedSmtpServer(users={address: "ann-pass-9"}, tls=False) as smtp:
+        made = admin.post(
+            "/servers",
+            json={"name": "out", "protocol": "smtp", "host": "127.0.0.1", "port": smtp.port,
+                  "security": "none"},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        made = ann.post(
+            "/mailboxes", json={"address": address, "outgoing": "out", "password": "ann-pass-9"}
+        )
+        assert made.status_code == 201, made.text
+        made = ann.post(
+            "/outbox",
+            json={"sender": address, "to": ["full@example.org"], "subject": "Hi", "text": "Hi."},
+        )
+        item = made.json()["id"]
+        smtp.script(Reply(rcpt={"full@example.org": "452 4.2.2 Mailbox full"}))
+        assert delivery.flush_once(default_engine()).deferred == 1
+
+        def ids(**query: str) -> list[int]:
+            return [i["id"] for i in ann.get("/outbox", params=query).json()["items"]]
+
+        assert (ids(state="deferred"), ids(state="queued")) == ([item], [])
+        assert delivery.flush_once(default_engine()).sent == 0  # its backoff is not over
+        assert bob.post(f"/outbox/{item}/retry").status_code == 404
+        retried = ann.post(f"/outbox/{item}/retry")
+        assert retried.status_code == 200, retried.text
+        assert delivery.flush_once(default_engine()).sent == 1
+        assert [r.rcpt_tos for r in smtp.received] == [["full@example.org"]]
+        assert ids(state="sent") == [item] and ids(state="deferred") == []
+        again = ann.post(f"/outbox/{item}/retry")
+        assert again.status_code == 409
+        assert "only uncertain, failed or deferred" in again.json()["detail"]
+
+        waiting = ann.post(
+            "/outbox", json={"sender": address, "to": ["b@example.org"], "text": "Later."}
+        ).json()["id"]
+        with unit_of_work() as db:
+            row = db.get(OutboxItem, waiting)
+            assert row is not None
+            row.state, row.wait_reason = "deferred", "30/min"
+        assert ids(state="deferred") == [waiting]
+        limited = ann.post(f"/outbox/{waiting}/retry")
+        assert (
+            limited.status_code == 409 and "provider's limit (30/min)" in limited.json()["detail"]
+        )

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from postroom.api.app import create_app
 from tests.discovery.loopback import ctx, dns_server, loopback_env, loopback_only, web
+from tests.e2e.worker import Worker
 from tests.servers.ports import free_port
 
 __all__ = ["ctx", "dns_server", "loopback_env", "loopback_only", "web"]
@@ -46,6 +47,16 @@ def live_url(postroom_env: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def worker(live_url: str) -> Iterator[Worker]:
+    """A worker beside the console (tests/e2e/worker.py): Fetch now and the outbox work as
+    they do for people, with no test fetching or sending itself."""
+    started = Worker()
+    started.scheduler.start()
+    yield started
+    started.scheduler.stop()
 
 
 @pytest.fixture(scope="session")

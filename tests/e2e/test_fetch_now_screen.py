@@ -5,59 +5,23 @@ so only Fetch now can have fetched the mail."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from postroom.services import mailboxes, requests, servers, workflows
 from postroom.services.actors import OPERATOR
-from postroom.services.fetching import MailboxRun
 from postroom.services.mailboxes import MailboxSpec
 from postroom.services.servers import ServerSpec
-from postroom.storage.db import default_engine, unit_of_work
+from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox
-from postroom.workers.scheduler import Scheduler
 from tests.e2e.conftest import Shoot
 from tests.e2e.test_console import add_user, sign_in
+from tests.e2e.worker import Worker
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
 
 HOUR = 3600
-
-
-class Worker:
-    """A worker of its own, sharing only the database with the web app; a short lease, so
-    its heartbeat (which notices a cleared next poll) comes every second."""
-
-    def __init__(self) -> None:
-        self.runs: list[MailboxRun] = []
-        self.changed = threading.Condition()
-        self.scheduler = Scheduler(
-            default_engine(), workers=2, idle=False, lease=4.0, on_run=self._ran
-        )
-
-    def _ran(self, run: MailboxRun) -> None:
-        with self.changed:
-            self.runs.append(run)
-            self.changed.notify_all()
-
-    def wait_for_a_run(self, address: str) -> None:
-        with self.changed:
-            ran = self.changed.wait_for(
-                lambda: any(r.address == address for r in self.runs), timeout=20
-            )
-            assert ran, self.runs
-
-
-@pytest.fixture
-def worker(live_url: str) -> Iterator[Worker]:
-    started = Worker()
-    started.scheduler.start()
-    yield started
-    started.scheduler.stop()
 
 
 def test_fetch_now_wakes_the_owning_worker_and_shows_the_result(

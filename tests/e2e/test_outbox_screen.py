@@ -1,7 +1,8 @@
 """The outbox in chromium over a real SMTP server that accepts some recipients, refuses one and
 defers another: the user reaches their sent mail from their mailbox, reads each recipient's
-answer, narrows the list, retries a failed email (which is then sent) and cancels a queued one
-(which is then never sent); another user sees none of it."""
+answer, narrows the list, retries a failed email (which is then sent) and a deferred one (sent
+at once, not after its backoff), and cancels a queued one (which is then never sent); another
+user sees none of it."""
 
 from __future__ import annotations
 
@@ -103,15 +104,31 @@ def test_a_user_reads_retries_and_cancels_their_sent_mail(
         assert delivery.flush_once(default_engine()).sent == 1
         assert [r.rcpt_tos for r in smtp.received][-1] == ["nobody@example.org"]
 
+        # Deferred: queued again after full@'s 452, waiting for its backoff; Retry sends it now.
+        page.get_by_label("State").select_option("deferred")
+        page.get_by_role("button", name="Filter").click()
+        expect(page.locator(f"#outbox-{mixed} .badge").first).to_have_text("deferred")
+        expect(page.locator(f"#outbox-{lost}")).to_have_count(0)
+        assert delivery.flush_once(default_engine()).sent == 0  # its next try is later
+        page.get_by_role("button", name=f"Retry outbox item {mixed}").click()
+        expect(page.get_by_role("status")).to_contain_text("queued again")
+        assert delivery.flush_once(default_engine()).sent == 1
+        assert [r.rcpt_tos for r in smtp.received][-1] == ["full@example.org"]
+        page.goto("/outbox?state=deferred")
+        expect(page.get_by_text("No email matches.")).to_be_visible()
+
+        minutes = _queue(("ok@example.org",), "Minutes")
         page.goto("/outbox?state=queued")
-        page.get_by_role("button", name=f"Cancel outbox item {mixed}").click()
+        expect(page.locator(f"#outbox-{mixed}")).to_have_count(0)  # sent now
+        page.get_by_role("button", name=f"Cancel outbox item {minutes}").click()
         expect(page.get_by_role("status")).to_contain_text("will not be sent")
         page.goto("/outbox")
-        expect(page.locator(f"#outbox-{mixed} .badge").first).to_have_text("cancelled")
+        expect(page.locator(f"#outbox-{minutes} .badge").first).to_have_text("cancelled")
+        expect(page.locator(f"#outbox-{mixed} .badge").first).to_have_text("sent")
         expect(page.locator(f"#outbox-{lost} .badge").first).to_have_text("sent")
         sent_before = len(smtp.transactions)
         assert delivery.flush_once(default_engine(), retry_now=True).sent == 0
-        assert len(smtp.transactions) == sent_before and _state(mixed) == "cancelled"
+        assert len(smtp.transactions) == sent_before and _state(minutes) == "cancelled"
 
         page.get_by_role("button", name="Sign out").click()
         sign_in(page, "bob@example.test", "bob-pass-1")

@@ -11,14 +11,15 @@ import uuid
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Shoot
-from tests.e2e.story_steps import fetch, go, sign_in
+from tests.e2e.story_steps import fetch_now, go, sign_in
 from tests.e2e.test_console import add_user
+from tests.e2e.worker import Worker
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
 
 
 def test_a_workflow_owner_opens_requests_by_mail(
-    page: Page, dovecot: Dovecot, screenshot: Shoot
+    page: Page, dovecot: Dovecot, worker: Worker, screenshot: Shoot
 ) -> None:
     add_user("owner@example.test", "owner-pass-1", admin=True)
     sign_in(page, "owner@example.test", "owner-pass-1")
@@ -69,11 +70,12 @@ def test_a_workflow_owner_opens_requests_by_mail(
     row = page.get_by_role("row").filter(has_text=mailbox)
     expect(row).to_contain_text("Firewall change")  # the active workflow
     screenshot(page, "seed-000-securechange")
+    worker.wait_for_a_run(mailbox)  # its first look, at an empty account
 
     # Mail to the account opens a request, moved on to the workflow's next step, and POP3
     # leaves nothing on the server.
     dovecot.deliver(mailbox, [email_from("dev@example.org", "Open port 443 on web-01", "Please.")])
-    fetch(mailbox)  # after merge: the Fetch now button
+    assert fetch_now(page, mailbox) == "1 fetched, 1 requests opened, 0 held, 0 failed."
     assert dovecot.count(mailbox) == 0
     go(page, "Requests")
     page.get_by_label("Workflow").select_option("Firewall change")
@@ -95,7 +97,7 @@ def test_a_workflow_owner_opens_requests_by_mail(
     expect(row).to_contain_text("workflow inactive: new mail is held, no request opens")
 
     dovecot.deliver(mailbox, [email_from("ops@example.org", "Close port 23", "Telnet, really.")])
-    fetch(mailbox)  # after merge: the Fetch now button
+    assert fetch_now(page, mailbox) == "1 fetched, 0 requests opened, 1 held, 0 failed."
     assert dovecot.count(mailbox) == 0  # kept by postroom, not lost
     go(page, "Requests")
     expect(page.get_by_role("link", name="Open port 443 on web-01")).to_be_visible()
@@ -124,7 +126,7 @@ def test_a_workflow_owner_opens_requests_by_mail(
     expect(row).to_contain_text("Firewall change")
     expect(row).to_contain_text("workflow deleted: new mail is held, no request opens")
     dovecot.deliver(mailbox, [email_from("dev@example.org", "Open port 8443", "Also this.")])
-    fetch(mailbox)  # after merge: the Fetch now button
+    assert fetch_now(page, mailbox) == "1 fetched, 0 requests opened, 1 held, 0 failed."
     go(page, "Email inbox")
     expect(page.get_by_role("row").filter(has_text="Open port 8443")).to_contain_text(
         "workflow-deleted"

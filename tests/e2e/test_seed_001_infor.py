@@ -11,13 +11,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from postroom.config import get_settings
-from postroom.services import delivery
-from postroom.storage.db import default_engine
 from tests.cloud_fixtures import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import USERS
 from tests.e2e.conftest import Shoot
-from tests.e2e.story_steps import go, sign_in
+from tests.e2e.story_steps import go, reload_until, sign_in
 from tests.e2e.test_console import add_user
+from tests.e2e.worker import Worker
 from tests.servers.certs import TestCA
 from tests.servers.dovecot import Dovecot
 from tests.servers.identity import IdentityServer
@@ -68,7 +67,11 @@ def _add_connection(
 
 @pytest.mark.usefixtures("trust_test_ca")
 def test_an_admin_sets_up_connections_that_processes_send_through(
-    page: Page, smtp_server: SmtpServer, smtps_server: SmtpServer, screenshot: Shoot
+    page: Page,
+    smtp_server: SmtpServer,
+    smtps_server: SmtpServer,
+    worker: Worker,
+    screenshot: Shoot,
 ) -> None:
     smtp_server.clear()
     smtps_server.clear()
@@ -138,10 +141,8 @@ def test_an_admin_sets_up_connections_that_processes_send_through(
         },
     )
     assert answer.status_code == 202, answer.text
-    assert delivery.flush_once(default_engine()).sent == 1  # the outbox worker's turn
-    # after merge: the Outbox screen shows this item sent through workunit-issues, with the
-    # recipient's outcome; today the console lists it without the connection.
-    [sent] = smtp_server.wait_for(1)
+    assert answer.json()["connection"] == "workunit-issues"
+    [sent] = smtp_server.wait_for(1)  # the worker's outbox turn
     assert (sent.mail_from, sent.rcpt_tos, sent.username, sent.tls) == (
         "workunits@example.test",
         ["owner@example.org"],
@@ -152,6 +153,18 @@ def test_an_admin_sets_up_connections_that_processes_send_through(
     assert body is not None
     assert "https://erp.example.test:8443/actions/retry?workunit=7" in body.get_content()
     assert smtps_server.messages == []
+
+    # Outbox: the item went through workunit-issues, and the server accepted its recipient.
+    go(page, "Outbox")
+    page.get_by_label("Connection").select_option("workunit-issues")
+    page.get_by_role("button", name="Filter").click()
+    item = page.get_by_role("row").filter(has_text="Workunit 7 failed")
+    reload_until(page, item.locator(".badge").first, "sent")
+    expect(item).to_contain_text("via workunit-issues")
+    expect(item.locator("li", has_text="owner@example.org")).to_contain_text("accepted")
+    page.get_by_label("Connection").select_option("ops-alerts")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("No email matches.")).to_be_visible()
 
 
 @pytest.mark.usefixtures("trust_test_ca")

@@ -10,11 +10,10 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from postroom.services import delivery
-from postroom.storage.db import default_engine
 from tests.e2e.conftest import Shoot
-from tests.e2e.story_steps import fetch, go, sign_in, sign_out
+from tests.e2e.story_steps import fetch_now, go, sign_in, sign_out, slug
 from tests.e2e.test_console import add_user
+from tests.e2e.worker import Worker
 from tests.mailfactory import email_from
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
@@ -34,25 +33,35 @@ def _add_server(page: Page, name: str, protocol: str, port: int) -> None:
     expect(page.get_by_role("status")).to_contain_text("The server was added")
 
 
-def _add_my_account(page: Page, address: str, incoming: str, password: str) -> None:
-    """My User Options > Email: the rep's own account, tested once added."""
-    go(page, "My profile")
-    page.get_by_label("Email address").fill(address)
-    page.get_by_label("Incoming server").select_option(incoming)
-    page.get_by_label("Outgoing server").select_option("hq-smtp")
-    page.get_by_label("User name").fill(address)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Add the mailbox").click()
+def _enter_a_reps_account(page: Page, rep: str, address: str, incoming: str, password: str) -> None:
+    """Users > a rep > Email: the administrator enters the rep's own account on its server."""
+    go(page, "Users")
+    page.get_by_role("link", name=f"Edit user {rep}").click()
+    form = page.get_by_role("form", name=f"Add an email account for {rep}")
+    form.get_by_label("Email address").fill(address)
+    form.get_by_label("Incoming server").select_option(incoming)
+    form.get_by_label("Outgoing server").select_option("hq-smtp")
+    form.get_by_label("User name").fill(address)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name=f"Add the mailbox for {rep}").click()
     expect(page.get_by_role("status")).to_contain_text("The mailbox was added")
+    row = page.get_by_role("row").filter(has_text=address)
+    expect(row).to_contain_text(f"{incoming} / hq-smtp")
+    expect(row.get_by_role("switch", name=f"Receive {address}")).to_be_checked()
+    expect(row.get_by_role("switch", name=f"Send {address}")).to_be_checked()
+
+
+def _test_my_account(page: Page, address: str) -> None:
+    """My User Options > Email: the rep sees the account entered for them and tests it."""
+    go(page, "My profile")
     page.get_by_role("button", name=f"Send a test email from {address}").click()
-    slug = address.replace("@", "-at-").replace(".", "-")
-    expect(page.locator(f"#report-{slug}")).to_contain_text("passed")
-    expect(page.locator(f"#report-{slug} .badge.bad")).to_have_count(0)
+    expect(page.locator(f"#report-{slug(address)}")).to_contain_text("passed")
+    expect(page.locator(f"#report-{slug(address)} .badge.bad")).to_have_count(0)
 
 
 @pytest.mark.usefixtures("trust_test_ca")
 def test_support_reps_work_requests_from_their_own_email_accounts(
-    page: Page, dovecot: Dovecot, screenshot: Shoot
+    page: Page, dovecot: Dovecot, worker: Worker, screenshot: Shoot
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     ann, bob = f"ann-{tag}@helpdesk.test", f"bob-{tag}@branch.test"
@@ -79,15 +88,21 @@ def test_support_reps_work_requests_from_their_own_email_accounts(
             page.get_by_label("Give Service requests to").select_option(rep)
             page.get_by_role("button", name="Give").click()
             expect(page.get_by_role("cell", name=rep)).to_be_visible()
-        # after merge: Users > a rep > Email, where an administrator enters a rep's account;
-        # today each rep enters it under My profile, as HelpSTAR also allows.
+        # Users > a rep > Email: the administrator enters each rep's own account.
+        _enter_a_reps_account(page, "ann@helpdesk.test", ann, "hq-pop3", "ann-mail-1")
+        _enter_a_reps_account(page, "bob@helpdesk.test", bob, "branch-imap", "bob-mail-1")
+        go(page, "Audit log")
+        added = page.get_by_role("row").filter(has_text="mailbox.added").filter(has_text=ann)
+        expect(added).to_contain_text("admin@helpdesk.test")  # entered by the administrator
         sign_out(page)
+        worker.wait_for_a_run(ann)  # the worker's first look, at empty accounts
+        worker.wait_for_a_run(bob)
 
         # Ann: POP3/SMTP. Her inbox makes a request of a customer's email.
         sign_in(page, "ann@helpdesk.test", "ann-pass-1")
-        _add_my_account(page, ann, "hq-pop3", "ann-mail-1")
+        _test_my_account(page, ann)
         dovecot.deliver(ann, [email_from(CUSTOMER, "VPN drops every hour", "Since Monday.")])
-        fetch(ann)  # after merge: Fetch now
+        assert fetch_now(page, ann) == "1 fetched, 0 requests opened, 1 held, 0 failed."
         go(page, "Email inbox")
         page.get_by_role("link", name="VPN drops every hour").click()
         page.get_by_label("Workflow").select_option("Service requests")
@@ -101,9 +116,9 @@ def test_support_reps_work_requests_from_their_own_email_accounts(
         # Bob: IMAP/SMTP on another server. The customer writes to him too; his inbox adds
         # that email to the request Ann opened.
         sign_in(page, "bob@helpdesk.test", "bob-pass-1")
-        _add_my_account(page, bob, "branch-imap", "bob-mail-1")
+        _test_my_account(page, bob)
         dovecot.deliver(bob, [email_from(CUSTOMER, "VPN again", "Still dropping.")])
-        fetch(bob)  # after merge: Fetch now
+        assert fetch_now(page, bob) == "1 fetched, 0 requests opened, 1 held, 0 failed."
         go(page, "Email inbox")
         expect(page.get_by_role("link", name="VPN drops every hour")).to_have_count(0)  # Ann's
         page.get_by_role("link", name="VPN again").click()
@@ -123,11 +138,18 @@ def test_support_reps_work_requests_from_their_own_email_accounts(
         page.get_by_label("Message", exact=True).fill("Please update your VPN client to 5.2.")
         page.get_by_role("button", name="Send reply").click()
         expect(page.get_by_role("status")).to_contain_text("Your reply is in the outbox")
-        assert delivery.flush_once(default_engine()).sent == 1  # the outbox worker's turn
         status = page.get_by_label(f"Message from {ann}").locator(".delivery .badge")
-        expect(status).to_have_text("sent", timeout=15_000)  # the page asks until it settles
+        expect(status).to_have_text("sent", timeout=15_000)  # the worker sent it; the page asked
         sent = smtp.wait_for(3)[2]  # after the two test emails
         assert (sent.mail_from, sent.rcpt_tos, sent.username) == (ann, [CUSTOMER], ann)
+        # Outbox: her sent mail, with the customer's server's answer.
+        go(page, "Outbox")
+        page.get_by_label("Mailbox").select_option(ann)
+        page.get_by_role("button", name="Filter").click()
+        reply = page.get_by_role("row").filter(has_text="VPN drops every hour")
+        expect(reply.locator(".badge").first).to_have_text("sent")
+        expect(reply.locator("li", has_text=CUSTOMER)).to_contain_text("accepted")
+        expect(page.get_by_role("row").filter(has_text=bob)).to_have_count(0)
 
         # The customer's answer to it lands in Ann's account and updates the request itself.
         answer = email_from(
@@ -137,8 +159,10 @@ def test_support_reps_work_requests_from_their_own_email_accounts(
             headers={"In-Reply-To": str(sent.message()["Message-ID"])},
         )
         dovecot.deliver(ann, [answer])
-        fetch(ann)  # after merge: Fetch now
-        page.reload()
+        go(page, "My profile")
+        assert fetch_now(page, ann) == "1 fetched, 0 requests opened, 0 held, 0 failed."
+        go(page, "Requests")
+        page.get_by_role("link", name="VPN drops every hour").click()
         expect(page.get_by_text("Updated, all good now.")).to_be_visible()
         go(page, "Email inbox")
         expect(page.get_by_text("Nothing is waiting.")).to_be_visible()

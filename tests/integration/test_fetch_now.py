@@ -99,6 +99,31 @@ def test_asking_twice_while_a_run_waits_answers_with_the_same_run(
         assert fetch_runs.request(db, OPERATOR, address).id != first  # that one has finished
 
 
+def test_a_fetch_now_asked_while_a_poll_runs_is_not_left_for_the_next_poll(
+    engine: Engine, dovecot: Dovecot
+) -> None:
+    """The poll had claimed no run; the one asked for meanwhile clears the next poll again, so
+    the owning worker's heartbeat fetches at once instead of after the poll interval."""
+    address, mailbox_id = _desk(engine, dovecot)
+    dovecot.deliver(address, [email_from("c@example.org", "Polled")])
+    asked: list[int] = []
+
+    def click_fetch_now(db: Session) -> None:  # pressed while the poll commits its batch
+        if not asked:
+            with unit_of_work(engine) as other:
+                asked.append(fetch_runs.request(other, OPERATOR, address).id)
+
+    polled = fetching.fetch_mailbox(engine, mailbox_id, fence=click_fetch_now)
+    assert polled.ok and polled.fetched == 1 and polled.progress is None
+    with unit_of_work(engine) as db:
+        assert db.scalar(select(Mailbox.next_poll_at).where(Mailbox.id == mailbox_id)) is None
+        assert fetch_runs.get(db, OPERATOR, asked[0]).state == "waiting"
+    assert fetching.fetch_mailbox(engine, mailbox_id).progress == asked[0]
+    with unit_of_work(engine) as db:
+        assert fetch_runs.get(db, OPERATOR, asked[0]).state == "done"
+        assert db.scalar(select(Mailbox.next_poll_at).where(Mailbox.id == mailbox_id)) is not None
+
+
 def test_a_failed_fetch_is_kept_with_its_error_and_counted_on_its_day(
     database_url: str, engine: Engine, dovecot: Dovecot
 ) -> None:

@@ -110,6 +110,15 @@ def claim(db: Session, mailbox_id: int) -> int | None:
     return run_id
 
 
+def asked(db: Session, mailbox_id: int) -> bool:
+    """A run still waits at the end of a fetch: it was asked for after this fetch claimed
+    (or found none), so the mail it wants may have come after; the next fetch carries it."""
+    waiting = select(FetchRun.id).where(
+        FetchRun.mailbox_id == mailbox_id, FetchRun.state == "waiting"
+    )
+    return db.scalar(waiting.limit(1)) is not None
+
+
 def count_batch(db: Session, run_id: int, fetched: int, result: BatchResult) -> None:
     """In the batch's own transaction: the counts rise exactly when the mail is committed."""
     db.execute(

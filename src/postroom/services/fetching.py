@@ -488,6 +488,8 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
             else:
                 interval = push_polls.poll_interval(db, mailbox)
                 mailbox.next_poll_at = utcnow() + interval * random.uniform(0.9, 1.1)
+        if fetch_runs.asked(db, mailbox_id):  # Fetch now while this fetch ran: it is not done
+            mailbox.next_poll_at = None  # so the owning worker's heartbeat fetches again now
         events.mailbox_state_changed(db, mailbox, before)
 
 

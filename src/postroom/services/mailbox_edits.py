@@ -17,6 +17,7 @@ from postroom.services.actors import Actor
 from postroom.services.mailboxes import (
     folder_to_fetch,
     label,
+    get_for,
     parse_after_import,
     poll_interval_in_range,
     seal_password,
@@ -89,6 +90,21 @@ def edit(db: Session, actor: Actor, mailbox: Mailbox, change: MailboxChange) -> 
     db.flush()
     audit.record(db, actor, "mailbox.edited", label(mailbox), fields=",".join(change.given()))
     return mailbox
+
+
+def switch(
+    db: Session,
+    actor: Actor,
+    address: str,
+    owner: str | None,
+    *,
+    receive: bool | None = None,
+    send: bool | None = None,
+) -> Mailbox:
+    """The receive or send switch of one mailbox, as My profile and a user's page flip them:
+    an owner their own, an administrator anyone's (get_for decides, before anything changes)."""
+    mailbox = get_for(db, actor, address, owner)
+    return edit(db, actor, mailbox, MailboxChange(receive=receive, send=send))
 
 
 def _servers(db: Session, mailbox: Mailbox, change: MailboxChange) -> bool:

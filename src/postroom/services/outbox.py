@@ -20,7 +20,7 @@ from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.outbound.compose import Draft, check, compose, new_message_id, recipients
 from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE
-from postroom.services import audit, connections, idempotency, mailboxes, requests
+from postroom.services import audit, connections, idempotency, mailboxes, outbox_states, requests
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow
 
@@ -184,7 +184,7 @@ def _day(value: date) -> datetime:
 def _narrowed(query: Select[OutboxItem], given: Filter) -> Select[OutboxItem]:
     given.check()
     if given.state:
-        query = query.where(OutboxItem.state == given.state)
+        query = query.where(outbox_states.shown_as(given.state))
     if given.mailbox:
         address = given.mailbox.strip().lower()
         query = query.where(
@@ -224,16 +224,26 @@ def listing(
 
 
 def retry(db: Session, actor: Actor, item_id: int) -> OutboxItem:
-    """A person decides: send an uncertain or failed item again, to its unanswered recipients,
-    or, for a sent one whose Sent-folder copy failed, make that copy again."""
+    """A person decides: send an uncertain or failed item again, to its unanswered recipients;
+    send a deferred one now instead of after its backoff; or, for a sent one whose Sent-folder
+    copy failed, make that copy again."""
     item = get(db, item_id, actor)
     if item.state in COPIED_STATES and item.sent_copy == "failed":
         item.sent_copy, item.sent_copy_error = "pending", None
         audit.record(db, actor, "outbox.copy-retried", f"outbox {item_id}")
         return item
+    if item.state == "deferred":  # the provider's limit, not a backoff: sending now breaks it
+        raise Conflict(
+            f"Outbox item {item_id} waits for its provider's limit ({item.wait_reason}); "
+            "it goes when the limit allows, and sending it earlier would be refused."
+        )
+    if outbox_states.state_of(item) == "deferred":
+        item.next_attempt_at = utcnow()  # the next sender's turn takes it; nothing else changes
+        audit.record(db, actor, "outbox.retried", f"outbox {item_id}", deferred=True)
+        return item
     if item.state not in ("uncertain", "failed"):
         raise Conflict(
-            f"Outbox item {item_id} is {item.state}; only uncertain or failed ones retry."
+            f"Outbox item {item_id} is {item.state}; only uncertain, failed or deferred ones retry."
         )
     for recipient in item.recipients:
         if recipient.status != "accepted":

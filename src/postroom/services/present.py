@@ -203,6 +203,7 @@ def outbox_item(row: OutboxItem) -> dict[str, Any]:
         "state": row.state,
         "message_id": row.message_id,
         "sender": row.sender,
+        "connection": row.connection.name if row.connection else None,
         "subject": row.subject,
         "attempts": row.attempts,
         "next_attempt_at": (

@@ -435,6 +435,7 @@ class OutboxItem(Base):
     recipients: Mapped[list[OutboxRecipient]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="OutboxRecipient.id"
     )
+    connection: Mapped[Connection | None] = relationship()  # the named route it went through
 
 
 class OutboxRecipient(Base):

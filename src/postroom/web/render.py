@@ -39,6 +39,7 @@ NOTICES = {
     "mailbox-removed": "The mailbox was removed; the reason is in the audit log.",
     "mailbox-default": "That mailbox is now your default.",
     "mailbox-renamed": "The name was saved.",
+    "mailbox-switched": "The switch was saved.",
     "connection-added": "The connection was added.",
     "connection-saved": "The connection was saved.",
     "connection-removed": "The connection was removed.",

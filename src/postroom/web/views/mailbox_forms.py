@@ -24,6 +24,11 @@ def or_none(text: str) -> str | None:
     return text.strip() or None
 
 
+def switched(value: str) -> bool | None:
+    """A receive or send switch's form value: "on", "off", or absent (left as it is)."""
+    return {"on": True, "off": False}.get(value)
+
+
 def _mailbox_spec(
     address: Text = "",
     display_name: Text = "",

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.pages import Id, page
 from postroom.errors import InvalidInput
-from postroom.services import connections, mailboxes, outbox, present
+from postroom.services import connections, mailboxes, outbox, outbox_states, present
+from postroom.storage.models import OutboxItem
 from postroom.web.render import attempt, field_errors, render
 
 router = APIRouter(include_in_schema=False)
@@ -29,6 +30,11 @@ def _day(value: str, what: str) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         raise InvalidInput(f"The {what} date {value!r} is not a day.", field=what) from None
+
+
+def _shown(item: OutboxItem) -> dict[str, Any]:
+    """The row as the API gives it, with its state as a person reads it ("deferred")."""
+    return present.outbox_item(item) | {"shown": outbox_states.state_of(item)}
 
 
 def _page(
@@ -53,7 +59,7 @@ def _page(
     named = [c.name for c in connections.listing(db)] if caller.actor.is_admin else []
     query = urlencode({k: v for k, v in asked.items() if v})
     context = {
-        "page": page([present.outbox_item(i) for i in rows], PAGE, offset, fetched_extra=True),
+        "page": page([_shown(i) for i in rows], PAGE, offset, fetched_extra=True),
         "base": f"/outbox?{query}&" if query else "/outbox?",
         "query": query,
         "values": asked,

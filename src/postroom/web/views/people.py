@@ -1,8 +1,11 @@
-"""A user's page for administrators (disable, enable, role, password, workflows, remove) and
-the page where anyone changes their own password, which a reset makes them visit first."""
+"""A user's page for administrators (disable, enable, role, password, workflows, their email
+mailboxes, remove) and the page where anyone changes their own password, which a reset makes
+them visit first. An administrator adds a user's mailbox through the same service as the user
+would, as themselves (the audit log names the administrator)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -11,8 +14,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
-from postroom.services import user_admin, users, workflows
+from postroom.services import mailbox_edits, mailboxes, present, user_admin, users, workflows
 from postroom.web.render import attempt, redirect, render
+from postroom.web.views.found import server_choices
+from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, switched
 from postroom.web.views.signin import safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -23,6 +28,11 @@ Many = Annotated[list[str] | None, Form()]
 def _page(request: Request, db: Session, caller: Caller, email: str, **extra: Any) -> Response:
     person = user_admin.detail(db, caller.actor, email)
     others = [u.email for u in users.listing(db, caller.actor) if u.email != person["email"]]
+    theirs = [
+        present.mailbox(m)
+        for m in mailboxes.listing(db, caller.actor)
+        if m.owner is not None and m.owner.email == person["email"]
+    ]
     return render(
         request,
         "user.html",
@@ -31,6 +41,9 @@ def _page(request: Request, db: Session, caller: Caller, email: str, **extra: An
         workflows=[w.name for w in workflows.listing(db)],
         others=others,
         choices=user_admin.MAILBOX_CHOICES,
+        mailboxes=theirs,
+        kind="personal",
+        **server_choices(db),
         **extra,
     )
 
@@ -100,6 +113,38 @@ def set_workflows(
     chosen = workflow or []
     done = attempt(lambda tx: user_admin.set_workflows(tx, caller.actor, email, chosen))
     return _after(request, db, caller, email, done, "user-workflows-saved")
+
+
+@router.post("/users/{email}/mailboxes", response_class=HTMLResponse)
+def add_mailbox(
+    request: Request, email: str, db: Db, caller: CallerDep, spec: MailboxForm
+) -> Response:
+    """Users > a user > Email: their own account, entered for them (HelpSTAR's way)."""
+    spec = replace(spec, owner=email)
+    done = attempt(lambda tx: mailboxes.add(tx, caller.actor, spec), FIELDS)
+    if not done.ok:
+        values = {k: getattr(spec, k) or "" for k in FIELDS if k != "password"}
+        errors = {"add-mailbox": next(iter(done.errors.values()))}
+        return _page(request, db, caller, email, status=422, errors=errors, values=values)
+    return redirect(f"/users/{quote(email, safe='@')}", "mailbox-added")
+
+
+@router.post("/users/{email}/mailboxes/{address}/switch", response_class=HTMLResponse)
+def switch_mailbox(
+    request: Request,
+    email: str,
+    address: str,
+    db: Db,
+    caller: CallerDep,
+    receive: Text = "",
+    send: Text = "",
+) -> Response:
+    done = attempt(
+        lambda tx: mailbox_edits.switch(
+            tx, caller.actor, address, email, receive=switched(receive), send=switched(send)
+        )
+    )
+    return _after(request, db, caller, email, done, "mailbox-switched")
 
 
 @router.post("/users/{email}/remove", response_class=HTMLResponse)

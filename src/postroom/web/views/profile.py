@@ -14,11 +14,19 @@ from sqlalchemy.orm import Session
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.oauth import app_for as oauth_app_for
-from postroom.services import api_tokens, connection_tests, mailboxes, oauth, oauth_apps, present
+from postroom.services import (
+    api_tokens,
+    connection_tests,
+    mailbox_edits,
+    mailboxes,
+    oauth,
+    oauth_apps,
+    present,
+)
 from postroom.web.render import Outcome, attempt, redirect, render
 from postroom.web.token_pages import token_pages
 from postroom.web.views.found import server_choices
-from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox
+from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox, switched
 from postroom.web.views.reports import report_page
 
 router = APIRouter(prefix="/profile", include_in_schema=False)
@@ -106,6 +114,28 @@ def rename(
         lambda tx: mailboxes.rename(tx, caller.actor, address, display_name, caller.user.email)
     )
     return _after(request, db, caller, done, "name:" + address, "mailbox-renamed")
+
+
+@router.post("/mailboxes/{address}/switch", response_class=HTMLResponse)
+def switch(
+    request: Request,
+    address: str,
+    db: Db,
+    caller: CallerDep,
+    receive: Text = "",
+    send: Text = "",
+) -> Response:
+    done = attempt(
+        lambda tx: mailbox_edits.switch(
+            tx,
+            caller.actor,
+            address,
+            caller.user.email,
+            receive=switched(receive),
+            send=switched(send),
+        )
+    )
+    return _after(request, db, caller, done, "_form", "mailbox-switched")  # above the list
 
 
 @router.post("/mailboxes/{address}/test-email", response_class=HTMLResponse)
