@@ -16,8 +16,8 @@ from postroom.services import audit, oauth_apps, workflows
 from postroom.services.actors import Actor
 from postroom.services.mailboxes import (
     folder_to_fetch,
-    label,
     get_for,
+    label,
     parse_after_import,
     poll_interval_in_range,
     seal_password,
