@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from postroom.domain import validate
@@ -40,14 +40,33 @@ def require_sync(mailbox: Mailbox, kind: str) -> None:
 
 
 def listing(
-    db: Session, actor: Actor, mailbox: str | None = None, email: str | None = None
+    db: Session,
+    actor: Actor,
+    mailbox: str | None = None,
+    email: str | None = None,
+    search: str | None = None,
 ) -> list[Contact]:
+    """`search`: a part of the name, address, company or phone, any case."""
     ids = select(mailboxes.visible_to(actor).subquery().c.id)
     query = select(Contact).where(Contact.mailbox_id.in_(ids))
     if mailbox is not None:
         query = query.where(Contact.mailbox_id == mailboxes.get_for(db, actor, mailbox).id)
     if email:
         query = query.where(Contact.email == email.strip().lower())
+    if search and search.strip():
+        like = (
+            "%"
+            + search.strip().lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            + "%"
+        )
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(like, escape="\\")
+                    for column in (Contact.name, Contact.email, Contact.company, Contact.phone)
+                )
+            )
+        )
     return list(db.scalars(query.order_by(Contact.name, Contact.email, Contact.id).limit(LIMIT)))
 
 

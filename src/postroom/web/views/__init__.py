@@ -7,6 +7,8 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from postroom.web.views import (
+        activities,
+        contacts,
         fetch_now,
         found,
         observe,
@@ -17,6 +19,7 @@ def routers() -> list[APIRouter]:
         servers,
         settings,
         signin,
+        sync_settings,
         system_mailbox_edit,
         webhooks,
         work,
@@ -36,4 +39,7 @@ def routers() -> list[APIRouter]:
         outbox.router,
         fetch_now.router,
         observe.router,
+        sync_settings.router,
+        contacts.router,
+        activities.router,
     ]
