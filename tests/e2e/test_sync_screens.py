@@ -194,3 +194,14 @@ def test_an_owner_syncs_only_their_own_mailbox(page: Page, cli: Cli, radicale: R
     expect(page.locator("#sync-calendar .badge")).to_have_text("off")
     (card,) = _server_cards(radicale, "bob")
     assert "dave@supplier.example" in card
+
+    # Removed in the console: gone from the list at once, from the server after Sync now.
+    page.goto(f"/mailboxes/{bobs}/contacts")
+    page.get_by_role("link", name="Dave Supplier").click()
+    page.get_by_role("button", name="Remove the contact").click()
+    expect(page.get_by_role("status")).to_contain_text("contact was removed")
+    expect(page.get_by_text("No contacts.")).to_be_visible()
+    page.goto(f"/mailboxes/{bobs}/sync")
+    _sync_now(page)
+    expect(page.get_by_role("region", name="Sync result")).to_contain_text("deleted 1")
+    assert _server_cards(radicale, "bob") == []

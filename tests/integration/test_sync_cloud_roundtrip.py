@@ -276,3 +276,40 @@ def test_an_expired_cursor_lists_everything_again_without_doubles_and_drops_the_
 
     emails = sorted(c["email"] for c in ok(cli, "contact", "list", "--mailbox", address))
     assert emails == ["c0@example.org", "c2@example.org"]
+
+
+def test_removed_here_is_deleted_on_the_account_unless_the_account_changed_it(
+    account: Account, cli: Cli
+) -> None:
+    address = account.address
+    bob = account.add_contact("bob@example.org", "Bob Stone", "Initech")
+    account.add_contact("eve@example.org", "Eve Park", "Initech")
+    account.add_event("Quarterly review", SOON)
+    _sync(cli, address)
+    by_email = {c["email"]: c for c in ok(cli, "contact", "list", "--mailbox", address)}
+    [review] = ok(cli, "activity", "list", "--mailbox", address)
+
+    ok(cli, "contact", "remove", str(by_email["eve@example.org"]["id"]))
+    ok(cli, "contact", "remove", str(by_email["bob@example.org"]["id"]))
+    ok(cli, "activity", "remove", str(review["id"]))
+    account.set_company(bob, "Theirs plc")  # Bob changes on the account meanwhile
+
+    runs = _sync(cli, address)
+
+    assert (runs["contacts"]["deleted"], runs["contacts"]["conflicts"]) == (1, 1)
+    assert runs["calendar"]["deleted"] == 1
+    assert account.contacts() == {"bob@example.org": "Theirs plc"}
+    assert account.events() == {}
+    [kept] = ok(cli, "contact", "list", "--mailbox", address)
+    assert (kept["email"], kept["company"], kept["pending"]) == (
+        "bob@example.org",
+        "Theirs plc",
+        False,
+    )
+    shown = ok(cli, "contact", "show", str(kept["id"]))
+    assert [h["reason"] for h in shown["history"]] == [
+        "deleted here while changed on the account: the account's version was kept"
+    ]
+    assert ok(cli, "activity", "list", "--mailbox", address) == []
+    again = _sync(cli, address)
+    assert (again["contacts"]["pulled"], again["calendar"]["pulled"]) == (0, 0)

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 KINDS = ("contacts", "calendar")
 INTERVAL = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
+DELETE_LOST = "deleted here while changed on the account: the account's version was kept"
 MAX_PAGES = 1000  # a source that never says "no more" stops here; the next pass goes on
 Fence = Callable[[Session], None]
 Opener = Callable[..., SyncSource]
@@ -212,7 +213,7 @@ def _take(db: Session, mailbox_id: int, kind: str, record: RemoteRecord, run: Sy
     )
     if record.data is None:
         if row is not None:
-            if row.pending:
+            if row.pending and not row.deleting:
                 sync_records.keep_losing(db, row, "deleted on the account while changed here")
                 run.conflicts += 1
             sync_records.changed(db, row, "account", deleted=True)
@@ -221,12 +222,19 @@ def _take(db: Session, mailbox_id: int, kind: str, record: RemoteRecord, run: Sy
         return
     if row is None:
         row = _orphan(db, mailbox_id, kind, record)
+        if row is not None and row.deleting:  # created, then deleted here: the push deletes it
+            row.remote_id, row.etag, row.synced_at = record.remote_id, record.etag, utcnow()
+            return
     if row is None:
         row = model(mailbox_id=mailbox_id, remote_id=record.remote_id, pending=False)
         db.add(row)
     elif row.etag == record.etag and row.remote_id == record.remote_id:
         row.synced_at = utcnow()  # unchanged (a repeated page, or a full listing)
         return
+    elif row.deleting:  # deleted here, changed there: the account's version is kept
+        sync_records.keep_losing(db, row, DELETE_LOST)
+        row.deleting = False
+        run.conflicts += 1
     elif row.pending and sync_records.data_of(row) != record.data:
         sync_records.keep_losing(db, row, "changed on both sides: the account's version won")
         run.conflicts += 1
@@ -270,12 +278,12 @@ def _lacking(db: Session, mailbox_id: int, kind: str, since: datetime) -> int:
         )
     )
     for row in gone:
-        if row.pending:  # changed here: it goes back to the account as a new record
+        if row.pending and not row.deleting:  # changed here: back to the account as new
             row.remote_id, row.etag = None, None
             continue
         sync_records.changed(db, row, "account", deleted=True)
         db.delete(row)
-    return sum(1 for row in gone if not row.pending)
+    return sum(1 for row in gone if row.deleting or not row.pending)
 
 
 # ---------------------------------------------------------------------------- push
@@ -287,14 +295,17 @@ def _push(
     model = _model(kind)
     with unit_of_work(engine) as db:
         waiting = [
-            (row.id, row.remote_id, row.etag, sync_records.data_of(row))
+            (row.id, row.remote_id, row.etag, row.deleting, sync_records.data_of(row))
             for row in db.scalars(
                 select(model)
                 .where(model.mailbox_id == mailbox_id, model.pending)
                 .order_by(model.id)
             )
         ]
-    for row_id, remote_id, etag, data in waiting:
+    for row_id, remote_id, etag, deleting, data in waiting:
+        if deleting:
+            _push_delete(engine, model, row_id, remote_id, etag, source, fence, run)
+            continue
         conflict: RemoteRecord | None = None
         try:
             if remote_id is None:
@@ -315,6 +326,43 @@ def _push(
             # Edited again while this was written: stays pending, with the etag it now has.
             row.pending = sync_records.data_of(row) != data
             run.pushed += 1
+
+
+def _push_delete(
+    engine: Engine,
+    model: type[Contact],
+    row_id: int,
+    remote_id: str | None,
+    etag: str | None,
+    source: SyncSource,
+    fence: Fence,
+    run: SyncRun,
+) -> None:
+    """A record deleted here: deleted on the account only if it still holds the version the
+    deletion was based on; the row goes once the account has said so. A crash between the two
+    repeats the delete, which finds it gone: what was asked."""
+    current: RemoteRecord | None = None
+    if remote_id is not None:
+        try:
+            source.delete(remote_id, etag or "")
+        except EditConflict as exc:
+            current = exc.current
+    with unit_of_work(engine) as db:
+        fence(db)
+        row = db.get(model, row_id)
+        if row is None or not row.deleting:
+            return
+        if current is not None and current.data is not None:
+            sync_records.keep_losing(db, row, DELETE_LOST)
+            run.conflicts += 1
+            sync_records.apply(row, current.data)
+            row.remote_id, row.etag, row.synced_at = current.remote_id, current.etag, utcnow()
+            row.pending = row.deleting = False
+            db.flush()
+            sync_records.changed(db, row, "account")
+            return
+        db.delete(row)
+        run.deleted += 1
 
 
 def _lost(db: Session, row: Row, current: RemoteRecord, run: SyncRun) -> None:

@@ -140,7 +140,14 @@ class GooglePeople:
         return _person(response.json())
 
     def delete(self, remote_id: str, etag: str) -> None:
-        """deleteContact takes no etag; a contact already gone is what was asked."""
+        """deleteContact takes no etag, so the version is compared first (a change made in the
+        instant between the two is the one a person could still lose); a contact already gone
+        is what was asked."""
+        current = self.current(remote_id)
+        if current.data is None:
+            return
+        if etag and current.etag != etag:
+            raise EditConflict("The contact was changed in Google since it was read.", current)
         self.api.request("DELETE", f"/v1/{remote_id}:deleteContact", allow=(NOT_FOUND,))
 
     def close(self) -> None:

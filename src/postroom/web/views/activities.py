@@ -153,3 +153,14 @@ def save_activity(
             values=values | {"body": body},
         )
     return redirect(f"/activities/{activity_id}", "activity-saved")
+
+
+@router.post("/activities/{activity_id}/remove", response_class=HTMLResponse)
+def remove_activity(request: Request, activity_id: Id, db: Db, caller: CallerDep) -> Response:
+    mailbox_id = activities.get(db, caller.actor, activity_id).mailbox_id
+    done = attempt(lambda tx: activities.remove(tx, caller.actor, activity_id))
+    if not done.ok:
+        return _detail_page(request, db, caller, activity_id, status=409, errors=done.errors)
+    return redirect(
+        f"/mailboxes/{sync_status.address_of(db, mailbox_id)}/activities", "activity-removed"
+    )

@@ -105,3 +105,12 @@ def save_contact(
             request, db, caller, contact_id, status=422, errors=done.errors, values=values
         )
     return redirect(f"/contacts/{contact_id}", "contact-saved")
+
+
+@router.post("/contacts/{contact_id}/remove", response_class=HTMLResponse)
+def remove_contact(request: Request, contact_id: Id, db: Db, caller: CallerDep) -> Response:
+    address = sync_status.address_of(db, contacts.get(db, caller.actor, contact_id).mailbox_id)
+    done = attempt(lambda tx: contacts.remove(tx, caller.actor, contact_id))
+    if not done.ok:
+        return _detail_page(request, db, caller, contact_id, status=409, errors=done.errors)
+    return redirect(f"/mailboxes/{address}/contacts", "contact-removed")
