@@ -313,3 +313,29 @@ def test_removed_here_is_deleted_on_the_account_unless_the_account_changed_it(
     assert ok(cli, "activity", "list", "--mailbox", address) == []
     again = _sync(cli, address)
     assert (again["contacts"]["pulled"], again["calendar"]["pulled"]) == (0, 0)
+
+
+@pytest.mark.parametrize("account", ["graph"], indirect=True)
+def test_a_full_calendar_listing_deletes_only_activities_inside_the_window_it_lists(
+    account: Account, cli: Cli
+) -> None:
+    """Graph lists a calendarView window (a year back, a year ahead): an activity outside it
+    is not missing from a full relisting because it was deleted, so it stays."""
+    assert isinstance(account, Outlook)
+    address = account.address
+    long_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=800)
+    ok(cli, "activity", "add", "--mailbox", address, "--title", "Old kick-off",
+       "--start", long_ago.isoformat(), "--end", (long_ago + timedelta(hours=1)).isoformat())  # fmt: skip
+    soon = account.add_event("Planning", SOON)
+    account.add_event("Review", SOON + timedelta(days=1))
+    runs = _sync(cli, address)
+    assert (runs["calendar"]["pulled"], runs["calendar"]["pushed"]) == (2, 1)
+    assert set(account.events()) == {"Old kick-off", "Planning", "Review"}
+
+    account.graph.remove_item(address, "events", soon)
+    account.graph.forget_delta_links()  # the next pass lists the window in full
+    runs = _sync(cli, address)
+
+    assert runs["calendar"]["deleted"] == 1
+    titles = sorted(a["title"] for a in ok(cli, "activity", "list", "--mailbox", address))
+    assert titles == ["Old kick-off", "Review"]

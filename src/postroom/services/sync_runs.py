@@ -30,7 +30,7 @@ from postroom.services.credentials import credentials_of
 from postroom.services.servers import endpoint_of
 from postroom.services.sync_records import Row
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import Contact, Mailbox, SyncState, aware, utcnow
+from postroom.storage.models import Activity, Contact, Mailbox, SyncState, aware, utcnow
 from postroom.sync import registry
 from postroom.sync.source import CursorExpired, EditConflict, RemoteRecord, SyncSource
 
@@ -199,7 +199,8 @@ def _pull(
                 _take(db, mailbox_id, kind, record, run)
             state.cursor = page.cursor
             if not page.more and state.full_since is not None:
-                run.deleted += _lacking(db, mailbox_id, kind, aware(state.full_since))
+                since = aware(state.full_since)
+                run.deleted += _lacking(db, mailbox_id, kind, since, page.window)
                 state.full_since = None
         cursor = page.cursor
         if not page.more:
@@ -265,18 +266,24 @@ def _orphan(db: Session, mailbox_id: int, kind: str, record: RemoteRecord) -> Ro
     return None
 
 
-def _lacking(db: Session, mailbox_id: int, kind: str, since: datetime) -> int:
-    """After a full listing: records it did not bring are gone from the account."""
+def _lacking(
+    db: Session,
+    mailbox_id: int,
+    kind: str,
+    since: datetime,
+    window: tuple[datetime, datetime] | None = None,
+) -> int:
+    """After a full listing: records it did not bring are gone from the account. A listing
+    of a window of start times speaks only for the records starting inside it."""
     model = _model(kind)
-    gone = list(
-        db.scalars(
-            select(model).where(
-                model.mailbox_id == mailbox_id,
-                model.remote_id.is_not(None),
-                or_(model.synced_at.is_(None), model.synced_at < since),
-            )
-        )
+    query = select(model).where(
+        model.mailbox_id == mailbox_id,
+        model.remote_id.is_not(None),
+        or_(model.synced_at.is_(None), model.synced_at < since),
     )
+    if window is not None and sync_records.model_of(kind) is Activity:
+        query = query.where(Activity.starts_at >= window[0], Activity.starts_at < window[1])
+    gone = list(db.scalars(query))
     for row in gone:
         if row.pending and not row.deleting:  # changed here: back to the account as new
             row.remote_id, row.etag = None, None
