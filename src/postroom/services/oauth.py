@@ -54,6 +54,14 @@ def _protocols(db: Session, actor: Actor, app: OAuthApp, target: Target) -> set[
     return {cloud} if cloud else set()
 
 
+def _scope(db: Session, actor: Actor, app: OAuthApp, target: Target) -> str:
+    """What the sign-in asks for: the mailbox's mail, and its contacts and calendar when it
+    syncs them (a reconnect after switching sync on grants them)."""
+    mailbox = _existing(db, actor, target)
+    sync = tokens.sync_of(mailbox) if mailbox is not None else ()
+    return oauth_apps.scopes_for(app, _protocols(db, actor, app, target), sync)
+
+
 def _extra(app: OAuthApp, address: str | None) -> dict[str, str]:
     extra = {"login_hint": address} if address else {}
     if app.provider == OAuthProvider.GOOGLE.value:
@@ -93,7 +101,7 @@ def start_web_flow(
     db.add(flow)
     db.flush()
     flow.code_verifier = default_box().seal(verifier, flow.secret_identity("code_verifier"))
-    scope = oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
+    scope = _scope(db, actor, app, target)
     with OAuthClient(oauth_apps.client_config(app, scope), redirect_uri) as client:
         return client.authorization_url(flow.state, verifier, _extra(app, target.address))
 
@@ -123,7 +131,7 @@ def take_web_flow(db: Session, state: str) -> PendingSignIn:
     actor = Actor(flow.actor_label, flow.actor_user_id, flow.actor_is_admin)
     target = Target(flow.address, flow.system)
     app = flow.oauth_app
-    scope = oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
+    scope = _scope(db, actor, app, target)
     pending = PendingSignIn(
         actor=actor,
         target=target,
@@ -152,9 +160,7 @@ def finish_web_flow(db: Session, pending: PendingSignIn, granted: TokenSet) -> M
 def device_client(db: Session, actor: Actor, app_name: str, target: Target) -> ClientConfig:
     """What the CLI needs to run the device flow outside any transaction."""
     app = oauth_apps.get(db, app_name)
-    return oauth_apps.client_config(
-        app, oauth_apps.scopes_for(app, _protocols(db, actor, app, target))
-    )
+    return oauth_apps.client_config(app, _scope(db, actor, app, target))
 
 
 def _cloud_server(db: Session, actor: Actor, provider: OAuthProvider) -> Server:
@@ -214,7 +220,8 @@ def _connected(
     """The stored cursor is kept, so a reconnected mailbox resumes where it stopped."""
     mailbox.oauth_app = app
     mailbox.oauth_account = account
-    tokens.store(mailbox, granted, app_only)
+    asked = None if app_only else tokens.asked_scope(mailbox, app)
+    tokens.store(mailbox, granted, app_only, asked)
     mailbox.oauth_refresh_lease = None
     mailbox.state, mailbox.last_error, mailbox.failures = MailboxState.NEW.value, None, 0
     mailbox.next_poll_at = None

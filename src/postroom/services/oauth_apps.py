@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from postroom.services import audit, in_use
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, OAuthApp
 from postroom.storage.secrets import default_box
+from postroom.sync import scopes as sync_scopes
 
 if TYPE_CHECKING:  # the OAuth2 client (httpx, authlib) is loaded when a sign-in needs it
     from postroom.connectors.oauth2 import ClientConfig, ProviderUrls
@@ -173,15 +175,33 @@ def provider_urls(app: OAuthApp) -> ProviderUrls:
     return ProviderUrls(app.authorize_url, app.token_url, None)
 
 
-def scopes_for(app: OAuthApp, protocols: set[Protocol]) -> str:
+def scopes_for(app: OAuthApp, protocols: set[Protocol], sync: Iterable[str] = ()) -> str:
     """Microsoft issues a token for one resource at a time: Graph mailboxes need Graph scopes,
-    IMAP/POP3/SMTP ones the Outlook scopes. Scopes an admin typed are used as given."""
+    IMAP/POP3/SMTP ones the Outlook scopes. Scopes an admin typed are used as given. `sync`:
+    the kinds (contacts, calendar) a Graph or Gmail mailbox syncs, whose scopes are added."""
     provider = OAuthProvider(app.provider)
     scopes = app.scopes
     if provider is OAuthProvider.MICROSOFT and scopes == DEFAULT_SCOPES[provider]:
         scopes = GRAPH_SCOPES if Protocol.GRAPH in protocols else scopes
-    words = [*SIGN_IN_SCOPES[provider].split(), *scopes.split()]
+    words = [
+        *SIGN_IN_SCOPES[provider].split(),
+        *scopes.split(),
+        *_sync_scopes(provider, protocols, sync),
+    ]
     return " ".join(dict.fromkeys(words))
+
+
+def _sync_scopes(
+    provider: OAuthProvider, protocols: set[Protocol], sync: Iterable[str]
+) -> list[str]:
+    """IMAP mailboxes sync over CardDAV/CalDAV with their password: no scope for them."""
+    if provider is OAuthProvider.MICROSOFT and Protocol.GRAPH in protocols:
+        names = sync_scopes.GRAPH
+    elif provider is OAuthProvider.GOOGLE and Protocol.GMAIL in protocols:
+        names = sync_scopes.GOOGLE
+    else:
+        return []
+    return [names[sync_scopes.KINDS[kind]] for kind in sync if kind in sync_scopes.KINDS]
 
 
 def client_config(app: OAuthApp, scope: str) -> ClientConfig:

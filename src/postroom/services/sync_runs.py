@@ -24,6 +24,7 @@ from typing import cast
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
+from postroom.domain.endpoints import Credentials
 from postroom.errors import AuthFailed, LeaseLost, NotFound, PostroomError
 from postroom.services import sync_records, tokens
 from postroom.services.credentials import credentials_of
@@ -145,26 +146,34 @@ def sync_mailbox(
         credentials = None if oauth or server is None else credentials_of(mailbox, server)
         endpoint = endpoint_of(server) if server is not None else None
         _state(db, mailbox_id, kind)
-    source: SyncSource | None = None
+
+    def both_ways(given: Credentials) -> None:
+        assert endpoint is not None
+        source = opener(endpoint, given, kind, dav_url)
+        try:
+            _pull(engine, mailbox_id, kind, source, fence, run)
+            _push(engine, mailbox_id, kind, source, fence, run)
+        finally:
+            source.close()
+
     try:
         if endpoint is None:
             raise NotFound(f"{run.address} has no server whose account could be synced.")
         if oauth:
-            credentials = tokens.credentials(engine, mailbox_id)
-        if credentials is None:
+            # An access token the provider refuses is renewed once, as mail fetching does;
+            # the pass then starts again from its committed cursor.
+            given = tokens.credentials(engine, mailbox_id)
+            tokens.with_renewal(engine, mailbox_id, given, both_ways)
+        elif credentials is None:
             raise AuthFailed(f"{run.address} has no password: reconnect it with one.")
-        source = opener(endpoint, credentials, kind, dav_url)
-        _pull(engine, mailbox_id, kind, source, fence, run)
-        _push(engine, mailbox_id, kind, source, fence, run)
+        else:
+            both_ways(credentials)
     except LeaseLost as exc:  # another worker owns the mailbox now: its state is theirs
         run.ok, run.error, run.failure = False, str(exc), exc.code
         return run
     except PostroomError as exc:
         run.ok, run.error, run.failure = False, str(exc), exc.code
         log.warning("syncing %s of %s failed: %s", kind, run.address, exc)
-    finally:
-        if source is not None:
-            source.close()
     _settle(engine, mailbox_id, kind, run)
     return run
 

@@ -14,10 +14,11 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from postroom.connectors.cloud_http import ApiClient
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import MailServerError
+from postroom.sync.cloud_client import SyncApiClient
 from postroom.sync.links import join_link, split_link
+from postroom.sync.scopes import GRAPH
 from postroom.sync.source import (
     Changes,
     ContactData,
@@ -44,7 +45,7 @@ class _GraphSource:
     collection: str  # contacts, events
 
     def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
-        self.api = ApiClient(endpoint, credentials, "Microsoft Graph")
+        self.api = SyncApiClient(endpoint, credentials, "Microsoft Graph", GRAPH[self.kind])
         self.user = f"/v1.0/users/{quote(credentials.login)}"
         self.headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
 
