@@ -202,8 +202,10 @@ def _pull(
         with unit_of_work(engine) as db:
             fence(db)
             state = _state(db, mailbox_id, kind)
-            if cursor is None:
-                state.full_since = utcnow()  # a full listing starts: it marks what it brings
+            if cursor is None or (page.full and state.full_since is None):
+                # A full listing starts (a first sync, a reset, or a server listed in full
+                # each pass, without sync-collection): it marks what it brings.
+                state.full_since = utcnow()
             for record in page.records:
                 _take(db, mailbox_id, kind, record, run)
             state.cursor = page.cursor
