@@ -407,6 +407,11 @@ def _lost(db: Session, row: Row, current: RemoteRecord, run: SyncRun) -> None:
 # ---------------------------------------------------------------------------- state
 
 
+def state_of(db: Session, mailbox_id: int, kind: str) -> SyncState:
+    """The mailbox's sync state of a kind, made when first asked for."""
+    return _state(db, mailbox_id, kind)
+
+
 def _state(db: Session, mailbox_id: int, kind: str) -> SyncState:
     state = db.scalar(
         select(SyncState).where(SyncState.mailbox_id == mailbox_id, SyncState.kind == kind)
