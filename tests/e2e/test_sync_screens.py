@@ -160,9 +160,21 @@ def test_an_admin_syncs_contacts_and_activities_of_a_system_mailbox_with_radical
     assert "carol@client.example" in unfolded
     assert f"/requests/{request_id}" in unfolded
     page.goto(f"/requests/{request_id}/activities")
-    expect(page.get_by_role("row", name=re.compile("Call Carol about the chairs"))).to_contain_text(
-        "synced"
-    )
+    row = page.get_by_role("row", name=re.compile("Call Carol about the chairs"))
+    expect(row).to_contain_text("synced")
+
+    # Moved in the console: the calendar follows after Sync now.
+    row.get_by_role("link", name="Call Carol about the chairs").click()
+    expect(page.get_by_label("Start (UTC)")).to_have_value("2026-12-03T09:00")
+    page.get_by_label("Start (UTC)").fill("2026-12-04T10:00")
+    page.get_by_label("End (UTC)").fill("2026-12-04T10:30")
+    page.get_by_role("button", name="Save the activity").click()
+    expect(page.get_by_role("status")).to_contain_text("activity was saved")
+    expect(page.get_by_text("waiting for the next sync")).to_be_visible()
+    page.goto(f"/mailboxes/{desk}/sync")
+    _sync_now(page)
+    (moved,) = [radicale.body("ann", h) for h in radicale.hrefs(radicale.calendar("ann"), "ann")]
+    assert "DTSTART:20261204T100000Z" in moved and "Call Carol about the chairs" in moved
 
 
 def test_an_owner_syncs_only_their_own_mailbox(page: Page, cli: Cli, radicale: Radicale) -> None:
