@@ -204,3 +204,37 @@ def test_activities_from_a_request_and_the_requesters_contact_on_the_request(
     assert [(a["title"], a["start"], a["pending"]) for a in listed["items"]] == [
         ("Follow up the quote", "2026-12-07T15:00:00+00:00", False)
     ]
+
+
+def test_delete_hides_the_record_at_once_and_the_sync_deletes_it_on_the_account(
+    admin: Api, ann: Api, bob: Api, radicale: Radicale
+) -> None:
+    address = _setup(admin, ann, radicale)
+    made = _ok(
+        ann.post("/contacts", json={"mailbox": address, "email": "p@c.example", "name": "P"}), 201
+    )
+    meeting = _ok(
+        ann.post(
+            "/activities",
+            json={"mailbox": address, "title": "Call", "start": "2026-12-03T09:00Z",
+                  "end": "2026-12-03T09:30Z"},
+        ),
+        201,
+    )  # fmt: skip
+    sync_runs.sync_once(default_engine())
+    assert len(radicale.hrefs(radicale.addressbook("ann"), "ann")) == 1
+
+    assert bob.call("DELETE", f"/contacts/{made['id']}").status_code == 404  # not theirs
+    assert ann.call("DELETE", f"/contacts/{made['id']}").status_code == 204
+    assert ann.call("DELETE", f"/activities/{meeting['id']}").status_code == 204
+    assert ann.get(f"/contacts/{made['id']}").status_code == 404
+    assert _ok(ann.get("/contacts"))["items"] == []
+    assert ann.call("DELETE", f"/contacts/{made['id']}").status_code == 404  # already removed
+
+    runs = sync_runs.sync_once(default_engine())
+    assert [(r.kind, r.ok, r.deleted) for r in runs] == [
+        ("contacts", True, 1),
+        ("calendar", True, 1),
+    ]
+    assert radicale.hrefs(radicale.addressbook("ann"), "ann") == {}
+    assert radicale.hrefs(radicale.calendar("ann"), "ann") == {}

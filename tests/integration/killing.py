@@ -48,3 +48,33 @@ def kill_randomly(
         refill()
         killed += timed_run(args, env, rng.uniform(idle * 0.5, idle + 1.0))
     return killed
+
+
+def kill_when(
+    args: Sequence[str], env: dict[str, str], ready: Callable[[], bool], deadline: float = 60.0
+) -> bool:
+    """Run `python -m postroom ARGS` and SIGKILL it the moment `ready()` holds (a condition
+    on what it committed, checked between short waits on the process itself). True when it
+    was killed; False when it ended first, so the caller can tell a proof from a miss."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "postroom", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stop = time.monotonic() + deadline
+    try:
+        while time.monotonic() < stop:
+            if ready():
+                proc.kill()
+                return True
+            try:
+                proc.wait(timeout=0.005)
+                return False
+            except subprocess.TimeoutExpired:
+                continue
+        raise TimeoutError(f"postroom {' '.join(args)}: the condition did not hold in time")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

@@ -4,12 +4,16 @@ change made on both sides that keeps the account's version and puts ours in the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from postroom.domain.settings import OAuthProvider, Protocol
+from postroom.services.oauth_apps import DEFAULT_SCOPES, scopes_for
+from postroom.storage.models import OAuthApp
 from tests.conftest import Cli
 from tests.integration.oauthhelpers import add_apps, add_cloud_servers, connect, ok
 from tests.mailfactory import email_from
@@ -178,8 +182,8 @@ def account(request: pytest.FixtureRequest, cloud: IdentityServer, cli: Cli) -> 
         "--workflow",
         "Support",
     )
-    connect(cli, cloud, found.address, found.app)
     ok(cli, "mailbox", "edit", found.address, "--sync", "contacts,calendar")
+    connect(cli, cloud, found.address, found.app)  # asks for the sync scopes too
     return found
 
 
@@ -276,3 +280,134 @@ def test_an_expired_cursor_lists_everything_again_without_doubles_and_drops_the_
 
     emails = sorted(c["email"] for c in ok(cli, "contact", "list", "--mailbox", address))
     assert emails == ["c0@example.org", "c2@example.org"]
+
+
+def test_removed_here_is_deleted_on_the_account_unless_the_account_changed_it(
+    account: Account, cli: Cli
+) -> None:
+    address = account.address
+    bob = account.add_contact("bob@example.org", "Bob Stone", "Initech")
+    account.add_contact("eve@example.org", "Eve Park", "Initech")
+    account.add_event("Quarterly review", SOON)
+    _sync(cli, address)
+    by_email = {c["email"]: c for c in ok(cli, "contact", "list", "--mailbox", address)}
+    [review] = ok(cli, "activity", "list", "--mailbox", address)
+
+    ok(cli, "contact", "remove", str(by_email["eve@example.org"]["id"]))
+    ok(cli, "contact", "remove", str(by_email["bob@example.org"]["id"]))
+    ok(cli, "activity", "remove", str(review["id"]))
+    account.set_company(bob, "Theirs plc")  # Bob changes on the account meanwhile
+
+    runs = _sync(cli, address)
+
+    assert (runs["contacts"]["deleted"], runs["contacts"]["conflicts"]) == (1, 1)
+    assert runs["calendar"]["deleted"] == 1
+    assert account.contacts() == {"bob@example.org": "Theirs plc"}
+    assert account.events() == {}
+    [kept] = ok(cli, "contact", "list", "--mailbox", address)
+    assert (kept["email"], kept["company"], kept["pending"]) == (
+        "bob@example.org",
+        "Theirs plc",
+        False,
+    )
+    shown = ok(cli, "contact", "show", str(kept["id"]))
+    assert [h["reason"] for h in shown["history"]] == [
+        "deleted here while changed on the account: the account's version was kept"
+    ]
+    assert ok(cli, "activity", "list", "--mailbox", address) == []
+    again = _sync(cli, address)
+    assert (again["contacts"]["pulled"], again["calendar"]["pulled"]) == (0, 0)
+
+
+@pytest.mark.parametrize("account", ["graph"], indirect=True)
+def test_a_full_calendar_listing_deletes_only_activities_inside_the_window_it_lists(
+    account: Account, cli: Cli
+) -> None:
+    """Graph lists a calendarView window (a year back, a year ahead): an activity outside it
+    is not missing from a full relisting because it was deleted, so it stays."""
+    assert isinstance(account, Outlook)
+    address = account.address
+    long_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=800)
+    ended = long_ago + timedelta(hours=1)
+    ok(cli, "activity", "add", "--mailbox", address, "--title", "Old kick-off",
+       "--start", long_ago.isoformat(), "--end", ended.isoformat())  # fmt: skip
+    soon = account.add_event("Planning", SOON)
+    account.add_event("Review", SOON + timedelta(days=1))
+    runs = _sync(cli, address)
+    assert (runs["calendar"]["pulled"], runs["calendar"]["pushed"]) == (2, 1)
+    assert set(account.events()) == {"Old kick-off", "Planning", "Review"}
+
+    account.graph.remove_item(address, "events", soon)
+    account.graph.forget_delta_links()  # the next pass lists the window in full
+    runs = _sync(cli, address)
+
+    assert runs["calendar"]["deleted"] == 1
+    titles = sorted(a["title"] for a in ok(cli, "activity", "list", "--mailbox", address))
+    assert titles == ["Old kick-off", "Review"]
+
+
+def test_a_sign_in_without_the_sync_scopes_fails_only_the_sync_until_reconnected(
+    account: Account, cli: Cli, cloud: IdentityServer
+) -> None:
+    """Sync switched on after the sign-in: the token lacks the scopes, the provider answers
+    403, and the sync says to reconnect; mail goes on. The reconnect asks for them."""
+    address = account.address
+    ok(cli, "mailbox", "edit", address, "--sync", "none")
+    connect(cli, cloud, address, account.app)  # a sign-in for mail only
+    ok(cli, "mailbox", "edit", address, "--sync", "contacts,calendar")
+    account.add_contact("bob@example.org", "Bob Stone", "Initech")
+
+    failed = cli("sync", "--once", "--mailbox", address, "--json")
+
+    assert failed.code == 1
+    runs = {r["kind"]: r for r in json.loads(failed.stdout)}
+    wanted = {"graph": ("Contacts.ReadWrite", "Calendars.ReadWrite"),
+              "gmail": ("auth/contacts", "auth/calendar.events")}[account.server]  # fmt: skip
+    for kind, scope in zip(("contacts", "calendar"), wanted, strict=True):
+        assert runs[kind]["failure"] == "sync-scope-missing"
+        assert scope in runs[kind]["error"] and "Reconnect the mailbox" in runs[kind]["error"]
+    shown = ok(cli, "mailbox", "show", address)
+    assert shown["state"] != "needs-reconnect" and not shown["last_error"]
+    account.deliver(email_from("carol@example.org", subject="Still working", to=address))
+    ok(cli, "fetch", "--once")
+    assert [r["subject"] for r in ok(cli, "request", "list")] == ["Still working"]
+
+    connect(cli, cloud, address, account.app)  # the reconnect asks for the sync scopes
+
+    runs = _sync(cli, address)
+    assert runs["contacts"]["pulled"] == 1
+    cloud.expire_access_tokens()  # the renewal asks for them again
+    assert _sync(cli, address)["contacts"]["ok"]
+
+
+def test_an_access_token_the_provider_refuses_is_renewed_once_and_the_sync_goes_on(
+    account: Account, cli: Cli, cloud: IdentityServer
+) -> None:
+    address = account.address
+    _sync(cli, address)
+    account.add_contact("bob@example.org", "Bob Stone", "Initech")
+    cloud.expire_access_tokens()  # postroom still thinks its token has an hour to live
+
+    runs = _sync(cli, address)
+
+    assert runs["contacts"]["pulled"] == 1
+    assert [c["email"] for c in ok(cli, "contact", "list", "--mailbox", address)] == [
+        "bob@example.org"
+    ]
+    assert ok(cli, "mailbox", "show", address)["state"] != "needs-reconnect"
+
+
+def test_the_sign_in_asks_for_the_sync_scopes_only_of_what_a_cloud_mailbox_syncs() -> None:
+    microsoft = OAuthApp(provider="microsoft", scopes=DEFAULT_SCOPES[OAuthProvider.MICROSOFT])
+    google = OAuthApp(provider="google", scopes=DEFAULT_SCOPES[OAuthProvider.GOOGLE])
+    graph = scopes_for(microsoft, {Protocol.GRAPH}, ("contacts", "calendar")).split()
+    assert "https://graph.microsoft.com/Contacts.ReadWrite" in graph
+    assert "https://graph.microsoft.com/Calendars.ReadWrite" in graph
+    assert "https://graph.microsoft.com/Mail.ReadWrite" in graph
+    mail_only = scopes_for(microsoft, {Protocol.GRAPH}).split()
+    assert not any("Contacts" in s or "Calendars" in s for s in mail_only)
+    imap = scopes_for(microsoft, {Protocol.IMAP}, ("contacts",)).split()  # synced over DAV
+    assert not any("Contacts" in s for s in imap)
+    gmail = scopes_for(google, {Protocol.GMAIL}, ("calendar",)).split()
+    assert "https://www.googleapis.com/auth/calendar.events" in gmail
+    assert "https://www.googleapis.com/auth/contacts" not in gmail

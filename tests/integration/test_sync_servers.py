@@ -23,7 +23,7 @@ def http(test_ca: TestCA) -> Iterator[httpx.Client]:
 def test_graph_calendar_view_delta_wants_a_window_and_if_match_guards_writes(
     graph: GraphServer, identity: IdentityServer, http: httpx.Client
 ) -> None:
-    token = identity.issue("desk@contoso.test", "app-1", "Calendars.ReadWrite")
+    token = identity.issue("desk@contoso.test", "app-1", "Contacts.ReadWrite Calendars.ReadWrite")
     headers = {"Authorization": f"Bearer {token}"}
     base = graph.base_url + "/v1.0/me"
 
@@ -59,3 +59,28 @@ def test_google_refuses_a_listing_without_fields_a_sync_token_with_time_min_and_
     params = {"updatePersonFields": "names", "personFields": "names"}
     stale = http.patch(update, params=params, headers=headers, json={"etag": "old", "names": []})
     assert (stale.status_code, stale.json()["error"]["status"]) == (400, "FAILED_PRECONDITION")
+
+
+def test_both_refuse_contacts_and_calendars_to_a_token_without_their_scopes(
+    graph: GraphServer, gmail: GmailServer, identity: IdentityServer, http: httpx.Client
+) -> None:
+    mail_only = identity.issue(
+        "desk@contoso.test", "app-1", "https://graph.microsoft.com/Mail.ReadWrite"
+    )
+    headers = {"Authorization": f"Bearer {mail_only}"}
+    refused = http.get(graph.base_url + "/v1.0/me/contacts/delta", headers=headers)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "ErrorAccessDenied")
+    reader = identity.issue(
+        "desk@contoso.test", "app-1", "https://graph.microsoft.com/Contacts.Read"
+    )
+    headers = {"Authorization": f"Bearer {reader}"}
+    assert http.get(graph.base_url + "/v1.0/me/contacts/delta", headers=headers).status_code == 200
+    write = http.post(graph.base_url + "/v1.0/me/contacts", headers=headers, json={})
+    assert write.status_code == 403
+
+    gmail_only = identity.issue("ann@gmail.test", "google-app-1", "https://mail.google.com/")
+    headers = {"Authorization": f"Bearer {gmail_only}"}
+    events = http.get(gmail.base_url + "/calendar/v3/calendars/primary/events", headers=headers)
+    error = events.json()["error"]
+    assert (events.status_code, error["status"]) == (403, "PERMISSION_DENIED")
+    assert error["details"][0]["reason"] == "ACCESS_TOKEN_SCOPE_INSUFFICIENT"

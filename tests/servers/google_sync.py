@@ -16,8 +16,10 @@ If-Match (412 conditionNotMet on a stale etag; a deleted event is cancelled, 410
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from .cloud import CloudApiServer, UserRoute
@@ -27,6 +29,7 @@ __all__ = ["GoogleSyncApi"]
 
 PERSON = r"/v1/people/(?P<id>c[0-9]+)"
 EVENTS = r"/calendar/v3/calendars/primary/events"
+SYNC_SCOPES = {"contacts": ("contacts",), "calendar": ("calendar.events", "calendar")}
 PERSON_FIELDS = {"names", "emailAddresses", "organizations", "phoneNumbers", "metadata"}
 
 
@@ -68,18 +71,46 @@ class GoogleSyncApi(CloudApiServer):
     google_change: int = 0
 
     def _sync_routes(self) -> list[UserRoute]:
+        people, events = (
+            partial(self._sync_scoped, kind="contacts"),
+            partial(self._sync_scoped, kind="calendar"),
+        )
         return [
-            ("GET", r"/v1/people/me/connections", self._sync_connections),
-            ("POST", r"/v1/people:createContact", self._sync_create_person),
-            ("GET", PERSON, self._sync_get_person),
-            ("PATCH", PERSON + r":updateContact", self._sync_update_person),
-            ("DELETE", PERSON + r":deleteContact", self._sync_delete_person),
-            ("GET", EVENTS, self._sync_list_events),
-            ("POST", EVENTS, self._sync_insert_event),
-            ("GET", EVENTS + r"/(?P<id>[^/]+)", self._sync_get_event),
-            ("PATCH", EVENTS + r"/(?P<id>[^/]+)", self._sync_patch_event),
-            ("DELETE", EVENTS + r"/(?P<id>[^/]+)", self._sync_delete_event),
+            ("GET", r"/v1/people/me/connections", people(self._sync_connections)),
+            ("POST", r"/v1/people:createContact", people(self._sync_create_person)),
+            ("GET", PERSON, people(self._sync_get_person)),
+            ("PATCH", PERSON + r":updateContact", people(self._sync_update_person)),
+            ("DELETE", PERSON + r":deleteContact", people(self._sync_delete_person)),
+            ("GET", EVENTS, events(self._sync_list_events)),
+            ("POST", EVENTS, events(self._sync_insert_event)),
+            ("GET", EVENTS + r"/(?P<id>[^/]+)", events(self._sync_get_event)),
+            ("PATCH", EVENTS + r"/(?P<id>[^/]+)", events(self._sync_patch_event)),
+            ("DELETE", EVENTS + r"/(?P<id>[^/]+)", events(self._sync_delete_event)),
         ]
+
+    def _sync_scoped(
+        self, serve: Callable[[Request, str], Response], kind: str
+    ) -> Callable[[Request, str], Response]:
+        """People needs .../auth/contacts (contacts.readonly to read); Calendar events
+        .../auth/calendar.events or .../auth/calendar (their .readonly to read). Else 403
+        PERMISSION_DENIED with ErrorInfo ACCESS_TOKEN_SCOPE_INSUFFICIENT."""
+
+        def handler(request: Request, user: str) -> Response:
+            token = self.identity.account_of(request.bearer)
+            granted = {w.rsplit("/", 1)[-1] for w in (token.scope.split() if token else [])}
+            allowed = set(SYNC_SCOPES[kind])
+            if request.method == "GET":
+                allowed |= {f"{a}.readonly" for a in allowed}
+            if not granted & allowed:
+                return _error(
+                    403,
+                    "PERMISSION_DENIED",
+                    "Request had insufficient authentication scopes.",
+                    "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                )
+            return serve(request, user)
+
+        return handler
 
     # ------------------------------------------------------------------ control
 

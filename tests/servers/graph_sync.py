@@ -10,6 +10,7 @@ answered in UTC, as Graph does unless asked for another zone.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,9 @@ CONTACT_FIELDS = (
     "homePhones",
 )
 EVENT_FIELDS = ("subject", "body", "start", "end", "attendees", "location")
+
+
+SYNC_PERMISSIONS = {"contacts": "Contacts", "events": "Calendars"}
 
 
 @dataclass
@@ -85,14 +89,35 @@ class GraphSyncApi(CloudApiServer):
     sync_change: int = 0
 
     def _sync_routes(self) -> list[UserRoute]:
+        scoped = self._sync_scoped
         return [
-            ("GET", USER + r"/contacts/delta", self._sync_contacts_delta),
-            ("GET", USER + r"/calendarView/delta", self._sync_events_delta),
-            ("POST", USER + r"/" + COLLECTION, self._sync_create),
-            ("GET", USER + r"/" + COLLECTION + r"/(?P<id>[^/]+)", self._sync_get),
-            ("PATCH", USER + r"/" + COLLECTION + r"/(?P<id>[^/]+)", self._sync_update),
-            ("DELETE", USER + r"/" + COLLECTION + r"/(?P<id>[^/]+)", self._sync_delete),
+            ("GET", USER + r"/contacts/delta", scoped(self._sync_contacts_delta, "contacts")),
+            ("GET", USER + r"/calendarView/delta", scoped(self._sync_events_delta, "events")),
+            ("POST", USER + r"/" + COLLECTION, scoped(self._sync_create)),
+            ("GET", USER + r"/" + COLLECTION + r"/(?P<id>[^/]+)", scoped(self._sync_get)),
+            ("PATCH", USER + r"/" + COLLECTION + r"/(?P<id>[^/]+)", scoped(self._sync_update)),
+            ("DELETE", USER + r"/" + COLLECTION + r"/(?P<id>[^/]+)", scoped(self._sync_delete)),
         ]
+
+    def _sync_scoped(
+        self, serve: Callable[[Request, str], Response], collection: str | None = None
+    ) -> Callable[[Request, str], Response]:
+        """Graph's permissions: Contacts.ReadWrite / Calendars.ReadWrite (or .Read to read);
+        an app-only token carries what the admin granted as `.default`. Else 403."""
+
+        def handler(request: Request, user: str) -> Response:
+            token = self.identity.account_of(request.bearer)
+            granted = {w.rsplit("/", 1)[-1] for w in (token.scope.split() if token else [])}
+            base = SYNC_PERMISSIONS[collection or request.params["collection"]]
+            allowed = {f"{base}.ReadWrite", ".default"}
+            if request.method == "GET":
+                allowed.add(f"{base}.Read")
+            if not granted & allowed:
+                denied = "Access is denied. Check credentials and try again."
+                return _error(403, "ErrorAccessDenied", denied)
+            return serve(request, user)
+
+        return handler
 
     # ------------------------------------------------------------------ control
 

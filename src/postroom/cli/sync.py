@@ -99,6 +99,19 @@ def contact_edit(
     emit(as_json, data, f"Saved contact {data['id']}; the next sync writes it.")
 
 
+@contact_app.command("remove")
+def contact_remove(contact_id: RowId, as_json: JsonFlag = False) -> None:
+    """Remove a contact; the next sync deletes it on the account (if the account changed it
+    meanwhile, its version is kept and the removal noted in the history)."""
+    with database() as db:
+        contacts.remove(db, OPERATOR, contact_id)
+    emit(
+        as_json,
+        {"id": contact_id, "removed": True},
+        f"Removed contact {contact_id}; the next sync deletes it.",
+    )
+
+
 @activity_app.command("list")
 def activity_list(
     mailbox: Mailbox = None, request: RequestId = None, as_json: JsonFlag = False
@@ -151,6 +164,18 @@ def activity_edit(
     with database() as db:
         data = sync_records.view(activities.edit(db, OPERATOR, activity_id, change))
     emit(as_json, data, f"Saved activity {data['id']}; the next sync writes it.")
+
+
+@activity_app.command("remove")
+def activity_remove(activity_id: RowId, as_json: JsonFlag = False) -> None:
+    """Remove an activity; the next sync deletes it in the calendar."""
+    with database() as db:
+        activities.remove(db, OPERATOR, activity_id)
+    emit(
+        as_json,
+        {"id": activity_id, "removed": True},
+        f"Removed activity {activity_id}; the next sync deletes it.",
+    )
 
 
 def _with_history(data: dict[str, object]) -> str:

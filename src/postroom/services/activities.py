@@ -46,7 +46,7 @@ def listing(
     db: Session, actor: Actor, mailbox: str | None = None, request_id: int | None = None
 ) -> list[Activity]:
     ids = select(mailboxes.visible_to(actor).subquery().c.id)
-    query = select(Activity).where(Activity.mailbox_id.in_(ids))
+    query = select(Activity).where(Activity.mailbox_id.in_(ids), Activity.deleting.is_(False))
     if mailbox is not None:
         query = query.where(Activity.mailbox_id == mailboxes.get_for(db, actor, mailbox).id)
     if request_id is not None:
@@ -57,7 +57,9 @@ def listing(
 def get(db: Session, actor: Actor, activity_id: int) -> Activity:
     ids = select(mailboxes.visible_to(actor).subquery().c.id)
     activity = db.scalar(
-        select(Activity).where(Activity.id == activity_id, Activity.mailbox_id.in_(ids))
+        select(Activity).where(
+            Activity.id == activity_id, Activity.mailbox_id.in_(ids), Activity.deleting.is_(False)
+        )
     )
     if activity is None:
         raise NotFound(f"No activity {activity_id} among your mailboxes: `postroom activity list`.")
@@ -110,6 +112,15 @@ def edit(db: Session, actor: Actor, activity_id: int, change: ActivityChange) ->
     audit.record(db, actor, "activity.edited", activity.title)
     sync_records.changed(db, activity, "postroom")
     return activity
+
+
+def remove(db: Session, actor: Actor, activity_id: int) -> None:
+    """Hidden at once, deleted in the calendar by the next sync (see contacts.remove)."""
+    activity = get(db, actor, activity_id)
+    activity.deleting, activity.pending = True, True
+    db.flush()
+    audit.record(db, actor, "activity.removed", activity.title)
+    sync_records.changed(db, activity, "postroom", deleted=True)
 
 
 def detail(db: Session, activity: Activity) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from postroom.domain import validate
@@ -40,21 +40,42 @@ def require_sync(mailbox: Mailbox, kind: str) -> None:
 
 
 def listing(
-    db: Session, actor: Actor, mailbox: str | None = None, email: str | None = None
+    db: Session,
+    actor: Actor,
+    mailbox: str | None = None,
+    email: str | None = None,
+    search: str | None = None,
 ) -> list[Contact]:
+    """`search`: a part of the name, address, company or phone, any case."""
     ids = select(mailboxes.visible_to(actor).subquery().c.id)
-    query = select(Contact).where(Contact.mailbox_id.in_(ids))
+    query = select(Contact).where(Contact.mailbox_id.in_(ids), Contact.deleting.is_(False))
     if mailbox is not None:
         query = query.where(Contact.mailbox_id == mailboxes.get_for(db, actor, mailbox).id)
     if email:
         query = query.where(Contact.email == email.strip().lower())
+    if search and search.strip():
+        like = (
+            "%"
+            + search.strip().lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            + "%"
+        )
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(like, escape="\\")
+                    for column in (Contact.name, Contact.email, Contact.company, Contact.phone)
+                )
+            )
+        )
     return list(db.scalars(query.order_by(Contact.name, Contact.email, Contact.id).limit(LIMIT)))
 
 
 def get(db: Session, actor: Actor, contact_id: int) -> Contact:
     ids = select(mailboxes.visible_to(actor).subquery().c.id)
     contact = db.scalar(
-        select(Contact).where(Contact.id == contact_id, Contact.mailbox_id.in_(ids))
+        select(Contact).where(
+            Contact.id == contact_id, Contact.mailbox_id.in_(ids), Contact.deleting.is_(False)
+        )
     )
     if contact is None:
         raise NotFound(f"No contact {contact_id} among your mailboxes: `postroom contact list`.")
@@ -104,6 +125,16 @@ def edit(db: Session, actor: Actor, contact_id: int, change: ContactChange) -> C
     return contact
 
 
+def remove(db: Session, actor: Actor, contact_id: int) -> None:
+    """Hidden at once; the row stays, marked, until the next sync has deleted it on the
+    account with the etag it was based on (a crash before then only delays the delete)."""
+    contact = get(db, actor, contact_id)
+    contact.deleting, contact.pending = True, True
+    db.flush()
+    audit.record(db, actor, "contact.removed", contact.email)
+    sync_records.changed(db, contact, "postroom", deleted=True)
+
+
 def detail(db: Session, contact: Contact) -> dict[str, Any]:
     return sync_records.view(contact) | {"history": sync_records.history(db, "contact", contact.id)}
 
@@ -115,7 +146,7 @@ def of_requester(db: Session, request: Request) -> dict[str, Any] | None:
         return None
     found = db.scalars(
         select(Contact)
-        .where(Contact.email == request.requester.strip().lower())
+        .where(Contact.email == request.requester.strip().lower(), Contact.deleting.is_(False))
         .order_by((Contact.mailbox_id == request.mailbox_id).desc(), Contact.id)
         .limit(1)
     ).first()

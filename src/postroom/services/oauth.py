@@ -53,6 +53,8 @@ def _existing(db: Session, actor: Actor, target: Target) -> Mailbox | None:
 
 
 def _scope(db: Session, actor: Actor, app: OAuthApp, target: Target) -> str:
+    """What the sign-in asks for: the mailbox's mail, and its contacts and calendar when it
+    syncs them (a reconnect after switching sync on grants them)."""
     mailbox = _existing(db, actor, target)
     if mailbox is not None:
         return oauth_apps.scopes_for_mailbox(app, mailbox)
@@ -239,7 +241,8 @@ def _connected(
     """The stored cursor is kept, so a reconnected mailbox resumes where it stopped."""
     mailbox.oauth_app = app
     mailbox.oauth_account = account
-    tokens.store(mailbox, granted, app_only)
+    asked = None if app_only else tokens.asked_scope(mailbox, app)
+    tokens.store(mailbox, granted, app_only, asked)
     mailbox.oauth_refresh_lease = None
     mailbox.state, mailbox.last_error, mailbox.failures = MailboxState.NEW.value, None, 0
     mailbox.next_poll_at = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from postroom.services import audit, in_use
 from postroom.services.actors import Actor
 from postroom.storage.models import Mailbox, OAuthApp
 from postroom.storage.secrets import default_box
+from postroom.sync import scopes as sync_scopes
 
 if TYPE_CHECKING:  # the OAuth2 client (httpx, authlib) is loaded when a sign-in needs it
     from postroom.connectors.oauth2 import ClientConfig, ProviderUrls
@@ -175,14 +177,19 @@ def provider_urls(app: OAuthApp) -> ProviderUrls:
     return ProviderUrls(app.authorize_url, app.token_url, None)
 
 
-def scopes_for(app: OAuthApp, protocols: set[Protocol]) -> str:
+def scopes_for(app: OAuthApp, protocols: set[Protocol], sync: Iterable[str] = ()) -> str:
     """Microsoft issues a token for one resource at a time: Graph mailboxes need Graph scopes,
-    IMAP/POP3/SMTP ones the Outlook scopes. Scopes an admin typed are used as given."""
+    IMAP/POP3/SMTP ones the Outlook scopes. Scopes an admin typed are used as given. `sync`:
+    the kinds (contacts, calendar) a Graph or Gmail mailbox syncs, whose scopes are added."""
     provider = OAuthProvider(app.provider)
     scopes = app.scopes
     if provider is OAuthProvider.MICROSOFT and scopes == DEFAULT_SCOPES[provider]:
         scopes = GRAPH_SCOPES if Protocol.GRAPH in protocols else scopes
-    words = [*SIGN_IN_SCOPES[provider].split(), *scopes.split()]
+    words = [
+        *SIGN_IN_SCOPES[provider].split(),
+        *scopes.split(),
+        *_sync_scopes(provider, protocols, sync),
+    ]
     return " ".join(dict.fromkeys(words))
 
 
@@ -190,10 +197,12 @@ def scopes_for_mailbox(app: OAuthApp, mailbox: Mailbox) -> str:
     """As `scopes_for`; a delegate working a shared mailbox through Graph asks for the .Shared
     permissions instead (Mail.Read.Shared when postroom leaves the mail as it is, ReadWrite
     when it marks, moves or deletes; Mail.Send.Shared when it sends). Over IMAP and SMTP the
-    Outlook scopes already cover a mailbox the delegate has rights on."""
+    Outlook scopes already cover a mailbox the delegate has rights on. Contacts and calendar
+    scopes are added for the kinds the mailbox syncs."""
     servers = (mailbox.incoming_server, mailbox.outgoing_server)
     protocols = {Protocol(s.protocol) for s in servers if s is not None}
-    scopes = scopes_for(app, protocols)
+    kinds = (("contacts", mailbox.sync_contacts), ("calendar", mailbox.sync_calendar))
+    scopes = scopes_for(app, protocols, [kind for kind, on in kinds if on])
     if mailbox.access != MailboxAccess.SHARED_DELEGATE.value or Protocol.GRAPH not in protocols:
         return scopes
     own = {GRAPH + "Mail.ReadWrite", GRAPH + "Mail.Send"}
@@ -205,6 +214,19 @@ def scopes_for_mailbox(app: OAuthApp, mailbox: Mailbox) -> str:
     if outgoing is not None and outgoing.protocol == Protocol.GRAPH.value:
         words.append(GRAPH + "Mail.Send.Shared")
     return " ".join(dict.fromkeys(words))
+
+
+def _sync_scopes(
+    provider: OAuthProvider, protocols: set[Protocol], sync: Iterable[str]
+) -> list[str]:
+    """IMAP mailboxes sync over CardDAV/CalDAV with their password: no scope for them."""
+    if provider is OAuthProvider.MICROSOFT and Protocol.GRAPH in protocols:
+        names = sync_scopes.GRAPH
+    elif provider is OAuthProvider.GOOGLE and Protocol.GMAIL in protocols:
+        names = sync_scopes.GOOGLE
+    else:
+        return []
+    return [names[sync_scopes.KINDS[kind]] for kind in sync if kind in sync_scopes.KINDS]
 
 
 def client_config(app: OAuthApp, scope: str) -> ClientConfig:

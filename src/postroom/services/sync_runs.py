@@ -24,13 +24,14 @@ from typing import cast
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
+from postroom.domain.endpoints import Credentials
 from postroom.errors import AuthFailed, LeaseLost, NotFound, PostroomError
 from postroom.services import sync_records, tokens
 from postroom.services.credentials import credentials_of
 from postroom.services.servers import endpoint_of
 from postroom.services.sync_records import Row
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import Contact, Mailbox, SyncState, aware, utcnow
+from postroom.storage.models import Activity, Contact, Mailbox, SyncState, aware, utcnow
 from postroom.sync import registry
 from postroom.sync.source import CursorExpired, EditConflict, RemoteRecord, SyncSource
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 KINDS = ("contacts", "calendar")
 INTERVAL = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
+DELETE_LOST = "deleted here while changed on the account: the account's version was kept"
 MAX_PAGES = 1000  # a source that never says "no more" stops here; the next pass goes on
 Fence = Callable[[Session], None]
 Opener = Callable[..., SyncSource]
@@ -144,26 +146,34 @@ def sync_mailbox(
         credentials = None if oauth or server is None else credentials_of(mailbox, server)
         endpoint = endpoint_of(server) if server is not None else None
         _state(db, mailbox_id, kind)
-    source: SyncSource | None = None
+
+    def both_ways(given: Credentials) -> None:
+        assert endpoint is not None
+        source = opener(endpoint, given, kind, dav_url)
+        try:
+            _pull(engine, mailbox_id, kind, source, fence, run)
+            _push(engine, mailbox_id, kind, source, fence, run)
+        finally:
+            source.close()
+
     try:
         if endpoint is None:
             raise NotFound(f"{run.address} has no server whose account could be synced.")
         if oauth:
-            credentials = tokens.credentials(engine, mailbox_id)
-        if credentials is None:
+            # An access token the provider refuses is renewed once, as mail fetching does;
+            # the pass then starts again from its committed cursor.
+            given = tokens.credentials(engine, mailbox_id)
+            tokens.with_renewal(engine, mailbox_id, given, both_ways)
+        elif credentials is None:
             raise AuthFailed(f"{run.address} has no password: reconnect it with one.")
-        source = opener(endpoint, credentials, kind, dav_url)
-        _pull(engine, mailbox_id, kind, source, fence, run)
-        _push(engine, mailbox_id, kind, source, fence, run)
+        else:
+            both_ways(credentials)
     except LeaseLost as exc:  # another worker owns the mailbox now: its state is theirs
         run.ok, run.error, run.failure = False, str(exc), exc.code
         return run
     except PostroomError as exc:
         run.ok, run.error, run.failure = False, str(exc), exc.code
         log.warning("syncing %s of %s failed: %s", kind, run.address, exc)
-    finally:
-        if source is not None:
-            source.close()
     _settle(engine, mailbox_id, kind, run)
     return run
 
@@ -192,13 +202,16 @@ def _pull(
         with unit_of_work(engine) as db:
             fence(db)
             state = _state(db, mailbox_id, kind)
-            if cursor is None:
-                state.full_since = utcnow()  # a full listing starts: it marks what it brings
+            if cursor is None or (page.full and state.full_since is None):
+                # A full listing starts (a first sync, a reset, or a server listed in full
+                # each pass, without sync-collection): it marks what it brings.
+                state.full_since = utcnow()
             for record in page.records:
                 _take(db, mailbox_id, kind, record, run)
             state.cursor = page.cursor
             if not page.more and state.full_since is not None:
-                run.deleted += _lacking(db, mailbox_id, kind, aware(state.full_since))
+                since = aware(state.full_since)
+                run.deleted += _lacking(db, mailbox_id, kind, since, page.window)
                 state.full_since = None
         cursor = page.cursor
         if not page.more:
@@ -212,7 +225,7 @@ def _take(db: Session, mailbox_id: int, kind: str, record: RemoteRecord, run: Sy
     )
     if record.data is None:
         if row is not None:
-            if row.pending:
+            if row.pending and not row.deleting:
                 sync_records.keep_losing(db, row, "deleted on the account while changed here")
                 run.conflicts += 1
             sync_records.changed(db, row, "account", deleted=True)
@@ -221,12 +234,19 @@ def _take(db: Session, mailbox_id: int, kind: str, record: RemoteRecord, run: Sy
         return
     if row is None:
         row = _orphan(db, mailbox_id, kind, record)
+        if row is not None and row.deleting:  # created, then deleted here: the push deletes it
+            row.remote_id, row.etag, row.synced_at = record.remote_id, record.etag, utcnow()
+            return
     if row is None:
         row = model(mailbox_id=mailbox_id, remote_id=record.remote_id, pending=False)
         db.add(row)
     elif row.etag == record.etag and row.remote_id == record.remote_id:
         row.synced_at = utcnow()  # unchanged (a repeated page, or a full listing)
         return
+    elif row.deleting:  # deleted here, changed there: the account's version is kept
+        sync_records.keep_losing(db, row, DELETE_LOST)
+        row.deleting = False
+        run.conflicts += 1
     elif row.pending and sync_records.data_of(row) != record.data:
         sync_records.keep_losing(db, row, "changed on both sides: the account's version won")
         run.conflicts += 1
@@ -257,25 +277,31 @@ def _orphan(db: Session, mailbox_id: int, kind: str, record: RemoteRecord) -> Ro
     return None
 
 
-def _lacking(db: Session, mailbox_id: int, kind: str, since: datetime) -> int:
-    """After a full listing: records it did not bring are gone from the account."""
+def _lacking(
+    db: Session,
+    mailbox_id: int,
+    kind: str,
+    since: datetime,
+    window: tuple[datetime, datetime] | None = None,
+) -> int:
+    """After a full listing: records it did not bring are gone from the account. A listing
+    of a window of start times speaks only for the records starting inside it."""
     model = _model(kind)
-    gone = list(
-        db.scalars(
-            select(model).where(
-                model.mailbox_id == mailbox_id,
-                model.remote_id.is_not(None),
-                or_(model.synced_at.is_(None), model.synced_at < since),
-            )
-        )
+    query = select(model).where(
+        model.mailbox_id == mailbox_id,
+        model.remote_id.is_not(None),
+        or_(model.synced_at.is_(None), model.synced_at < since),
     )
+    if window is not None and sync_records.model_of(kind) is Activity:
+        query = query.where(Activity.starts_at >= window[0], Activity.starts_at < window[1])
+    gone = list(db.scalars(query))
     for row in gone:
-        if row.pending:  # changed here: it goes back to the account as a new record
+        if row.pending and not row.deleting:  # changed here: back to the account as new
             row.remote_id, row.etag = None, None
             continue
         sync_records.changed(db, row, "account", deleted=True)
         db.delete(row)
-    return sum(1 for row in gone if not row.pending)
+    return sum(1 for row in gone if row.deleting or not row.pending)
 
 
 # ---------------------------------------------------------------------------- push
@@ -287,14 +313,17 @@ def _push(
     model = _model(kind)
     with unit_of_work(engine) as db:
         waiting = [
-            (row.id, row.remote_id, row.etag, sync_records.data_of(row))
+            (row.id, row.remote_id, row.etag, row.deleting, sync_records.data_of(row))
             for row in db.scalars(
                 select(model)
                 .where(model.mailbox_id == mailbox_id, model.pending)
                 .order_by(model.id)
             )
         ]
-    for row_id, remote_id, etag, data in waiting:
+    for row_id, remote_id, etag, deleting, data in waiting:
+        if deleting:
+            _push_delete(engine, model, row_id, remote_id, etag, source, fence, run)
+            continue
         conflict: RemoteRecord | None = None
         try:
             if remote_id is None:
@@ -315,6 +344,43 @@ def _push(
             # Edited again while this was written: stays pending, with the etag it now has.
             row.pending = sync_records.data_of(row) != data
             run.pushed += 1
+
+
+def _push_delete(
+    engine: Engine,
+    model: type[Contact],
+    row_id: int,
+    remote_id: str | None,
+    etag: str | None,
+    source: SyncSource,
+    fence: Fence,
+    run: SyncRun,
+) -> None:
+    """A record deleted here: deleted on the account only if it still holds the version the
+    deletion was based on; the row goes once the account has said so. A crash between the two
+    repeats the delete, which finds it gone: what was asked."""
+    current: RemoteRecord | None = None
+    if remote_id is not None:
+        try:
+            source.delete(remote_id, etag or "")
+        except EditConflict as exc:
+            current = exc.current
+    with unit_of_work(engine) as db:
+        fence(db)
+        row = db.get(model, row_id)
+        if row is None or not row.deleting:
+            return
+        if current is not None and current.data is not None:
+            sync_records.keep_losing(db, row, DELETE_LOST)
+            run.conflicts += 1
+            sync_records.apply(row, current.data)
+            row.remote_id, row.etag, row.synced_at = current.remote_id, current.etag, utcnow()
+            row.pending = row.deleting = False
+            db.flush()
+            sync_records.changed(db, row, "account")
+            return
+        db.delete(row)
+        run.deleted += 1
 
 
 def _lost(db: Session, row: Row, current: RemoteRecord, run: SyncRun) -> None:
@@ -339,6 +405,11 @@ def _lost(db: Session, row: Row, current: RemoteRecord, run: SyncRun) -> None:
 
 
 # ---------------------------------------------------------------------------- state
+
+
+def state_of(db: Session, mailbox_id: int, kind: str) -> SyncState:
+    """The mailbox's sync state of a kind, made when first asked for."""
+    return _state(db, mailbox_id, kind)
 
 
 def _state(db: Session, mailbox_id: int, kind: str) -> SyncState:

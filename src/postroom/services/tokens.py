@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session, object_session
 from postroom.config import get_settings
 from postroom.connectors import shared_rights
 from postroom.domain.endpoints import Credentials
-from postroom.domain.settings import MailboxAccess, MailboxState, Protocol
+from postroom.domain.settings import MailboxAccess, MailboxState
 from postroom.errors import NeedsReconnect, PostroomError, TokenRejected
 from postroom.services import oauth_apps, reconnects
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import Mailbox, utcnow
+from postroom.storage.models import Mailbox, OAuthApp, utcnow
 from postroom.storage.secrets import default_box
 
 if TYPE_CHECKING:  # the OAuth2 client (httpx, authlib) loads when a token is renewed
@@ -47,12 +47,18 @@ class Stored:
     refresh_token: str | None
     expires_at: datetime
     app_only: bool
+    scope: str | None = None  # what the sign-in asked for; None: noted before scopes were
 
 
-def store(mailbox: Mailbox, tokens: TokenSet, app_only: bool = False) -> None:
+def store(
+    mailbox: Mailbox, tokens: TokenSet, app_only: bool = False, scope: str | None = None
+) -> None:
     """Access and refresh token together, in the caller's transaction: never one without the
-    other, so a rotated refresh token cannot be lost."""
+    other, so a rotated refresh token cannot be lost. `scope`: what the sign-in asked for,
+    which each renewal asks for again (Microsoft refuses a renewal asking for more)."""
     data = json.loads(tokens.as_json()) | {"app_only": app_only}
+    if scope:
+        data["scope"] = scope
     mailbox.oauth_tokens = default_box().seal(
         json.dumps(data), mailbox.secret_identity("oauth_tokens")
     )
@@ -77,6 +83,7 @@ def stored(mailbox: Mailbox) -> Stored:
         data.get("refresh_token"),
         datetime.fromtimestamp(data["expires_at"], UTC),
         bool(data.get("app_only")),
+        data.get("scope"),
     )
 
 
@@ -87,16 +94,18 @@ def _fresh(tokens: Stored, rejected: str | None) -> bool:
     return tokens.expires_at - ahead > utcnow()
 
 
-def protocols_of(mailbox: Mailbox) -> set[Protocol]:
-    servers = (mailbox.incoming_server, mailbox.outgoing_server)
-    return {Protocol(s.protocol) for s in servers if s is not None}
+def asked_scope(mailbox: Mailbox, app: OAuthApp) -> str:
+    return oauth_apps.scopes_for_mailbox(app, mailbox)
 
 
-def _client(mailbox: Mailbox, app_only: bool) -> OAuthClient:
+def _client(mailbox: Mailbox, tokens: Stored) -> OAuthClient:
     app = mailbox.oauth_app
     if app is None:
         raise NeedsReconnect(f"{mailbox.address} has no OAuth app: connect it with one.")
-    scope = oauth_apps.APP_ONLY_SCOPE if app_only else oauth_apps.scopes_for_mailbox(app, mailbox)
+    if tokens.app_only:
+        scope = oauth_apps.APP_ONLY_SCOPE
+    else:
+        scope = tokens.scope or oauth_apps.scopes_for_mailbox(app, mailbox)
     from postroom.connectors.oauth2 import OAuthClient
 
     return OAuthClient(oauth_apps.client_config(app, scope))
@@ -195,12 +204,12 @@ def _renew_locked(engine: Engine, mailbox_id: int, rejected: str | None) -> str:
         if _fresh(tokens, rejected):
             return tokens.access_token  # another worker renewed it while we waited
         try:
-            renewed = _exchange(_client(mailbox, tokens.app_only), tokens)
+            renewed = _exchange(_client(mailbox, tokens), tokens)
         except NeedsReconnect as exc:
             failure = exc
             reconnects.mark(db, mailbox, str(exc))
         else:
-            store(mailbox, renewed, tokens.app_only)
+            store(mailbox, renewed, tokens.app_only, tokens.scope)
             return renewed.access_token
     raise failure
 
@@ -237,7 +246,7 @@ def _renew_leased(engine: Engine, mailbox_id: int, rejected: str | None) -> str:
             tokens = stored(mailbox)
             if _fresh(tokens, rejected):
                 return tokens.access_token
-            client = _client(mailbox, tokens.app_only)
+            client = _client(mailbox, tokens)
         try:
             renewed = _exchange(client, tokens)
         except NeedsReconnect as exc:
@@ -249,7 +258,7 @@ def _renew_leased(engine: Engine, mailbox_id: int, rejected: str | None) -> str:
         with unit_of_work(engine) as db:
             mailbox = db.get(Mailbox, mailbox_id)
             assert mailbox is not None
-            store(mailbox, renewed, tokens.app_only)
+            store(mailbox, renewed, tokens.app_only, tokens.scope)
             mailbox.oauth_refresh_lease = None
         return renewed.access_token
     finally:

@@ -744,6 +744,8 @@ class Contact(Base):
     company: Mapped[str] = mapped_column(String(300), default="")
     phone: Mapped[str] = mapped_column(String(100), default="")
     pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Deleted in postroom (pending too): hidden, kept until the account has deleted it.
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False)
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
@@ -771,6 +773,8 @@ class Activity(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str] = mapped_column(String(2000), default="")
     pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Deleted in postroom (pending too): hidden, kept until the account has deleted it.
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False)
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

@@ -19,9 +19,10 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 
-from postroom.connectors.cloud_http import ApiClient
 from postroom.domain.endpoints import Credentials, Endpoint
+from postroom.sync.cloud_client import SyncApiClient
 from postroom.sync.links import join_link, split_link
+from postroom.sync.scopes import GOOGLE as SCOPES
 from postroom.sync.source import (
     Changes,
     ContactData,
@@ -68,8 +69,11 @@ class GooglePeople:
     kind: RecordKind = "contact"
 
     def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
-        self.api = ApiClient(
-            google_api(endpoint, "people.googleapis.com"), credentials, "Google People"
+        self.api = SyncApiClient(
+            google_api(endpoint, "people.googleapis.com"),
+            credentials,
+            "Google People",
+            SCOPES["contact"],
         )
 
     def changes(self, cursor: str | None) -> Changes:
@@ -140,7 +144,14 @@ class GooglePeople:
         return _person(response.json())
 
     def delete(self, remote_id: str, etag: str) -> None:
-        """deleteContact takes no etag; a contact already gone is what was asked."""
+        """deleteContact takes no etag, so the version is compared first (a change made in the
+        instant between the two is the one a person could still lose); a contact already gone
+        is what was asked."""
+        current = self.current(remote_id)
+        if current.data is None:
+            return
+        if etag and current.etag != etag:
+            raise EditConflict("The contact was changed in Google since it was read.", current)
         self.api.request("DELETE", f"/v1/{remote_id}:deleteContact", allow=(NOT_FOUND,))
 
     def close(self) -> None:
@@ -184,8 +195,11 @@ class GoogleCalendar:
     kind: RecordKind = "event"
 
     def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
-        self.api = ApiClient(
-            google_api(endpoint, "www.googleapis.com"), credentials, "Google Calendar"
+        self.api = SyncApiClient(
+            google_api(endpoint, "www.googleapis.com"),
+            credentials,
+            "Google Calendar",
+            SCOPES["event"],
         )
 
     def changes(self, cursor: str | None) -> Changes:

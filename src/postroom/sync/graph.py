@@ -14,10 +14,11 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from postroom.connectors.cloud_http import ApiClient
 from postroom.domain.endpoints import Credentials, Endpoint
 from postroom.errors import MailServerError
+from postroom.sync.cloud_client import SyncApiClient
 from postroom.sync.links import join_link, split_link
+from postroom.sync.scopes import GRAPH
 from postroom.sync.source import (
     Changes,
     ContactData,
@@ -44,12 +45,16 @@ class _GraphSource:
     collection: str  # contacts, events
 
     def __init__(self, endpoint: Endpoint, credentials: Credentials) -> None:
-        self.api = ApiClient(endpoint, credentials, "Microsoft Graph")
+        self.api = SyncApiClient(endpoint, credentials, "Microsoft Graph", GRAPH[self.kind])
         self.user = f"/v1.0/users/{quote(credentials.login)}"
         self.headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
 
-    def _start(self) -> str:
+    def _start(self, tags: dict[str, str]) -> str:
         raise NotImplementedError
+
+    def _window(self, tags: dict[str, str]) -> tuple[datetime, datetime] | None:
+        """The span of start times a full listing of this round covers; None: everything."""
+        return None
 
     def _data(self, item: dict[str, Any]) -> RecordData:
         raise NotImplementedError
@@ -71,7 +76,8 @@ class _GraphSource:
 
     def changes(self, cursor: str | None) -> Changes:
         if cursor is None:
-            url, tags = self._start(), {"full": "1"} | self._tags()
+            tags = {"full": "1"} | self._tags()
+            url = self._start(tags)
         else:
             url, tags = _unpack(cursor)
             self._check(tags)
@@ -84,10 +90,13 @@ class _GraphSource:
             )
         page = response.json()
         records = [self._record(item) for item in page.get("value", [])]
+        window = self._window(tags)
         if "@odata.nextLink" in page:
-            return Changes(records, _pack(page["@odata.nextLink"], tags), more=True, full=full)
+            following = _pack(page["@odata.nextLink"], tags)
+            return Changes(records, following, more=True, full=full, window=window)
         tags.pop("full", None)
-        return Changes(records, _pack(page["@odata.deltaLink"], tags), more=False, full=full)
+        following = _pack(page["@odata.deltaLink"], tags)
+        return Changes(records, following, more=False, full=full, window=window)
 
     def _item(self, remote_id: str) -> str:
         return f"{self.user}/{self.collection}/{quote(remote_id)}"
@@ -143,7 +152,7 @@ class GraphContacts(_GraphSource):
     kind: RecordKind = "contact"
     collection = "contacts"
 
-    def _start(self) -> str:
+    def _start(self, tags: dict[str, str]) -> str:
         return f"{self.user}/contacts/delta"
 
     def _data(self, item: dict[str, Any]) -> ContactData:
@@ -180,16 +189,25 @@ class GraphEvents(_GraphSource):
         self.headers["Prefer"] += ', outlook.timezone="UTC", outlook.body-content-type="text"'
 
     def _tags(self) -> dict[str, str]:
-        return {"window": datetime.now(UTC).date().isoformat()}
+        now = datetime.now(UTC)
+        return {
+            "window": now.date().isoformat(),
+            "from": _iso(now - WINDOW_BACK),
+            "to": _iso(now + WINDOW_AHEAD),
+        }
+
+    def _window(self, tags: dict[str, str]) -> tuple[datetime, datetime] | None:
+        if "from" not in tags or "to" not in tags:  # a cursor noted before windows were
+            return None
+        return _parse_iso(tags["from"]), _parse_iso(tags["to"])
 
     def _check(self, tags: dict[str, str]) -> None:
         opened = date.fromisoformat(tags.get("window", "1970-01-01"))
         if datetime.now(UTC).date() - opened > WINDOW_MOVES:
             raise CursorExpired("The calendar window has moved on; listing it again.")
 
-    def _start(self) -> str:
-        now = datetime.now(UTC)
-        window = {"startDateTime": _iso(now - WINDOW_BACK), "endDateTime": _iso(now + WINDOW_AHEAD)}
+    def _start(self, tags: dict[str, str]) -> str:
+        window = {"startDateTime": tags["from"], "endDateTime": tags["to"]}
         return f"{self.user}/calendarView/delta?{urlencode(window)}"
 
     def _data(self, item: dict[str, Any]) -> EventData:
@@ -228,6 +246,10 @@ def _unpack(cursor: str) -> tuple[str, dict[str, str]]:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _local(moment: datetime) -> str:

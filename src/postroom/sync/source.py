@@ -55,6 +55,9 @@ class Changes:
     cursor: str | None  # where the next call starts: a delta link, a sync token, a page token
     more: bool  # another page follows at once; the sync is complete when this is False
     full: bool = False  # a full listing (first sync or after a reset): what it lacks was deleted
+    # The start times a full listing covers, when it lists only a window of them (Graph's
+    # calendarView): only records starting inside it can be missing because they were deleted.
+    window: tuple[datetime, datetime] | None = None
 
 
 class CursorExpired(PostroomError):

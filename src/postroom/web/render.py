@@ -65,6 +65,13 @@ NOTICES = {
     "token-revoked": "The token was revoked.",
     "webhook-removed": "The webhook was removed.",
     "webhook-delivered": "The test event was delivered: the receiver answered 2xx.",
+    "sync-saved": "The sync switches were saved; the next pass follows them.",
+    "contact-added": "The contact was added; the next sync writes it to the account.",
+    "contact-saved": "The contact was saved; the next sync writes it to the account.",
+    "contact-removed": "The contact was removed; the next sync deletes it on the account.",
+    "activity-added": "The activity was added; the next sync writes it to the calendar.",
+    "activity-saved": "The activity was saved; the next sync writes it to the calendar.",
+    "activity-removed": "The activity was removed; the next sync deletes it in the calendar.",
     "webhook-not-delivered": "The test event was not accepted; its delivery below says why.",
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Id, Limit, Offset, page
@@ -44,3 +44,11 @@ def add_activity(body: ActivityIn, db: Db, caller: CallerDep) -> Any:
 def edit_activity(activity_id: Id, body: ActivityPatch, db: Db, caller: CallerDep) -> Any:
     change = ActivityChange(**body.model_dump(exclude_unset=True))
     return activities.detail(db, activities.edit(db, caller.actor, activity_id, change))
+
+
+@router.delete("/{activity_id}", status_code=204)
+def remove_activity(activity_id: Id, db: Db, caller: CallerDep) -> Response:
+    """Hidden at once; the next sync deletes it on the account, unless the account changed
+    it meanwhile (then the account's version comes back, and the deletion is in its history)."""
+    activities.remove(db, caller.actor, activity_id)
+    return Response(status_code=204)

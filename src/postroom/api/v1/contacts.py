@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Id, Limit, Offset, page
@@ -48,3 +48,11 @@ def add_contact(body: ContactIn, db: Db, caller: CallerDep) -> Any:
 def edit_contact(contact_id: Id, body: ContactPatch, db: Db, caller: CallerDep) -> Any:
     change = ContactChange(**body.model_dump(exclude_unset=True))
     return contacts.detail(db, contacts.edit(db, caller.actor, contact_id, change))
+
+
+@router.delete("/{contact_id}", status_code=204)
+def remove_contact(contact_id: Id, db: Db, caller: CallerDep) -> Response:
+    """Hidden at once; the next sync deletes it on the account, unless the account changed
+    it meanwhile (then the account's version comes back, and the deletion is in its history)."""
+    contacts.remove(db, caller.actor, contact_id)
+    return Response(status_code=204)

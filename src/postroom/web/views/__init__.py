@@ -7,7 +7,9 @@ from fastapi import APIRouter
 
 def routers() -> list[APIRouter]:
     from postroom.web.views import (
+        activities,
         app_only,
+        contacts,
         fetch_now,
         found,
         observe,
@@ -18,6 +20,7 @@ def routers() -> list[APIRouter]:
         servers,
         settings,
         signin,
+        sync_settings,
         system_mailbox_edit,
         webhooks,
         work,
@@ -38,4 +41,7 @@ def routers() -> list[APIRouter]:
         outbox.router,
         fetch_now.router,
         observe.router,
+        sync_settings.router,
+        contacts.router,
+        activities.router,
     ]
