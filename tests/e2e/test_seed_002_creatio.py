@@ -6,8 +6,12 @@ signed in, and receives and sends."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.cloud_fixtures import CLIENT_ID, CLIENT_SECRET
 from tests.e2e.conftest import Shoot
@@ -96,6 +100,106 @@ def _admin_adds_a_receive_only_mailbox(page: Page, cloud: IdentityServer) -> Non
     expect(report).not_to_contain_text("Outgoing")  # sending is switched off
 
 
+def _sync_now(page: Page) -> Locator:
+    """The result of each kind, once the pass ran."""
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.get_by_role("region", name="Sync result")).to_be_visible()
+    return page.locator(".sync-result li")
+
+
+def _ann_syncs_contacts_and_calendar_with_exchange(
+    page: Page, cloud: IdentityServer, graph: GraphServer
+) -> None:
+    """Part A (issue 14): Ann's contacts and calendar in step with her Exchange account."""
+    go(page, "Requests")
+    page.get_by_role("link", name="100 seats?").click()
+    request_url = page.url
+    expect(page.locator(".requester-contact")).to_have_count(0)  # no address book knows them
+
+    # Switched on from her profile; Exchange's contacts and calendar come through Graph, so
+    # there is no DAV URL to give.
+    go(page, "My profile")
+    page.get_by_role("link", name=f"Contacts and calendar of {ANN}").click()
+    expect(page.locator("#sync-contacts .badge")).to_have_text("off")
+    expect(page.get_by_label("DAV URL")).to_have_count(0)
+    page.get_by_label("Sync contacts").check()
+    page.get_by_label("Sync calendar").check()
+    page.get_by_role("button", name="Save the switches").click()
+    expect(page.get_by_role("status")).to_contain_text("sync switches were saved")
+    expect(page.locator("#sync-calendar .badge")).to_have_text("on")
+
+    # She signed in for mail only: Exchange refuses her contacts, and the page says why.
+    contacts_run, calendar_run = _sync_now(page).all()
+    expect(contacts_run).to_contain_text("Contacts.ReadWrite")
+    expect(contacts_run).to_contain_text("Reconnect the mailbox")
+    expect(calendar_run).to_contain_text("Calendars.ReadWrite")
+    # Signed in again, the sign-in asks for the contacts and calendar scopes too.
+    go(page, "My profile")
+    page.get_by_role("link", name=f"Sign in again to {ANN}").click()
+    expect(page.get_by_text("signed in with its provider")).to_be_visible()
+    *_, granted = [t.scope for t in cloud.tokens.values() if t.account == ANN]
+    assert "Contacts.ReadWrite" in granted and "Calendars.ReadWrite" in granted
+
+    # A contact added in the console is on the account after Sync now.
+    page.get_by_role("link", name=f"Contacts and calendar of {ANN}").click()
+    sync_url = page.url
+    page.get_by_role("link", name="Contacts", exact=True).click()
+    page.get_by_label("Name").fill("Carl Consultant")
+    page.get_by_label("Email").fill("carl@northwind.test")
+    page.get_by_label("Company").fill("Northwind")
+    page.get_by_role("button", name="Add the contact").click()
+    expect(page.get_by_role("status")).to_contain_text("contact was added")
+    expect(page.get_by_text("waiting for the next sync")).to_be_visible()
+    page.goto(sync_url)
+    contacts_run, calendar_run = _sync_now(page).all()
+    expect(contacts_run).to_contain_text("pulled 0, pushed 1, conflicts 0")
+    expect(calendar_run).to_contain_text("pulled 0, pushed 0, conflicts 0")
+    expect(page.locator("#sync-contacts .last-success")).not_to_have_text("—")
+    (carl,) = graph.all_items(ANN, "contacts")
+    assert carl["displayName"] == "Carl Consultant" and carl["companyName"] == "Northwind"
+    assert [e["address"] for e in carl["emailAddresses"]] == ["carl@northwind.test"]
+
+    # A contact she made in Outlook comes back, and the lead's request now knows its buyer.
+    graph.add_item(
+        ANN,
+        "contacts",
+        {
+            "displayName": "Bea Buyer",
+            "emailAddresses": [{"address": "buyer@fabrikam.test", "name": "Bea Buyer"}],
+            "companyName": "Fabrikam",
+        },
+    )
+    contacts_run, _ = _sync_now(page).all()
+    expect(contacts_run).to_contain_text("pulled 1, pushed 0")
+    page.get_by_role("link", name="Contacts", exact=True).click()
+    expect(page.get_by_role("link", name="Bea Buyer")).to_be_visible()
+    expect(page.get_by_role("link", name="Carl Consultant")).to_be_visible()
+    page.goto(request_url)
+    expect(page.locator(".requester-contact")).to_have_text("Bea Buyer · Fabrikam")
+
+    # A follow-up added from the request lands in her Exchange calendar, inviting the buyer.
+    when = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    page.get_by_role("link", name="Activities: follow-ups and meetings").click()
+    expect(page.get_by_label("Title")).to_have_value("Follow-up: 100 seats?")
+    expect(page.get_by_label("Attendees")).to_have_value("buyer@fabrikam.test")
+    page.get_by_label("Title").fill("Call Bea about the seats")
+    page.get_by_label("Start (UTC)").fill(when.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("End (UTC)").fill((when + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Add the activity").click()
+    expect(page.get_by_role("status")).to_contain_text("activity was added")
+    page.goto(sync_url)
+    _, calendar_run = _sync_now(page).all()
+    expect(calendar_run).to_contain_text("pushed 1")
+    (event,) = graph.all_items(ANN, "events")
+    assert event["subject"] == "Call Bea about the seats"
+    assert event["start"]["dateTime"].startswith(when.strftime("%Y-%m-%dT%H:%M"))
+    assert [a["emailAddress"]["address"] for a in event["attendees"]] == ["buyer@fabrikam.test"]
+    assert urlsplit(request_url).path in event["body"]["content"]  # the link back
+    page.goto(request_url + "/activities")
+    row = page.get_by_role("row", name=re.compile("Call Bea about the seats"))
+    expect(row).to_contain_text("synced")
+
+
 @pytest.mark.usefixtures("trust_test_ca")
 def test_an_exchange_provider_serves_the_companys_mail(
     cloud: IdentityServer,
@@ -113,6 +217,7 @@ def test_an_exchange_provider_serves_the_companys_mail(
     page = context.new_page()
     try:
         sign_in(page, "admin@contoso.test", "admin-pass-1")
+        worker.sync_only_when_asked()
         _admin_sets_up_the_provider(page, graph)
         _admin_adds_a_receive_only_mailbox(page, cloud)
         screenshot(page, "seed-002-creatio")
@@ -152,8 +257,7 @@ def test_an_exchange_provider_serves_the_companys_mail(
         expect(reply.locator(".badge").first).to_have_text("sent")
         expect(reply).to_contain_text(ANN)
         expect(reply.locator("li", has_text="buyer@fabrikam.test")).to_contain_text("accepted")
-        # after merge: Part A (issue 14) syncs Ann's contacts and activities with Exchange;
-        # its screens are not in this branch.
+        _ann_syncs_contacts_and_calendar_with_exchange(page, cloud, graph)
         sign_out(page)
 
         # To delete a mail server, delete its mailboxes first.

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from postroom.services import sync_runs
+from postroom.storage import process_locks
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import Request, Workflow
+from postroom.storage.models import Mailbox, Request, Workflow
 from tests.conftest import Cli
 from tests.e2e.conftest import Shoot
 from tests.e2e.test_console import add_user, sign_in
-from tests.integration.mailhelpers import add_server
+from tests.integration.mailhelpers import add_server, cli_json
 from tests.servers.radicale import Radicale, radicale_server
 
 USERS = {"ann": "ann-pass-1", "bob": "bob-pass-1"}
@@ -217,3 +219,41 @@ def test_an_owner_syncs_only_their_own_mailbox(page: Page, cli: Cli, radicale: R
     _sync_now(page)
     expect(page.get_by_role("region", name="Sync result")).to_contain_text("deleted 1")
     assert _server_cards(radicale, "bob") == []
+
+
+def test_sync_now_says_so_when_another_process_is_syncing_the_mailbox(
+    page: Page, cli: Cli, engine: Engine, radicale: Radicale
+) -> None:
+    desk = _mailbox(cli, "ann")
+    code, _ = cli_json(
+        cli,
+        "mailbox",
+        "edit",
+        desk,
+        "--sync",
+        "contacts,calendar",
+        "--dav-url",
+        radicale.home("ann"),
+    )
+    assert code == 0
+    added = cli("contact", "add", "--mailbox", desk, "--email", "kim@x.example", "--name", "Kim")
+    assert added.code == 0
+    with unit_of_work(engine) as db:
+        mailbox_id = db.scalars(select(Mailbox.id).where(Mailbox.address == desk)).one()
+    add_user("admin@example.test", "admin-pass-1", admin=True)
+    sign_in(page, "admin@example.test", "admin-pass-1")
+    page.goto(f"/mailboxes/{desk}/sync")
+    results = page.locator(".sync-result li")
+
+    # Another process's pass of the contacts holds their lock: Sync now leaves them to it.
+    with process_locks.held(engine, sync_runs.pass_lock(mailbox_id, "contacts")) as mine:
+        assert mine
+        _sync_now(page)
+        expect(results.first).to_have_text("Contacts: skipped, being synced by another process")
+        expect(results.last).to_contain_text("Calendar: pulled 0, pushed 0")
+        assert _server_cards(radicale, "ann") == []
+
+    _sync_now(page)
+    expect(results.first).to_contain_text("Contacts: pulled 0, pushed 1")
+    (card,) = _server_cards(radicale, "ann")
+    assert "kim@x.example" in card

@@ -1,17 +1,17 @@
-"""Sync now (the console's button): with no worker running it runs the pass at once; while
-workers run it only makes the mailbox's kinds due, so a worker's pass and this one never push
-the same record side by side; a mailbox that is not the actor's is not found."""
+"""Sync now (the console's button) runs the pass here and at once, workers or not: the pass lock
+keeps it from pushing a record a worker's pass is pushing (test_sync_lock.py); a mailbox that is
+not the actor's is not found, and one that syncs nothing says to switch a kind on."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine
 
-from postroom.errors import NotFound
+from postroom.errors import InvalidInput, NotFound
 from postroom.services import sync_status, users
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import Contact, SyncState, Worker, aware, utcnow
+from postroom.storage.models import Worker, utcnow
 from tests.conftest import Cli
 from tests.integration.test_sync_dav import _mailbox, _server_emails, radicale
 from tests.servers.radicale import Radicale
@@ -19,7 +19,7 @@ from tests.servers.radicale import Radicale
 __all__ = ["radicale"]
 
 
-def test_sync_now_runs_here_without_workers_and_asks_them_while_they_run(
+def test_sync_now_runs_here_while_workers_run_and_only_for_whom_the_mailbox_is(
     cli: Cli, radicale: Radicale, engine: Engine
 ) -> None:
     ann = _mailbox(cli, radicale, "ann")
@@ -32,21 +32,13 @@ def test_sync_now_runs_here_without_workers_and_asks_them_while_they_run(
     with pytest.raises(NotFound), unit_of_work(engine):
         sync_status.sync_now(engine, eve, ann)
 
-    asked = sync_status.sync_now(engine, OPERATOR, ann)
-
-    assert asked.queued and asked.runs == []
-    with unit_of_work(engine) as db:
-        due = [aware(s.next_run_at) for s in db.scalars(select(SyncState)) if s.next_run_at]
-        assert len(due) == 2 and all(when <= utcnow() for when in due)
-        assert db.scalar(select(Contact.pending)) is True
-    assert _server_emails(radicale, "ann") == []
-
-    with unit_of_work(engine) as db:
-        db.execute(delete(Worker))
     ran = sync_status.sync_now(engine, OPERATOR, ann)
 
-    assert not ran.queued and [(r.kind, r.ok, r.pushed) for r in ran.runs] == [
-        ("contacts", True, 1),
-        ("calendar", True, 0),
+    assert [(r.kind, r.ok, r.pushed, r.skipped) for r in ran] == [
+        ("contacts", True, 1, None),
+        ("calendar", True, 0, None),
     ]
     assert _server_emails(radicale, "ann") == ["kim@x.example"]
+    assert cli("mailbox", "edit", ann, "--sync", "none").code == 0
+    with pytest.raises(InvalidInput, match="switch one on first"):
+        sync_status.sync_now(engine, OPERATOR, ann)

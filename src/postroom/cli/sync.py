@@ -40,7 +40,11 @@ def sync(
         pass  # the schema exists before the first pass
     rows = [r.as_dict() for r in sync_runs.sync_once(default_engine(), mailbox)]
     columns = ["address", "kind", "ok", "pulled", "pushed", "conflicts", "deleted", "error"]
-    emit(as_json, rows, table(rows, columns, "No mailbox syncs contacts or a calendar."))
+    # The table says why a pass was skipped where an error would be; --json has `skipped`.
+    shown = [
+        {**r, "error": r["error"] or (r["skipped"] and f"skipped: {r['skipped']}")} for r in rows
+    ]
+    emit(as_json, rows, table(shown, columns, "No mailbox syncs contacts or a calendar."))
     if not all(r["ok"] for r in rows):
         raise typer.Exit(1)
 

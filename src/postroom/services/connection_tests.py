@@ -235,6 +235,7 @@ def reconnect(
         mailbox.state = MailboxState.NEW.value
         mailbox.last_error = None
         mailbox.send_state, mailbox.send_error = MailboxState.NEW.value, None
+        mailbox.credentials_changed_at = utcnow()
         audit.record(db, actor, "mailbox.reconnected", mailbox.address)
     return _check(engine, actor, address, owner, before=before)
 

@@ -50,7 +50,7 @@ from postroom.services.acknowledgements import Acknowledger
 from postroom.services.credentials import credentials_of
 from postroom.services.servers import endpoint_of
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import FetchCursor, Mailbox, Message, utcnow
+from postroom.storage.models import FetchCursor, Mailbox, Message, aware, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -471,7 +471,10 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
         before = mailbox.state
         if run.login_delay is not None:
             mailbox.login_delay = run.login_delay
-        _schedule(mailbox, run)
+        if not run.ok and _signed_in_since(mailbox, run.started_at):
+            mailbox.next_poll_at = None  # try the new credentials now; the old ones' error is moot
+        else:
+            _schedule(mailbox, run)
         fetch_runs.finish(
             db,
             mailbox_id,
@@ -491,6 +494,13 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
         if fetch_runs.asked(db, mailbox_id):  # Fetch now while this fetch ran: it is not done
             mailbox.next_poll_at = None  # so the owning worker's heartbeat fetches again now
         events.mailbox_state_changed(db, mailbox, before)
+
+
+def _signed_in_since(mailbox: Mailbox, started_at: datetime) -> bool:
+    """A sign-in or reconnect while this fetch ran: its failure must not back the mailbox off
+    (nor mark it failing) after the sign-in cleared both."""
+    changed = mailbox.credentials_changed_at
+    return changed is not None and aware(changed) > started_at
 
 
 def _schedule(mailbox: Mailbox, run: MailboxRun) -> None:

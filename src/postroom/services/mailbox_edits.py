@@ -25,7 +25,7 @@ from postroom.services.mailboxes import (
     server_in_role,
     shared_access,
 )
-from postroom.storage.models import Mailbox
+from postroom.storage.models import Mailbox, utcnow
 
 
 @dataclass
@@ -87,6 +87,7 @@ def edit(db: Session, actor: Actor, mailbox: Mailbox, change: MailboxChange) -> 
     if reconnect:
         mailbox.state = MailboxState.NEW.value
         mailbox.last_error = None
+        mailbox.credentials_changed_at = utcnow()
     db.flush()
     audit.record(db, actor, "mailbox.edited", label(mailbox), fields=",".join(change.given()))
     return mailbox

@@ -246,6 +246,7 @@ def _connected(
     mailbox.oauth_refresh_lease = None
     mailbox.state, mailbox.last_error, mailbox.failures = MailboxState.NEW.value, None, 0
     mailbox.next_poll_at = None
+    mailbox.credentials_changed_at = utcnow()
     audit.record(db, actor, "mailbox.oauth-connected", mailbox.address, account=account)
 
 

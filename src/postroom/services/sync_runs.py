@@ -30,6 +30,7 @@ from postroom.services import sync_records, tokens
 from postroom.services.credentials import credentials_of
 from postroom.services.servers import endpoint_of
 from postroom.services.sync_records import Row
+from postroom.storage import process_locks
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Activity, Contact, Mailbox, SyncState, aware, utcnow
 from postroom.sync import registry
@@ -41,6 +42,7 @@ KINDS = ("contacts", "calendar")
 INTERVAL = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
 DELETE_LOST = "deleted here while changed on the account: the account's version was kept"
+BUSY = "being synced by another process"
 MAX_PAGES = 1000  # a source that never says "no more" stops here; the next pass goes on
 Fence = Callable[[Session], None]
 Opener = Callable[..., SyncSource]
@@ -61,6 +63,7 @@ class SyncRun:
     deleted: int = 0
     error: str | None = None
     failure: str | None = None
+    skipped: str | None = None  # why this pass did not run (it is not a failure)
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -128,12 +131,34 @@ def due(engine: Engine, owner: str, unleased: Callable[[int], bool]) -> list[Due
     return found
 
 
+def pass_lock(mailbox_id: int, kind: str) -> str:
+    return f"sync-{mailbox_id}-{kind}"
+
+
 def sync_mailbox(
     engine: Engine,
     mailbox_id: int,
     kind: str,
     fence: Fence = unfenced,
     opener: Opener = registry.open_source,
+) -> SyncRun:
+    """One pass, while no other process (a worker, `serve`, `sync --once`) runs one of the same
+    mailbox and kind: two side by side would both push the same pending record, and the
+    account would get it twice. The lock dies with its process, so a killed pass never holds
+    up the next one."""
+    with process_locks.held(engine, pass_lock(mailbox_id, kind)) as mine:
+        if mine:
+            return _sync_mailbox(engine, mailbox_id, kind, fence, opener)
+    with unit_of_work(engine) as db:
+        mailbox = db.get(Mailbox, mailbox_id)
+        if mailbox is None:
+            raise NotFound(f"No mailbox {mailbox_id}.")
+        log.info("%s of %s: %s, skipped", kind, mailbox.address, BUSY)
+        return SyncRun(mailbox.address, kind, skipped=BUSY)
+
+
+def _sync_mailbox(
+    engine: Engine, mailbox_id: int, kind: str, fence: Fence, opener: Opener
 ) -> SyncRun:
     with unit_of_work(engine) as db:
         mailbox = db.get(Mailbox, mailbox_id)

@@ -3,20 +3,17 @@ page. The switches and the DAV URL change through mailbox_edits like every other
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from postroom.config import get_settings
 from postroom.errors import InvalidInput
 from postroom.services import mailboxes, sync_runs
 from postroom.services.actors import Actor
 from postroom.services.sync_runs import SyncRun
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import Mailbox, SyncState, Worker, aware, utcnow
+from postroom.storage.models import Mailbox, SyncState, aware
 
 
 def status(db: Session, actor: Actor, address: str) -> dict[str, Any]:
@@ -49,18 +46,11 @@ def status(db: Session, actor: Actor, address: str) -> dict[str, Any]:
     }
 
 
-@dataclass
-class SyncNow:
-    runs: list[SyncRun]  # the passes run here
-    queued: bool = False  # handed to the running workers instead
-
-
-def sync_now(engine: Engine, actor: Actor, address: str) -> SyncNow:
-    """One pass of each kind switched on, now; the rights are checked before anything runs.
-    While workers run, they are asked (the kinds are made due at once), so two passes never
-    push the same record side by side; without workers (CLI-only setups) the pass runs here,
-    committing its own pages as a worker's does, so no transaction spans the network."""
-    now = utcnow()
+def sync_now(engine: Engine, actor: Actor, address: str) -> list[SyncRun]:
+    """One pass of each kind switched on, now, here; the rights are checked before anything
+    runs. A kind a worker (or `sync --once`) is syncing at this moment is skipped and says so:
+    the pass lock keeps two from pushing the same record side by side. Each pass commits its
+    own pages as a worker's does, so no transaction spans the network."""
     with unit_of_work(engine) as db:
         mailbox = mailboxes.get_for(db, actor, address)
         mailbox_id, kinds = mailbox.id, sync_runs.kinds_of(mailbox)
@@ -69,12 +59,7 @@ def sync_now(engine: Engine, actor: Actor, address: str) -> SyncNow:
                 f"{address} syncs neither contacts nor a calendar: switch one on first.",
                 field="sync",
             )
-        alive = now - timedelta(seconds=get_settings().worker_lease)
-        if db.scalar(select(Worker.id).where(Worker.heartbeat_at >= alive).limit(1)):
-            for kind in kinds:
-                sync_runs.state_of(db, mailbox_id, kind).next_run_at = now
-            return SyncNow([], queued=True)
-    return SyncNow([sync_runs.sync_mailbox(engine, mailbox_id, kind) for kind in kinds])
+    return [sync_runs.sync_mailbox(engine, mailbox_id, kind) for kind in kinds]
 
 
 def calendar_mailboxes(db: Session, actor: Actor) -> list[str]:

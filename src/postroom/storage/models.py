@@ -213,6 +213,9 @@ class Mailbox(Base):
     send_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Seconds the POP3 server wants between logins (RFC 2449 LOGIN-DELAY): polls never come sooner.
     login_delay: Mapped[int | None] = mapped_column(Integer)
+    # When the credentials last changed (a sign-in, a reconnect, a new password or server): a
+    # fetch that began before and failed says nothing about the new ones.
+    credentials_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A problem that does not stop receiving, e.g. an after-import action the server refused.
     warning: Mapped[str | None] = mapped_column(Text)
     # Contacts and calendar synced with the account (sync/): the switches, and for IMAP/POP3

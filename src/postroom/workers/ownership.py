@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from postroom.domain.settings import MailboxState
 from postroom.errors import LeaseLost
 from postroom.storage.models import Mailbox, Worker, utcnow
+from postroom.storage.process_locks import advisory_key, try_advisory_lock
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,8 @@ def score(worker: str, mailbox_id: int) -> int:
 
 
 def lock_key(worker: str) -> int:
-    """The worker's advisory-lock key: a signed 64-bit number, as pg_advisory_lock takes it."""
-    digest = hashlib.blake2b(f"postroom-worker/{worker}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """The worker's advisory-lock key."""
+    return advisory_key(f"postroom-worker/{worker}")
 
 
 # pg_locks shows a 64-bit advisory key as two unsigned halves (classid high, objid low); the
@@ -148,18 +148,8 @@ class Ownership:
             except DBAPIError:
                 log.info("worker %s lost its database session; locking again", self.name)
                 self._drop_lock()
-        alive = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            taken = alive.scalar(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(self.name)}
-            )
-        except Exception:
-            alive.invalidate()
-            raise
-        if taken:
-            self._alive = alive
-        else:  # another session holds it (a previous connection of ours not yet gone)
-            alive.invalidate()
+        # None: another session holds it (a previous connection of ours not yet gone)
+        self._alive = try_advisory_lock(self.engine, lock_key(self.name))
 
     def _drop_lock(self) -> None:
         """Closed for good, not returned to the pool: ending the session is what unlocks."""

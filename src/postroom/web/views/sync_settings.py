@@ -61,7 +61,5 @@ def sync_now(request: Request, address: str, db: Db, caller: CallerDep) -> Respo
     """Runs here, each page committed as it comes; the page then shows the outcome."""
     done = attempt(lambda _tx: sync_status.sync_now(default_engine(), caller.actor, address))
     db.expire_all()  # the pass committed in its own transactions
-    asked = done.value
-    runs = [r.as_dict() for r in asked.runs] if asked else []
-    queued = bool(asked and asked.queued)
-    return _page(request, db, caller, address, runs=runs, queued=queued, errors=done.errors)
+    runs = [r.as_dict() for r in done.value] if done.value else []
+    return _page(request, db, caller, address, runs=runs, errors=done.errors)
