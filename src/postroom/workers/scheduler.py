@@ -119,7 +119,9 @@ class Scheduler:
         self.sync_due = 0.0
         self.live: list[str] = [self.name]  # the live workers, as the last heartbeat saw them
         self.sending: Future[None] | None = None
+        self.sending_due = 0.0  # monotonic time of the next look at the outbox
         self.notifying: Future[None] | None = None  # webhook deliveries
+        self.notifying_due = 0.0
         self.renewing: Future[None] | None = None
         self.tokens_due = 0.0  # monotonic time of the next token renewal round
         self.upkeep: Future[None] | None = None
@@ -198,10 +200,23 @@ class Scheduler:
                 log.exception("the scheduler could not read the schedule")
                 beat_due = now + self.beat_every
             with self.lock:
+                self._drop_cancelled()
                 first = self.heap[0][0] if self.heap else now + OUTBOX_TICK
             wait = max(0.0, min(first - time.monotonic(), beat_due - now, OUTBOX_TICK))
             self.wake.wait(timeout=wait)
             self.wake.clear()
+
+    def _drop_cancelled(self) -> None:
+        """Caller holds the lock. Entries of mailboxes rescheduled since, gone, or now under a
+        healthy IDLE are dropped from the top, so the loop sleeps until a real due time instead
+        of waking once for each of them (after adopting 2,000 mailboxes, 2,000 wake-ups within a
+        few seconds, one poll interval later, each running the loop's upkeep)."""
+        while self.heap:
+            at, mailbox_id = self.heap[0]
+            owned = self.owned.get(mailbox_id)
+            if owned is not None and owned.due == at:
+                return
+            heapq.heappop(self.heap)
 
     def _release_due(self, now: float) -> None:
         due: list[int] = []
@@ -450,9 +465,12 @@ class Scheduler:
     def _submit_jobs(self) -> None:
         now = time.monotonic()
         with self.lock:
-            if self.sending is None or self.sending.done():
+            # Paced, not run at every wake-up: a busy fetch schedule wakes the loop often.
+            if now >= self.sending_due and (self.sending is None or self.sending.done()):
+                self.sending_due = now + OUTBOX_TICK
                 self.sending = self.jobs.submit(self._send)
-            if self.notifying is None or self.notifying.done():
+            if now >= self.notifying_due and (self.notifying is None or self.notifying.done()):
+                self.notifying_due = now + OUTBOX_TICK
                 self.notifying = self.jobs.submit(self._notify)
             if now >= self.tokens_due and (self.renewing is None or self.renewing.done()):
                 self.tokens_due = now + TOKENS_TICK
