@@ -66,7 +66,7 @@ def contact_list(
 def contact_show(contact_id: RowId, as_json: JsonFlag = False) -> None:
     """One contact with its history: versions that lost a conflict, or that the account deleted."""
     with database() as db:
-        data = contacts.detail(db, contacts.get(db, OPERATOR, contact_id))
+        data = sync_records.detail(db, contacts.get(db, OPERATOR, contact_id))
     emit(as_json, data, _with_history(data))
 
 
@@ -131,7 +131,7 @@ def activity_list(
 def activity_show(activity_id: RowId, as_json: JsonFlag = False) -> None:
     """One activity with its history."""
     with database() as db:
-        data = activities.detail(db, activities.get(db, OPERATOR, activity_id))
+        data = sync_records.detail(db, activities.get(db, OPERATOR, activity_id))
     emit(as_json, data, _with_history(data))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 from postroom.config import get_settings
 from postroom.domain import validate
 from postroom.errors import InvalidInput, NotFound
-from postroom.services import audit, mailboxes, requests, sync_records
+from postroom.services import mailboxes, requests, sync_records
 from postroom.services.actors import Actor
 from postroom.services.contacts import require_sync
 from postroom.storage.models import Activity
@@ -88,9 +87,7 @@ def add(db: Session, actor: Actor, address: str, spec: ActivitySpec) -> Activity
         pending=True,
     )
     db.add(activity)
-    db.flush()
-    audit.record(db, actor, "activity.added", activity.title, mailbox=mailbox.address)
-    sync_records.changed(db, activity, "postroom")
+    sync_records.changed_here(db, actor, activity, "added", activity.title, mailbox=mailbox.address)
     return activity
 
 
@@ -107,26 +104,14 @@ def edit(db: Session, actor: Actor, activity_id: int, change: ActivityChange) ->
         activity.attendees = [validate.address(a, "attendees") for a in change.attendees]
     if change.body is not None:
         activity.body = change.body.strip()
-    activity.pending = True
-    db.flush()
-    audit.record(db, actor, "activity.edited", activity.title)
-    sync_records.changed(db, activity, "postroom")
+    sync_records.changed_here(db, actor, activity, "edited", activity.title)
     return activity
 
 
 def remove(db: Session, actor: Actor, activity_id: int) -> None:
     """Hidden at once, deleted in the calendar by the next sync (see contacts.remove)."""
     activity = get(db, actor, activity_id)
-    activity.deleting, activity.pending = True, True
-    db.flush()
-    audit.record(db, actor, "activity.removed", activity.title)
-    sync_records.changed(db, activity, "postroom", deleted=True)
-
-
-def detail(db: Session, activity: Activity) -> dict[str, Any]:
-    return sync_records.view(activity) | {
-        "history": sync_records.history(db, "activity", activity.id)
-    }
+    sync_records.changed_here(db, actor, activity, "removed", activity.title)
 
 
 def _request_link(request_id: int) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from postroom.domain import validate
 from postroom.errors import InvalidInput, NotFound
-from postroom.services import audit, mailboxes, sync_records
+from postroom.services import mailboxes, sync_records
 from postroom.services.actors import Actor
 from postroom.storage.models import Contact, Mailbox, Request
 
@@ -102,9 +102,7 @@ def add(
         pending=True,
     )
     db.add(contact)
-    db.flush()
-    audit.record(db, actor, "contact.added", contact.email, mailbox=mailbox.address)
-    sync_records.changed(db, contact, "postroom")
+    sync_records.changed_here(db, actor, contact, "added", contact.email, mailbox=mailbox.address)
     return contact
 
 
@@ -118,10 +116,7 @@ def edit(db: Session, actor: Actor, contact_id: int, change: ContactChange) -> C
         contact.company = _text(change.company, "company", 300)
     if change.phone is not None:
         contact.phone = _text(change.phone, "phone", 100)
-    contact.pending = True
-    db.flush()
-    audit.record(db, actor, "contact.edited", contact.email)
-    sync_records.changed(db, contact, "postroom")
+    sync_records.changed_here(db, actor, contact, "edited", contact.email)
     return contact
 
 
@@ -129,14 +124,7 @@ def remove(db: Session, actor: Actor, contact_id: int) -> None:
     """Hidden at once; the row stays, marked, until the next sync has deleted it on the
     account with the etag it was based on (a crash before then only delays the delete)."""
     contact = get(db, actor, contact_id)
-    contact.deleting, contact.pending = True, True
-    db.flush()
-    audit.record(db, actor, "contact.removed", contact.email)
-    sync_records.changed(db, contact, "postroom", deleted=True)
-
-
-def detail(db: Session, contact: Contact) -> dict[str, Any]:
-    return sync_records.view(contact) | {"history": sync_records.history(db, "contact", contact.id)}
+    sync_records.changed_here(db, actor, contact, "removed", contact.email)
 
 
 def of_requester(db: Session, request: Request) -> dict[str, Any] | None:

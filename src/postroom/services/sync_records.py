@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postroom.services import events
+from postroom.services import audit, events
+from postroom.services.actors import Actor
 from postroom.storage.models import Activity, Contact, RecordHistory, aware
 from postroom.sync.source import ContactData, EventData, RecordData
 
@@ -98,6 +99,22 @@ def changed(db: Session, row: Row, origin: str, deleted: bool = False) -> None:
     """contact.changed or activity.changed, in the transaction of the change."""
     kind = kind_of(row)
     events.emit(db, f"{kind}.changed", {kind: view(row), "origin": origin, "deleted": deleted})
+
+
+def changed_here(db: Session, actor: Actor, row: Row, verb: str, label: str, **fields: str) -> None:
+    """A change made in postroom (`verb`: added, edited, removed): marked pending so the next
+    sync writes it to the account, audited and announced, all in the change's transaction."""
+    deleted = verb == "removed"
+    row.pending = True
+    row.deleting = row.deleting or deleted
+    db.flush()
+    audit.record(db, actor, f"{kind_of(row)}.{verb}", label, **fields)
+    changed(db, row, "postroom", deleted=deleted)
+
+
+def detail(db: Session, row: Row) -> dict[str, Any]:
+    """The record with its history: versions that lost a conflict, or that the account deleted."""
+    return view(row) | {"history": history(db, kind_of(row), row.id)}
 
 
 def keep_losing(db: Session, row: Row, reason: str) -> None:

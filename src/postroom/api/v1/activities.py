@@ -30,20 +30,20 @@ def list_activities(
 
 @router.get("/{activity_id}")
 def show_activity(activity_id: Id, db: Db, caller: CallerDep) -> Any:
-    return activities.detail(db, activities.get(db, caller.actor, activity_id))
+    return sync_records.detail(db, activities.get(db, caller.actor, activity_id))
 
 
 @router.post("", status_code=201)
 def add_activity(body: ActivityIn, db: Db, caller: CallerDep) -> Any:
     """Saved at once and marked pending; the next sync writes it to the calendar."""
     spec = ActivitySpec(body.title, body.start, body.end, body.request, body.attendees, body.body)
-    return activities.detail(db, activities.add(db, caller.actor, body.mailbox, spec))
+    return sync_records.detail(db, activities.add(db, caller.actor, body.mailbox, spec))
 
 
 @router.patch("/{activity_id}")
 def edit_activity(activity_id: Id, body: ActivityPatch, db: Db, caller: CallerDep) -> Any:
     change = ActivityChange(**body.model_dump(exclude_unset=True))
-    return activities.detail(db, activities.edit(db, caller.actor, activity_id, change))
+    return sync_records.detail(db, activities.edit(db, caller.actor, activity_id, change))
 
 
 @router.delete("/{activity_id}", status_code=204)

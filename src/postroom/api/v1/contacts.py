@@ -32,7 +32,7 @@ def list_contacts(
 @router.get("/{contact_id}")
 def show_contact(contact_id: Id, db: Db, caller: CallerDep) -> Any:
     """With its history: versions that lost a conflict with the account, or were deleted."""
-    return contacts.detail(db, contacts.get(db, caller.actor, contact_id))
+    return sync_records.detail(db, contacts.get(db, caller.actor, contact_id))
 
 
 @router.post("", status_code=201)
@@ -41,13 +41,13 @@ def add_contact(body: ContactIn, db: Db, caller: CallerDep) -> Any:
     row = contacts.add(
         db, caller.actor, body.mailbox, body.email, body.name, body.company, body.phone
     )
-    return contacts.detail(db, row)
+    return sync_records.detail(db, row)
 
 
 @router.patch("/{contact_id}")
 def edit_contact(contact_id: Id, body: ContactPatch, db: Db, caller: CallerDep) -> Any:
     change = ContactChange(**body.model_dump(exclude_unset=True))
-    return contacts.detail(db, contacts.edit(db, caller.actor, contact_id, change))
+    return sync_records.detail(db, contacts.edit(db, caller.actor, contact_id, change))
 
 
 @router.delete("/{contact_id}", status_code=204)

@@ -108,7 +108,7 @@ def _detail_page(
     request: Request, db: Session, caller: Caller, activity_id: int, **extra: Any
 ) -> Response:
     activity = activities.get(db, caller.actor, activity_id)
-    data = activities.detail(db, activity)
+    data = sync_records.detail(db, activity)
     values = extra.pop("values", None) or {
         "title": data["title"],
         "start": _minutes(data["start"]),

@@ -69,7 +69,7 @@ def _detail_page(
     request: Request, db: Session, caller: Caller, contact_id: int, **extra: Any
 ) -> Response:
     contact = contacts.get(db, caller.actor, contact_id)
-    data = contacts.detail(db, contact)
+    data = sync_records.detail(db, contact)
     return render(
         request,
         "contact.html",
