@@ -11,16 +11,14 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from postroom.api.deps import CallerDep
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.connectors.oauth2 import TokenSet
 from postroom.errors import InvalidInput, NotFound, PermissionDenied, PostroomError
-from postroom.services import oauth, present
+from postroom.services import oauth, oauth_apps, present
 from postroom.services.actors import Actor
 from postroom.storage.db import unit_of_work
-from postroom.storage.models import OAuthApp
 from postroom.web.render import error_page, redirect
 
 router = APIRouter(prefix="/oauth", tags=["oauth"])
@@ -44,33 +42,6 @@ def _problem(exc: PostroomError) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-PROVIDER_NAMES = {"microsoft": "Microsoft (Office 365)", "google": "Google (Gmail)"}
-
-
-def app_for(provider: str, app: str | None, redirect_uri: str = "") -> str:
-    if app:
-        return app
-    with unit_of_work() as db:
-        name = db.scalar(
-            select(OAuthApp.name).where(OAuthApp.provider == provider).order_by(OAuthApp.id)
-        )
-    if name is None:
-        raise NotFound(_no_app(provider, redirect_uri))
-    return name
-
-
-def _no_app(provider: str, redirect_uri: str) -> str:
-    """What an administrator must do, since a user cannot: register the app once."""
-    label = PROVIDER_NAMES.get(provider, provider)
-    return (
-        f"Signing in with {label} needs an OAuth app, which no administrator has registered "
-        f"yet. An administrator registers one with the provider (redirect URI: {redirect_uri}) "
-        f"and adds it under Settings → OAuth apps, or with `postroom oauth-app add NAME "
-        f"--provider {provider} --client-id ID --client-secret-stdin`. Until then, add the "
-        "mailbox with its IMAP and SMTP servers and an app password."
-    )
-
-
 @router.get("/start")
 def start(
     request: Request,
@@ -83,8 +54,8 @@ def start(
     """Add an Office 365 / Gmail mailbox (no address: the signed-in account's), or reconnect."""
     redirect_uri = str(request.url_for("oauth_callback"))
     try:
-        name = app_for(provider, app, redirect_uri)
         with unit_of_work() as db:
+            name = oauth_apps.name_for(db, provider, app, redirect_uri)
             url = oauth.start_web_flow(db, actor, name, mailbox, redirect_uri, system=system)
     except PostroomError as exc:
         if "text/html" in request.headers.get("accept", ""):  # a person in the console

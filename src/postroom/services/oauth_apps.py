@@ -229,6 +229,33 @@ def _sync_scopes(
     return [names[sync_scopes.KINDS[kind]] for kind in sync if kind in sync_scopes.KINDS]
 
 
+PROVIDER_NAMES = {"microsoft": "Microsoft (Office 365)", "google": "Google (Gmail)"}
+
+
+def name_for(db: Session, provider: str, app: str | None, redirect_uri: str = "") -> str:
+    """The app a sign-in uses: the one named, else the provider's first registered one."""
+    if app:
+        return app
+    name = db.scalar(
+        select(OAuthApp.name).where(OAuthApp.provider == provider).order_by(OAuthApp.id)
+    )
+    if name is None:
+        raise NotFound(_no_app(provider, redirect_uri))
+    return name
+
+
+def _no_app(provider: str, redirect_uri: str) -> str:
+    """What an administrator must do, since a user cannot: register the app once."""
+    label = PROVIDER_NAMES.get(provider, provider)
+    return (
+        f"Signing in with {label} needs an OAuth app, which no administrator has registered "
+        f"yet. An administrator registers one with the provider (redirect URI: {redirect_uri}) "
+        f"and adds it under Settings → OAuth apps, or with `postroom oauth-app add NAME "
+        f"--provider {provider} --client-id ID --client-secret-stdin`. Until then, add the "
+        "mailbox with its IMAP and SMTP servers and an app password."
+    )
+
+
 def client_config(app: OAuthApp, scope: str) -> ClientConfig:
     from postroom.connectors.oauth2 import ClientConfig
 

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
-from postroom.api.oauth import app_for as oauth_app_for
 from postroom.services import (
     api_tokens,
     connection_tests,
@@ -84,7 +83,7 @@ def add_shared_mailbox(
     """Add the shared mailbox; its row then offers the sign-in with Microsoft as oneself."""
 
     def run(tx: Session) -> Any:
-        app = oauth_app_for("microsoft", None, str(request.url_for("oauth_callback")))
+        app = oauth_apps.name_for(tx, "microsoft", None, str(request.url_for("oauth_callback")))
         return oauth.add_shared(tx, caller.actor, app, shared_address, send_mode, shared_name)
 
     done = attempt(run, ["address", "display_name", "send_mode"])
