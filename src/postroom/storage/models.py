@@ -1,4 +1,6 @@
-"""Tables. Enums are stored as their text values so the database reads like the vocabulary."""
+"""The ORM classes. Those the read-only CLI calls list are mapped onto Core tables in
+`tables.py` (why, there); the rest are declared here. Enums are stored as their text values so
+the database reads like the vocabulary."""
 
 from __future__ import annotations
 
@@ -15,25 +17,15 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from postroom.storage import tables
+from postroom.storage.tables import utcnow as utcnow
 
 
 def aware(moment: datetime) -> datetime:
@@ -42,85 +34,75 @@ def aware(moment: datetime) -> datetime:
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+    metadata = tables.metadata
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
     def secret_identity(self, column: str) -> str:
         """Associated data for a sealed column: the row's table, id and column."""
-        return f"{self.__tablename__}/{self.id}/{column}"
+        table = self.__table__
+        assert isinstance(table, Table)
+        return f"{table.name}/{self.id}/{column}"
 
 
 class User(Base):
-    __tablename__ = "users"
+    __table__ = tables.users
 
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    display_name: Mapped[str] = mapped_column(String(200), default="")
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    password_hash: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # A disabled user cannot sign in and their API tokens are refused; enabling restores both.
-    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Set by an administrator's password reset: the console asks for a new one first.
-    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str]
+    display_name: Mapped[str]
+    is_admin: Mapped[bool]
+    password_hash: Mapped[str | None]
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    must_change_password: Mapped[bool]
 
 
 class Server(Base):
-    __tablename__ = "servers"
+    __table__ = tables.servers
 
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    protocol: Mapped[str] = mapped_column(String(10))
-    host: Mapped[str] = mapped_column(String(253))
-    port: Mapped[int] = mapped_column(Integer)
-    security: Mapped[str] = mapped_column(String(10))
-    connect_timeout: Mapped[float | None] = mapped_column(Float)
-    timeout: Mapped[float | None] = mapped_column(Float)
-    login_format: Mapped[str] = mapped_column(String(20), default="address")
-    verify_tls: Mapped[bool] = mapped_column(Boolean, default=True)
-    provider_domains: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    # Connections one worker may hold to this server for one login (IDLE and fetches together);
-    # Dovecot's mail_max_userip_connections is 10 by default.
-    max_connections: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
-    # The provider's sending limits, applied to each mailbox that sends through this server:
-    # at most send_rate emails every send_rate_seconds, and recipients_per_day recipients in
-    # any 24 hours from the first. Null: no limit.
-    send_rate: Mapped[int | None] = mapped_column(Integer)
-    send_rate_seconds: Mapped[int | None] = mapped_column(Integer)
-    recipients_per_day: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    name: Mapped[str]
+    protocol: Mapped[str]
+    host: Mapped[str]
+    port: Mapped[int]
+    security: Mapped[str]
+    connect_timeout: Mapped[float | None]
+    timeout: Mapped[float | None]
+    login_format: Mapped[str]
+    verify_tls: Mapped[bool]
+    provider_domains: Mapped[list[Any]]
+    max_connections: Mapped[int]
+    send_rate: Mapped[int | None]
+    send_rate_seconds: Mapped[int | None]
+    recipients_per_day: Mapped[int | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class OAuthApp(Base):
-    __tablename__ = "oauth_apps"
+    __table__ = tables.oauth_apps
 
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    provider: Mapped[str] = mapped_column(String(20))
-    tenant: Mapped[str | None] = mapped_column(String(200))
-    client_id: Mapped[str] = mapped_column(String(300))
-    client_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
-    authorize_url: Mapped[str | None] = mapped_column(String(2000))
-    token_url: Mapped[str | None] = mapped_column(String(2000))
-    scopes: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    name: Mapped[str]
+    provider: Mapped[str]
+    tenant: Mapped[str | None]
+    client_id: Mapped[str]
+    client_secret: Mapped[bytes | None]
+    authorize_url: Mapped[str | None]
+    token_url: Mapped[str | None]
+    scopes: Mapped[str]
+    created_at: Mapped[datetime]
 
 
 class Workflow(Base):
-    __tablename__ = "workflows"
+    __table__ = tables.workflows
 
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # The email that tells a sender their request was opened; none is sent while the body is null.
-    acknowledgement_subject: Mapped[str | None] = mapped_column(Text)
-    acknowledgement_body: Mapped[str | None] = mapped_column(Text)
-    # An email may join a request by its headers when its sender took part; with this, also
-    # when the sender's domain is that of someone who took part (a colleague answering).
-    thread_same_domain: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str]
+    active: Mapped[bool]
+    deleted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    acknowledgement_subject: Mapped[str | None]
+    acknowledgement_body: Mapped[str | None]
+    thread_same_domain: Mapped[bool]
     steps: Mapped[list[WorkflowStep]] = relationship(
         order_by="WorkflowStep.position", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -133,104 +115,67 @@ class Workflow(Base):
 
 
 class WorkflowStep(Base):
-    __tablename__ = "workflow_steps"
-    __table_args__ = (UniqueConstraint("workflow_id", "position"),)
+    __table__ = tables.workflow_steps
 
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(100))
+    workflow_id: Mapped[int]
+    position: Mapped[int]
+    name: Mapped[str]
 
 
 class Mailbox(Base):
-    __tablename__ = "mailboxes"
-    __table_args__ = (
-        # One address a system mailbox, one address per user for personal ones: a user never
-        # learns, by a refusal, that another user has added the same address.
-        Index(
-            "uq_mailboxes_system_address",
-            "address",
-            unique=True,
-            sqlite_where=text("owner_id IS NULL"),
-            postgresql_where=text("owner_id IS NULL"),
-        ),
-        Index(
-            "uq_mailboxes_owner_address",
-            "owner_id",
-            "address",
-            unique=True,
-            sqlite_where=text("owner_id IS NOT NULL"),
-            postgresql_where=text("owner_id IS NOT NULL"),
-        ),
-        Index(
-            "uq_mailboxes_one_default_per_owner",
-            "owner_id",
-            unique=True,
-            sqlite_where=text("is_default"),
-            postgresql_where=text("is_default"),
-        ),
-    )
+    __table__ = tables.mailboxes
 
-    address: Mapped[str] = mapped_column(String(320))
-    display_name: Mapped[str] = mapped_column(String(200), default="")
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    incoming_server_id: Mapped[int | None] = mapped_column(ForeignKey("servers.id"))
-    outgoing_server_id: Mapped[int | None] = mapped_column(ForeignKey("servers.id"))
-    receive_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    send_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    username: Mapped[str | None] = mapped_column(String(320))
-    login_format: Mapped[str | None] = mapped_column(String(20))
-    password: Mapped[bytes | None] = mapped_column(LargeBinary)
-    oauth_app_id: Mapped[int | None] = mapped_column(ForeignKey("oauth_apps.id"))
-    oauth_tokens: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed JSON
-    oauth_account: Mapped[str | None] = mapped_column(String(320))  # who signed in
-    oauth_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    oauth_refresh_lease: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # own | shared-app-only | shared-delegate (domain.settings.MailboxAccess); a delegate's
-    # mail goes out as send-as or send-on-behalf (SendMode), None for the others.
-    access: Mapped[str] = mapped_column(String(20), default="own", server_default="own")
-    send_mode: Mapped[str | None] = mapped_column(String(20))
-    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id"))
-    after_import: Mapped[str] = mapped_column(String(300), default="mark-read")
-    folder: Mapped[str] = mapped_column(String(500), default="INBOX")
-    sent_folder: Mapped[str | None] = mapped_column(String(500))  # IMAP: keep a copy of sent mail
-    poll_interval: Mapped[int] = mapped_column(Integer, default=60)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    lease_owner: Mapped[str | None] = mapped_column(String(200))  # the worker that owns it
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # unused now
-    # The fencing token: raised each time another worker takes the mailbox, checked at commit.
-    lease_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    state: Mapped[str] = mapped_column(String(20), default="new")
-    last_error: Mapped[str | None] = mapped_column(Text)
-    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Receiving and sending fail apart: `state`/`last_error` are receiving's, these sending's.
-    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    send_state: Mapped[str] = mapped_column(String(20), default="new")
-    send_error: Mapped[str | None] = mapped_column(Text)
-    send_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    send_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Seconds the POP3 server wants between logins (RFC 2449 LOGIN-DELAY): polls never come sooner.
-    login_delay: Mapped[int | None] = mapped_column(Integer)
-    # When the credentials last changed (a sign-in, a reconnect, a new password or server): a
-    # fetch that began before and failed says nothing about the new ones.
-    credentials_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # A problem that does not stop receiving, e.g. an after-import action the server refused.
-    warning: Mapped[str | None] = mapped_column(Text)
-    # Contacts and calendar synced with the account (sync/): the switches, and for IMAP/POP3
-    # mailboxes the CardDAV/CalDAV URL (null: found by RFC 6764 discovery).
-    sync_contacts: Mapped[bool] = mapped_column(Boolean, default=False)
-    sync_calendar: Mapped[bool] = mapped_column(Boolean, default=False)
-    dav_url: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    address: Mapped[str]
+    display_name: Mapped[str]
+    owner_id: Mapped[int | None]
+    is_default: Mapped[bool]
+    incoming_server_id: Mapped[int | None]
+    outgoing_server_id: Mapped[int | None]
+    receive_enabled: Mapped[bool]
+    send_enabled: Mapped[bool]
+    username: Mapped[str | None]
+    login_format: Mapped[str | None]
+    password: Mapped[bytes | None]
+    oauth_app_id: Mapped[int | None]
+    oauth_tokens: Mapped[bytes | None]
+    oauth_account: Mapped[str | None]
+    oauth_expires_at: Mapped[datetime | None]
+    oauth_refresh_lease: Mapped[datetime | None]
+    access: Mapped[str]
+    send_mode: Mapped[str | None]
+    workflow_id: Mapped[int | None]
+    after_import: Mapped[str]
+    folder: Mapped[str]
+    sent_folder: Mapped[str | None]
+    poll_interval: Mapped[int]
+    failures: Mapped[int]
+    next_poll_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None]
+    lease_until: Mapped[datetime | None]
+    lease_epoch: Mapped[int]
+    state: Mapped[str]
+    last_error: Mapped[str | None]
+    last_checked_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error_at: Mapped[datetime | None]
+    send_state: Mapped[str]
+    send_error: Mapped[str | None]
+    send_error_at: Mapped[datetime | None]
+    send_success_at: Mapped[datetime | None]
+    login_delay: Mapped[int | None]
+    credentials_changed_at: Mapped[datetime | None]
+    warning: Mapped[str | None]
+    sync_contacts: Mapped[bool]
+    sync_calendar: Mapped[bool]
+    dav_url: Mapped[str | None]
+    created_at: Mapped[datetime]
 
     owner: Mapped[User | None] = relationship(lazy="joined")
     incoming_server: Mapped[Server | None] = relationship(
-        foreign_keys=[incoming_server_id], lazy="joined"
+        foreign_keys=[tables.mailboxes.c.incoming_server_id], lazy="joined"
     )
     outgoing_server: Mapped[Server | None] = relationship(
-        foreign_keys=[outgoing_server_id], lazy="joined"
+        foreign_keys=[tables.mailboxes.c.outgoing_server_id], lazy="joined"
     )
     oauth_app: Mapped[OAuthApp | None] = relationship(lazy="joined")
     workflow: Mapped[Workflow | None] = relationship(lazy="joined")
@@ -650,18 +595,16 @@ class PushSubscription(Base):
     """A cloud mailbox's push channel: a Graph change-notification subscription or a Gmail
     watch. "active" while the provider notifies us; "polling" with the reason otherwise."""
 
-    __tablename__ = "push_subscriptions"
+    __table__ = tables.push_subscriptions
 
-    mailbox_id: Mapped[int] = mapped_column(
-        ForeignKey("mailboxes.id", ondelete="CASCADE"), unique=True
-    )
-    provider: Mapped[str] = mapped_column(String(10))  # graph, gmail
-    state: Mapped[str] = mapped_column(String(20), default="polling")
-    external_id: Mapped[str | None] = mapped_column(String(300), index=True)  # Graph's id
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    reason: Mapped[str | None] = mapped_column(Text)
-    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mailbox_id: Mapped[int]
+    provider: Mapped[str]
+    state: Mapped[str]
+    external_id: Mapped[str | None]
+    expires_at: Mapped[datetime | None]
+    reason: Mapped[str | None]
+    renewed_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]
 
 
 class MetricsToken(Base):
