@@ -146,3 +146,54 @@ def test_fetching_imap_or_pop3_mail_loads_no_http_or_oauth_client(tmp_path: Path
     imported = _imported(["fetch", "--once"], tmp_path)
     assert "imapclient" in imported  # the fetch path itself is loaded
     assert not imported & {"alembic", "httpx", "authlib", "fastapi", "argon2"}
+
+
+# Listing reads Core tables (services/listings.py): the ORM's import and mapper set-up were most
+# of a listing call's time (storage/tables.py).
+ORM = ("sqlalchemy.orm", "postroom.storage.models", "postroom.services.present")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["mailbox", "list"],
+        ["mailbox", "list", "--json"],
+        ["server", "list"],
+        ["server", "list", "--json"],
+        ["workflow", "list", "--json"],
+        ["workflow", "list", "--all"],
+    ],
+)
+def test_listing_loads_no_orm(listed: Path, args: list[str]) -> None:
+    modules = _modules(args, listed)
+    assert "postroom.services.listings" in modules  # the probe saw the listing itself
+    assert not _loaded(modules, ORM)
+
+
+def _json(data_dir: Path, *args: str) -> object:
+    env = {**os.environ, "POSTROOM_DATA_DIR": str(data_dir)}
+    env.pop("POSTROOM_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "postroom", *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_listed_row_is_what_the_orm_path_shows(listed: Path) -> None:
+    """`show` presents an ORM row, `list` reads Core: one shape, the same values."""
+    listed_mailboxes = _json(listed, "mailbox", "list")
+    assert isinstance(listed_mailboxes, list)
+    (listed_mailbox,) = listed_mailboxes
+    assert listed_mailbox["incoming"] == "in"
+    assert listed_mailbox["workflow"] == "Desk"
+    assert listed_mailbox == _json(listed, "mailbox", "show", "desk@example.org")
+    servers = _json(listed, "server", "list")
+    assert isinstance(servers, list)
+    shown = _json(listed, "server", "show", "in")
+    assert isinstance(shown, dict)
+    assert shown.pop("mailboxes") == ["desk@example.org"]
+    assert [s for s in servers if s["name"] == "in"] == [shown]

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine
 
 from postroom.errors import ConfigurationError
 from postroom.storage import migrate
-from postroom.storage.db import default_engine, unit_of_work
+from postroom.storage.db import default_engine, reading, unit_of_work
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
-@contextmanager
-def database() -> Iterator[Session]:
+def _engine_at_head() -> Engine:
     engine = default_engine()
     current, head = migrate.revisions(engine)
     if current != head:
@@ -24,7 +27,19 @@ def database() -> Iterator[Session]:
                 f"The database {state}; this postroom needs {head}: run `postroom db upgrade`."
             )
         migrate.upgrade(engine)  # a local SQLite file follows the code it belongs to
-    with unit_of_work(engine) as db:
+    return engine
+
+
+@contextmanager
+def database() -> Iterator[Session]:
+    with unit_of_work(_engine_at_head()) as db:
+        yield db
+
+
+@contextmanager
+def listing() -> Iterator[Connection]:
+    """For calls that only list rows (services/listings.py): Core, no ORM, so they start fast."""
+    with reading(_engine_at_head()) as db:
         yield db
 
 

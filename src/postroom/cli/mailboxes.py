@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import (
     JsonFlag,
     emit,
@@ -19,9 +19,8 @@ from postroom.cli.output import (
     reports_json,
     table,
 )
-from postroom.services import mailbox_edits, mailboxes, present
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
-from postroom.services.mailbox_edits import MailboxChange
 
 if TYPE_CHECKING:  # network code is imported by the commands that use it: see cli/lazy.py
     from postroom.connectors.test_connection import Report
@@ -90,6 +89,8 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a mailbox; the password is read from standard input."""
+    from postroom.services import mailboxes, present
+
     if not system and owner is None:
         system = True  # the operator at the command line adds system mailboxes unless told whose
     spec = mailboxes.MailboxSpec(
@@ -125,7 +126,7 @@ def import_(
 ) -> None:
     """Add many mailboxes from a file, all or nothing; a bad row is reported with its line.
     Columns as `mailbox add` names them; passwords in a password or password_file column."""
-    from postroom.services import mailbox_import
+    from postroom.services import mailbox_import, present
 
     if str(file) == "-":
         text, base = sys.stdin.read(), Path.cwd()
@@ -140,8 +141,8 @@ def import_(
 @app.command("list")
 def list_(as_json: JsonFlag = False) -> None:
     """List mailboxes with their state."""
-    with database() as db:
-        rows = [present.mailbox(m) for m in mailboxes.listing(db, OPERATOR)]
+    with listing() as db:
+        rows = listings.mailboxes(db, OPERATOR)
     for row in rows:
         if row["workflow"] and row["workflow_status"] != "active":
             row["workflow"] = f"{row['workflow']} ({row['workflow_status']})"
@@ -152,6 +153,8 @@ def list_(as_json: JsonFlag = False) -> None:
 @app.command()
 def show(address: str, owner: Owner = None, as_json: JsonFlag = False) -> None:
     """Show one mailbox, its state and last error."""
+    from postroom.services import mailboxes, present
+
     with database() as db:
         data = present.mailbox(mailboxes.get_for(db, OPERATOR, address, owner))
     emit(as_json, data, fields(data | {"push": present.push_line(data["push"])}))
@@ -191,7 +194,7 @@ def reconnect(
 ) -> None:
     """Clear the mailbox's error state (with a new password if given) and test it again.
     An OAuth2 mailbox signs in again instead (device code flow)."""
-    from postroom.services import connection_tests
+    from postroom.services import connection_tests, mailboxes, present
 
     with database() as db:
         app_name = present.mailbox(mailboxes.get_for(db, OPERATOR, address, owner))["oauth_app"]
@@ -243,6 +246,9 @@ def edit(
     as_json: JsonFlag = False,
 ) -> None:
     """Change a mailbox; only the options given change, all at once or not at all."""
+    from postroom.services import mailbox_edits, mailboxes, present
+    from postroom.services.mailbox_edits import MailboxChange
+
     change = MailboxChange(
         display_name=name,
         workflow=workflow,
@@ -271,6 +277,8 @@ def edit(
 @app.command("set-default")
 def set_default(address: str, owner: Owner = None, as_json: JsonFlag = False) -> None:
     """Make a personal mailbox its owner's default."""
+    from postroom.services import mailboxes, present
+
     with database() as db:
         data = present.mailbox(mailboxes.set_default(db, OPERATOR, address, owner))
     emit(as_json, data, f"{data['address']} is now the default mailbox of {data['owner']}.")
@@ -284,6 +292,8 @@ def remove(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove a mailbox; the reason goes to the audit log."""
+    from postroom.services import mailboxes
+
     with database() as db:
         mailboxes.remove(db, OPERATOR, address, reason, owner)
     emit(as_json, {"removed": address}, f"Removed {address}.")
@@ -301,7 +311,7 @@ def connect(
 ) -> None:
     """Sign in with OAuth2 (device code flow): open the address shown, enter the code."""
     from postroom.connectors.oauth2 import OAuthClient
-    from postroom.services import oauth
+    from postroom.services import oauth, present
 
     if app_only:  # no transaction while the provider answers
         with database() as db:

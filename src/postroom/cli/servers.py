@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import JsonFlag, emit, fields, report_text, table
-from postroom.services import present, servers
+from postroom.domain.settings import DEFAULT_MAX_CONNECTIONS
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="Mail servers: where mail lives and how to reach it.", no_args_is_help=True)
@@ -46,12 +47,14 @@ def add(
     ] = None,
     max_connections: Annotated[
         int, typer.Option(help="Connections a worker may hold for one login (IDLE + fetches)")
-    ] = servers.DEFAULT_MAX_CONNECTIONS,
+    ] = DEFAULT_MAX_CONNECTIONS,
     send_rate: SendRate = None,
     recipients_per_day: RecipientsPerDay = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a server."""
+    from postroom.services import present, servers
+
     spec = servers.ServerSpec(
         name=name,
         protocol=protocol,
@@ -96,6 +99,8 @@ def edit(
     as_json: JsonFlag = False,
 ) -> None:
     """Change a server; what is not given stays as it is."""
+    from postroom.services import present, servers
+
     given: dict[str, Any] = {
         "name": new_name,
         "host": host,
@@ -121,8 +126,8 @@ def edit(
 @app.command("list")
 def list_(as_json: JsonFlag = False) -> None:
     """List servers."""
-    with database() as db:
-        rows = [present.server(s) for s in servers.listing(db)]
+    with listing() as db:
+        rows = listings.servers(db)
     columns = ["name", "protocol", "host", "port", "security", "login_format"]
     emit(as_json, rows, table(rows, columns, "No servers yet: add one with `postroom server add`."))
 
@@ -130,6 +135,8 @@ def list_(as_json: JsonFlag = False) -> None:
 @app.command()
 def show(name: str, as_json: JsonFlag = False) -> None:
     """Show one server and the mailboxes that use it."""
+    from postroom.services import present, servers
+
     with database() as db:
         server = servers.get(db, name)
         data = present.server(server) | {
@@ -152,6 +159,8 @@ def test(name: str, as_json: JsonFlag = False) -> None:
 @app.command()
 def remove(name: str, as_json: JsonFlag = False) -> None:
     """Remove a server no mailbox uses."""
+    from postroom.services import servers
+
     with database() as db:
         servers.remove(db, OPERATOR, name)
     emit(as_json, {"removed": name}, f"Removed server {name}.")

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import JsonFlag, emit, read_text_file, table
 from postroom.errors import InvalidInput
-from postroom.services import present, workflows
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="Workflows: the ordered steps requests move through.", no_args_is_help=True)
@@ -23,6 +23,8 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a workflow."""
+    from postroom.services import present, workflows
+
     with database() as db:
         data = present.workflow(workflows.add(db, OPERATOR, name, steps))
     emit(as_json, data, f"Added workflow {data['name']}: {' -> '.join(data['steps'])}.")
@@ -41,6 +43,8 @@ def steps(
     as_json: JsonFlag = False,
 ) -> None:
     """Rename, add, reorder or remove a workflow's steps; requests keep their step."""
+    from postroom.services import present, workflows
+
     with database() as db:
         data = present.workflow(workflows.set_steps(db, OPERATOR, name, steps))
     emit(as_json, data, f"Workflow {data['name']}: {' -> '.join(data['steps'])}.")
@@ -52,8 +56,8 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List workflows."""
-    with database() as db:
-        rows = [present.workflow(w) for w in workflows.listing(db, include_deleted=all_)]
+    with listing() as db:
+        rows = listings.workflows(db, include_deleted=all_)
     for row in rows:
         row["steps_text"] = ", ".join(row["steps"])
     emit(
@@ -64,6 +68,8 @@ def list_(
 
 
 def _switch(name: str, active: bool, as_json: bool) -> None:
+    from postroom.services import present, workflows
+
     with database() as db:
         data = present.workflow(workflows.set_active(db, OPERATOR, name, active))
     emit(as_json, data, f"Workflow {name} is {data['status']}.")
@@ -95,6 +101,8 @@ def threading(
 ) -> None:
     """Who may join a request by naming it (In-Reply-To, References, [#N]): only those who
     took part in it, or also their colleagues of the same domain."""
+    from postroom.services import present, workflows
+
     with database() as db:
         data = present.workflow(workflows.set_thread_same_domain(db, OPERATOR, name, same_domain))
     who = "senders of a participant's domain too" if same_domain else "participants only"
@@ -108,6 +116,8 @@ def remove(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove a workflow; mailboxes tied to it still show it, as removed."""
+    from postroom.services import present, workflows
+
     with database() as db:
         data = present.workflow(workflows.remove(db, OPERATOR, name, reason))
     emit(as_json, data, f"Removed workflow {name}.")
@@ -124,6 +134,8 @@ def acknowledge(
     as_json: JsonFlag = False,
 ) -> None:
     """Email each sender whose email opens a request in this workflow (at most a few a day)."""
+    from postroom.services import present
+
     if off == (body_file is not None):
         raise InvalidInput("Give either --body-file FILE or --off.", field="body")
     from postroom.services import acknowledgements  # the outbound path: see cli/lazy.py

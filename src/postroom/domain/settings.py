@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+
+# Connections one worker may hold to a server for one login: Dovecot's default
+# mail_max_userip_connections, so a worker never locks itself out.
+DEFAULT_MAX_CONNECTIONS = 10
 
 
 class Protocol(StrEnum):
@@ -111,3 +116,10 @@ DEFAULT_HOSTS: dict[Protocol, str] = {
     Protocol.GRAPH: "graph.microsoft.com",
     Protocol.GMAIL: "gmail.googleapis.com",
 }
+
+
+def workflow_status(active: bool, deleted_at: datetime | None) -> str:
+    """active, inactive (holding new mail) or deleted (kept for its requests' history)."""
+    if deleted_at is not None:
+        return "deleted"
+    return "active" if active else "inactive"

@@ -1,14 +1,16 @@
 """Rows as plain dicts for the CLI's --json and the API. Secrets never appear: only whether one
-is set. This is the one place that decides what leaves the process."""
+is set. This is the one place that decides what leaves the process; servers, workflows and
+mailboxes are shaped by services/listings.py, which reads them without the ORM."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection as DbConnection
 from sqlalchemy.orm import object_session
 
-from postroom.outbound.limits import Rate
+from postroom.services import listings
 from postroom.storage.models import (
     ApiToken,
     AuditEntry,
@@ -32,39 +34,36 @@ if TYPE_CHECKING:
     from postroom.services.retention import Purge, Retention
 
 
+ByIds = Callable[[DbConnection, list[int]], dict[int, dict[str, Any]]]
+
+
+def _read(rows: Sequence[Server | Workflow | Mailbox], by_ids: ByIds) -> list[dict[str, Any]]:
+    """ORM rows, in the order given, as services/listings.py shows them: flushed, then read
+    in their own transaction with one query however many there are."""
+    if not rows:
+        return []
+    session = object_session(rows[0])
+    if session is None:
+        raise RuntimeError(f"{type(rows[0]).__name__} {rows[0].id} is in no session to read from")
+    session.flush()
+    found = by_ids(session.connection(), [r.id for r in rows])
+    return [found[r.id] for r in rows]
+
+
 def server(row: Server) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "protocol": row.protocol,
-        "host": row.host,
-        "port": row.port,
-        "security": row.security,
-        "connect_timeout": row.connect_timeout,
-        "timeout": row.timeout,
-        "login_format": row.login_format,
-        "verify_tls": row.verify_tls,
-        "provider_domains": list(row.provider_domains or []),
-        "max_connections": row.max_connections,
-        "send_rate": str(Rate(row.send_rate, row.send_rate_seconds or 60))
-        if row.send_rate
-        else None,
-        "recipients_per_day": row.recipients_per_day,
-    }
+    return servers([row])[0]
+
+
+def servers(rows: Sequence[Server]) -> list[dict[str, Any]]:
+    return _read(rows, listings.servers_by_id)
 
 
 def workflow(row: Workflow) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "steps": [s.name for s in row.steps],
-        "active": row.active,
-        "status": row.status,
-        "thread_same_domain": row.thread_same_domain,
-        "acknowledgement": (
-            {"subject": row.acknowledgement_subject, "body": row.acknowledgement_body}
-            if row.acknowledgement_body is not None
-            else None
-        ),
-    }
+    return workflows([row])[0]
+
+
+def workflows(rows: Sequence[Workflow]) -> list[dict[str, Any]]:
+    return _read(rows, listings.workflows_by_id)
 
 
 def oauth_app(row: OAuthApp) -> dict[str, Any]:
@@ -81,77 +80,11 @@ def oauth_app(row: OAuthApp) -> dict[str, Any]:
 
 
 def mailbox(row: Mailbox) -> dict[str, Any]:
-    return {
-        "address": row.address,
-        "display_name": row.display_name,
-        "kind": "system" if row.owner_id is None else "personal",
-        "owner": row.owner.email if row.owner else None,
-        "default": row.is_default,
-        "incoming": row.incoming_server.name if row.incoming_server else None,
-        "outgoing": row.outgoing_server.name if row.outgoing_server else None,
-        "receive": row.receive_enabled,
-        "send": row.send_enabled,
-        "username": row.username,
-        "login_format": row.login_format,
-        "password_set": row.password is not None,
-        "oauth_app": row.oauth_app.name if row.oauth_app else None,
-        "oauth_account": row.oauth_account,
-        "access": row.access,  # own, shared-app-only, shared-delegate
-        "send_mode": row.send_mode,  # a delegate's: send-as or send-on-behalf
-        "oauth_tokens_set": row.oauth_tokens is not None,
-        "oauth_expires_at": row.oauth_expires_at.isoformat() if row.oauth_expires_at else None,
-        "workflow": row.workflow.name if row.workflow else None,
-        "workflow_status": row.workflow.status if row.workflow else None,
-        "after_import": row.after_import,
-        "folder": row.folder,
-        "sent_folder": row.sent_folder,
-        "poll_interval": row.poll_interval,
-        "state": row.state,
-        "last_error": row.last_error,
-        "last_checked_at": row.last_checked_at.isoformat() if row.last_checked_at else None,
-        "last_success_at": row.last_success_at.isoformat() if row.last_success_at else None,
-        "last_error_at": _when(row.last_error_at),
-        "warning": row.warning,
-        "login_delay": row.login_delay,
-        # Receiving (`state` above) and sending fail apart; each keeps its own health.
-        "receive_health": {
-            "state": row.state,
-            "last_error": row.last_error,
-            "last_error_at": _when(row.last_error_at),
-            "last_success_at": _when(row.last_success_at),
-        },
-        "send_health": {
-            "state": row.send_state,
-            "last_error": row.send_error,
-            "last_error_at": _when(row.send_error_at),
-            "last_success_at": _when(row.send_success_at),
-        },
-        "push": _push(row),
-        "sync": [
-            k for k, on in (("contacts", row.sync_contacts), ("calendar", row.sync_calendar)) if on
-        ],
-        "dav_url": row.dav_url,
-    }
+    return mailboxes([row])[0]
 
 
-def _when(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def _push(row: Mailbox) -> dict[str, Any] | None:
-    """Graph and Gmail mailboxes: pushed, or polled and why."""
-    from postroom.services import push_polls
-
-    session = object_session(row)
-    server = row.incoming_server
-    if session is None or server is None or server.protocol not in push_polls.PUSHED:
-        return None
-    return push_polls.status(session, row.id) or {
-        "state": "polling",
-        "reason": "push is set up by the workers (postroom serve or postroom worker).",
-        "expires_at": None,
-        "notified_at": None,
-    }
+def mailboxes(rows: Sequence[Mailbox]) -> list[dict[str, Any]]:
+    return _read(rows, listings.mailboxes_by_id)
 
 
 def push_line(push: dict[str, Any] | None) -> str | None:
@@ -302,7 +235,7 @@ def api_token(row: ApiToken | MetricsToken) -> dict[str, Any]:
         "name": row.name,
         "prefix": row.prefix,
         "created_at": row.created_at.isoformat(),
-        "last_used_at": _when(row.last_used_at),
+        "last_used_at": listings.when(row.last_used_at),
         "revoked": row.revoked_at is not None,
     }
 

@@ -5,16 +5,14 @@ services/push.py so that fetching needs no HTTP client to ask."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postroom.domain.settings import Protocol
+from postroom.services.listings import PUSHED as PUSHED
 from postroom.storage.models import Mailbox, PushSubscription, aware
 
 SAFETY_POLL = timedelta(minutes=15)  # the slowest poll of a mailbox that push keeps current
-PUSHED = (Protocol.GRAPH.value, Protocol.GMAIL.value)
 
 
 def poll_interval(db: Session, mailbox: Mailbox) -> timedelta:
@@ -34,17 +32,3 @@ def notified_since(db: Session, mailbox_id: int, moment: datetime) -> bool:
         select(PushSubscription.notified_at).where(PushSubscription.mailbox_id == mailbox_id)
     )
     return at is not None and aware(at) >= moment
-
-
-def status(db: Session, mailbox_id: int) -> dict[str, Any] | None:
-    """For the mailbox's page and the CLI's list: push or polling, and why. Here, not in
-    services/push.py, so that listing mailboxes loads no HTTP client."""
-    row = db.scalar(select(PushSubscription).where(PushSubscription.mailbox_id == mailbox_id))
-    if row is None:
-        return None
-    return {
-        "state": row.state,
-        "reason": row.reason,
-        "expires_at": aware(row.expires_at).isoformat() if row.expires_at else None,
-        "notified_at": aware(row.notified_at).isoformat() if row.notified_at else None,
-    }

@@ -12,6 +12,7 @@ from postroom.domain import validate
 from postroom.domain.endpoints import Endpoint
 from postroom.domain.settings import (
     DEFAULT_HOSTS,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PORTS,
     LoginFormat,
     Protocol,
@@ -56,9 +57,6 @@ class ServerSpec:
     # 365, Gmail), or no limit for other hosts; "none" / 0: no limit.
     send_rate: str | None = None
     recipients_per_day: int | None = None
-
-
-DEFAULT_MAX_CONNECTIONS = 10
 
 
 def _max_connections(value: int) -> int:

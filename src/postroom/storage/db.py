@@ -10,15 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.config import get_settings
 from postroom.errors import ConfigurationError
 from postroom.storage.private_files import private_data_directory, private_sqlite_database
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -73,6 +75,17 @@ def default_engine() -> Engine:
 @contextmanager
 def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises."""
+    from sqlalchemy.orm import sessionmaker  # not at import: reading() needs no ORM
+
     factory = sessionmaker(bind=engine or default_engine(), expire_on_commit=False)
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def reading(engine: Engine | None = None) -> Iterator[Connection]:
+    """One read-only transaction through SQLAlchemy Core, for services/listings.py: what a
+    listing needs without importing the ORM (storage/tables.py says why). Nothing is written,
+    so it is rolled back when the block ends."""
+    with (engine or default_engine()).connect() as connection:
+        yield connection

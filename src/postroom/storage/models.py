@@ -21,9 +21,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from postroom.domain.settings import workflow_status
 from postroom.storage import tables
 from postroom.storage.tables import utcnow as utcnow
 
@@ -109,9 +111,7 @@ class Workflow(Base):
 
     @property
     def status(self) -> str:
-        if self.deleted_at is not None:
-            return "deleted"
-        return "active" if self.active else "inactive"
+        return workflow_status(self.active, self.deleted_at)
 
 
 class WorkflowStep(Base):
@@ -179,6 +179,36 @@ class Mailbox(Base):
     )
     oauth_app: Mapped[OAuthApp | None] = relationship(lazy="joined")
     workflow: Mapped[Workflow | None] = relationship(lazy="joined")
+
+
+# The mailboxes table's partial unique indexes, declared with the ORM rather than in tables.py:
+# their postgresql_where makes SQLAlchemy import its PostgreSQL dialect to check the argument,
+# a tenth of a read-only CLI call on SQLite that never needs it.
+# One address a system mailbox, one address per user for personal ones: a user never learns,
+# by a refusal, that another user has added the same address.
+_mailbox = tables.mailboxes.c
+Index(
+    "uq_mailboxes_system_address",
+    _mailbox.address,
+    unique=True,
+    sqlite_where=text("owner_id IS NULL"),
+    postgresql_where=text("owner_id IS NULL"),
+)
+Index(
+    "uq_mailboxes_owner_address",
+    _mailbox.owner_id,
+    _mailbox.address,
+    unique=True,
+    sqlite_where=text("owner_id IS NOT NULL"),
+    postgresql_where=text("owner_id IS NOT NULL"),
+)
+Index(
+    "uq_mailboxes_one_default_per_owner",
+    _mailbox.owner_id,
+    unique=True,
+    sqlite_where=text("is_default"),
+    postgresql_where=text("is_default"),
+)
 
 
 class Worker(Base):

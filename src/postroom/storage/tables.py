@@ -20,7 +20,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -28,8 +27,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
+
+from postroom.domain.settings import DEFAULT_MAX_CONNECTIONS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -85,7 +85,13 @@ servers = Table(
     Column("provider_domains", JSON, nullable=False, default=list),
     # Connections one worker may hold to this server for one login (IDLE and fetches together);
     # Dovecot's mail_max_userip_connections is 10 by default.
-    Column("max_connections", Integer, nullable=False, default=10, server_default="10"),
+    Column(
+        "max_connections",
+        Integer,
+        nullable=False,
+        default=DEFAULT_MAX_CONNECTIONS,
+        server_default=str(DEFAULT_MAX_CONNECTIONS),
+    ),
     # The provider's sending limits, applied to each mailbox that sends through this server:
     # at most send_rate emails every send_rate_seconds, and recipients_per_day recipients in
     # any 24 hours from the first. Null: no limit.
@@ -195,30 +201,7 @@ mailboxes = Table(
     Column("sync_calendar", Boolean, nullable=False, default=False),
     Column("dav_url", String(2000)),
     _moment("created_at", nullable=False, default=utcnow),
-    # One address a system mailbox, one address per user for personal ones: a user never
-    # learns, by a refusal, that another user has added the same address.
-    Index(
-        "uq_mailboxes_system_address",
-        "address",
-        unique=True,
-        sqlite_where=text("owner_id IS NULL"),
-        postgresql_where=text("owner_id IS NULL"),
-    ),
-    Index(
-        "uq_mailboxes_owner_address",
-        "owner_id",
-        "address",
-        unique=True,
-        sqlite_where=text("owner_id IS NOT NULL"),
-        postgresql_where=text("owner_id IS NOT NULL"),
-    ),
-    Index(
-        "uq_mailboxes_one_default_per_owner",
-        "owner_id",
-        unique=True,
-        sqlite_where=text("is_default"),
-        postgresql_where=text("is_default"),
-    ),
+    # Its partial unique indexes are in models.py (why, there).
 )
 
 # A cloud mailbox's push channel: a Graph change-notification subscription or a Gmail watch.

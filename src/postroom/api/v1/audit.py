@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
-from postroom.services import audit, mailboxes, present
+from postroom.services import audit, listings, present
 
 router = APIRouter(tags=["audit and health"])
 
@@ -33,5 +33,5 @@ def mailbox_health(db: Db, caller: CallerDep) -> Any:
         "workflow",
         "workflow_status",
     )
-    rows = [present.mailbox(m) for m in mailboxes.listing(db, caller.actor)]
+    rows = listings.mailboxes(db.connection(), caller.actor)
     return {"database": "ok", "mailboxes": [{k: r[k] for k in fields} for r in rows]}

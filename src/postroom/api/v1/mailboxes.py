@@ -12,7 +12,14 @@ from postroom.api.deps import CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import MailboxBatch, MailboxChange, MailboxIn, Reconnect
-from postroom.services import connection_tests, mailbox_edits, mailbox_import, mailboxes, present
+from postroom.services import (
+    connection_tests,
+    listings,
+    mailbox_edits,
+    mailbox_import,
+    mailboxes,
+    present,
+)
 from postroom.services.mailboxes import MailboxSpec
 
 router = APIRouter(prefix="/mailboxes", tags=["mailboxes"])
@@ -28,7 +35,7 @@ Owner = Annotated[
 
 @router.get("")
 def list_mailboxes(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-    rows = [present.mailbox(m) for m in mailboxes.listing(db, caller.actor)]
+    rows = listings.mailboxes(db.connection(), caller.actor)
     return page(rows, limit, offset, fetched_extra=False)
 
 

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Response
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import Member, StepsIn, WorkflowChange, WorkflowIn
-from postroom.services import present, users, workflows
+from postroom.services import listings, present, users, workflows
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
 @router.get("")
 def list_workflows(db: Db, _: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-    rows = [present.workflow(w) for w in workflows.listing(db)]
+    rows = listings.workflows(db.connection())
     return page(rows, limit, offset, fetched_extra=False)
 
 

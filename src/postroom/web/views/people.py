@@ -28,11 +28,13 @@ Many = Annotated[list[str] | None, Form()]
 def _page(request: Request, db: Session, caller: Caller, email: str, **extra: Any) -> Response:
     person = user_admin.detail(db, caller.actor, email)
     others = [u.email for u in users.listing(db, caller.actor) if u.email != person["email"]]
-    theirs = [
-        present.mailbox(m)
-        for m in mailboxes.listing(db, caller.actor)
-        if m.owner is not None and m.owner.email == person["email"]
-    ]
+    theirs = present.mailboxes(
+        [
+            m
+            for m in mailboxes.listing(db, caller.actor)
+            if m.owner is not None and m.owner.email == person["email"]
+        ]
+    )
     return render(
         request,
         "user.html",

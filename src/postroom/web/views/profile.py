@@ -32,11 +32,9 @@ router = APIRouter(prefix="/profile", include_in_schema=False)
 
 
 def _page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
-    mine = [
-        present.mailbox(m)
-        for m in mailboxes.listing(db, caller.actor)
-        if m.owner_id == caller.user.id
-    ]
+    mine = present.mailboxes(
+        [m for m in mailboxes.listing(db, caller.actor) if m.owner_id == caller.user.id]
+    )
     return render(
         request,
         "my_mailboxes.html",

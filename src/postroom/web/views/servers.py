@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
@@ -95,14 +96,19 @@ def choices() -> dict[str, Any]:
     }
 
 
+def _rows(db: Session) -> list[dict[str, Any]]:
+    """Each server as listed, with the mailboxes that use it."""
+    listed = servers.listing(db)
+    return [
+        shown | {"mailboxes": [m.address for m in servers.users_of(db, s)]}
+        for s, shown in zip(listed, present.servers(listed), strict=True)
+    ]
+
+
 @router.get("", response_class=HTMLResponse)
 def server_list(request: Request, db: Db, caller: CallerDep) -> Response:
     caller.actor.require_admin("see the mail settings")
-    rows = [
-        present.server(s) | {"mailboxes": [m.address for m in servers.users_of(db, s)]}
-        for s in servers.listing(db)
-    ]
-    return render(request, "servers.html", caller, servers=rows)
+    return render(request, "servers.html", caller, servers=_rows(db))
 
 
 @router.get("/new", response_class=HTMLResponse)
@@ -199,10 +205,7 @@ def remove_server(request: Request, server: str, db: Db, caller: CallerDep) -> R
     caller.actor.require_admin("remove servers")  # before anything is looked up or shown
     done = attempt(lambda tx: servers.remove(tx, caller.actor, server))
     if not done.ok:
-        rows = [
-            present.server(s) | {"mailboxes": [m.address for m in servers.users_of(db, s)]}
-            for s in servers.listing(db)
-        ]
+        rows = _rows(db)
         return render(
             request,
             "servers.html",

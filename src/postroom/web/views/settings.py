@@ -118,7 +118,7 @@ def remove_oauth_app(request: Request, app: str, db: Db, caller: CallerDep) -> R
 
 def _mailbox_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
     caller.actor.require_admin("manage system mailboxes")
-    rows = [present.mailbox(m) for m in mailboxes.listing(db, caller.actor) if m.owner_id is None]
+    rows = present.mailboxes([m for m in mailboxes.listing(db, caller.actor) if m.owner_id is None])
     apps = {a.name: a.provider for a in oauth_apps.listing(db)}  # a Sign in link needs both
     return render(
         request,

@@ -41,22 +41,24 @@ def health(request: Request, db: Db, caller: CallerDep) -> Response:
     """What needs attention first, then each mailbox: its state, last success, next check and
     its 30 days as a chart (grouped by day in the database: services/mailbox_activity.py)."""
     days = mailbox_activity.daily(db, caller.actor)
+    listed = mailboxes.listing(db, caller.actor)
     rows = [
-        present.mailbox(m)
+        shown
         | {
             "next_check_at": aware(m.next_poll_at).isoformat() if m.next_poll_at else None,
             "chart": charts.daily_bars(days[m.id]) if m.id in days else None,
         }
-        for m in mailboxes.listing(db, caller.actor)
+        for m, shown in zip(listed, present.mailboxes(listed), strict=True)
     ]
     attention = mailbox_activity.attention(db, caller.actor)
     return render(request, "health.html", caller, mailboxes=rows, attention=attention)
 
 
 def _workflows_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
+    listed = workflows.listing(db)
     rows = [
-        present.workflow(w) | {"members": [u.email for u in workflows.members(db, w.name)]}
-        for w in workflows.listing(db)
+        shown | {"members": [u.email for u in workflows.members(db, w.name)]}
+        for w, shown in zip(listed, present.workflows(listed), strict=True)
     ]
     people = [u.email for u in users.listing(db, caller.actor)] if caller.actor.is_admin else []
     return render(request, "workflows.html", caller, workflows=rows, people=people, **extra)

@@ -1,0 +1,237 @@
+"""Servers, workflows and mailboxes as the dicts the CLI's --json, the API and the console show,
+read through SQLAlchemy Core on the tables of `storage/tables.py`.
+
+Why Core: a read-only `postroom` call must start in ≤ 0.3 s, and the ORM's import and mapper
+set-up alone used that up (storage/tables.py). A listing is one SELECT with its joins, so a
+thousand mailboxes cost one query, not one per related row. `present.py` hands an ORM row here
+by id after a flush, so each of these kinds leaves the process through one function. Secrets
+never appear: only whether one is set.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Row, Select, select
+
+from postroom.domain.settings import Protocol, workflow_status
+from postroom.outbound.limits import Rate
+from postroom.storage import tables
+
+if TYPE_CHECKING:
+    from postroom.services.actors import Actor
+
+# Mailboxes of these protocols are pushed to (services/push.py); the others are polled or IDLE.
+PUSHED = (Protocol.GRAPH.value, Protocol.GMAIL.value)
+
+
+def when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _aware(moment: datetime | None) -> str | None:
+    """SQLite hands back naive datetimes; postroom writes them in UTC."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def servers(db: Connection) -> list[dict[str, Any]]:
+    return list(_servers(db, None).values())
+
+
+def servers_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _servers(db, ids)
+
+
+def _servers(db: Connection, ids: list[int] | None) -> dict[int, dict[str, Any]]:
+    s = tables.servers
+    query = select(s).order_by(s.c.name)
+    if ids is not None:
+        query = query.where(s.c.id.in_(ids))
+    return {
+        row.id: {
+            "name": row.name,
+            "protocol": row.protocol,
+            "host": row.host,
+            "port": row.port,
+            "security": row.security,
+            "connect_timeout": row.connect_timeout,
+            "timeout": row.timeout,
+            "login_format": row.login_format,
+            "verify_tls": row.verify_tls,
+            "provider_domains": list(row.provider_domains or []),
+            "max_connections": row.max_connections,
+            "send_rate": str(Rate(row.send_rate, row.send_rate_seconds or 60))
+            if row.send_rate
+            else None,
+            "recipients_per_day": row.recipients_per_day,
+        }
+        for row in db.execute(query)
+    }
+
+
+def workflows(db: Connection, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+    w = tables.workflows
+    query = select(w).order_by(w.c.name)
+    if not include_deleted:
+        query = query.where(w.c.deleted_at.is_(None))
+    return list(_workflows(db, query).values())
+
+
+def workflows_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _workflows(db, select(tables.workflows).where(tables.workflows.c.id.in_(ids)))
+
+
+def _workflows(db: Connection, query: Select[Any]) -> dict[int, dict[str, Any]]:
+    st = tables.workflow_steps
+    rows = list(db.execute(query))
+    steps: dict[int, list[str]] = defaultdict(list)
+    wanted = select(st.c.workflow_id, st.c.name).order_by(st.c.workflow_id, st.c.position)
+    for step in db.execute(wanted.where(st.c.workflow_id.in_([r.id for r in rows]))):
+        steps[step.workflow_id].append(step.name)
+    return {
+        row.id: {
+            "name": row.name,
+            "steps": steps[row.id],
+            "active": row.active,
+            "status": workflow_status(row.active, row.deleted_at),
+            "thread_same_domain": row.thread_same_domain,
+            "acknowledgement": (
+                {"subject": row.acknowledgement_subject, "body": row.acknowledgement_body}
+                if row.acknowledgement_body is not None
+                else None
+            ),
+        }
+        for row in rows
+    }
+
+
+def _mailbox_query() -> Select[Any]:
+    """Each mailbox with the names of what it refers to and its push channel, in one SELECT."""
+    m, u, w, app, push = (
+        tables.mailboxes,
+        tables.users,
+        tables.workflows,
+        tables.oauth_apps,
+        tables.push_subscriptions,
+    )
+    incoming, outgoing = tables.servers.alias("incoming"), tables.servers.alias("outgoing")
+    return (
+        select(
+            m,
+            u.c.email.label("owner_email"),
+            incoming.c.name.label("incoming_name"),
+            incoming.c.protocol.label("incoming_protocol"),
+            outgoing.c.name.label("outgoing_name"),
+            app.c.name.label("oauth_app_name"),
+            w.c.name.label("workflow_name"),
+            w.c.active.label("workflow_active"),
+            w.c.deleted_at.label("workflow_deleted_at"),
+            push.c.id.label("push_id"),
+            push.c.state.label("push_state"),
+            push.c.reason.label("push_reason"),
+            push.c.expires_at.label("push_expires_at"),
+            push.c.notified_at.label("push_notified_at"),
+        )
+        .outerjoin(u, u.c.id == m.c.owner_id)
+        .outerjoin(incoming, incoming.c.id == m.c.incoming_server_id)
+        .outerjoin(outgoing, outgoing.c.id == m.c.outgoing_server_id)
+        .outerjoin(app, app.c.id == m.c.oauth_app_id)
+        .outerjoin(w, w.c.id == m.c.workflow_id)
+        .outerjoin(push, push.c.mailbox_id == m.c.id)
+    )
+
+
+def mailboxes(db: Connection, actor: Actor) -> list[dict[str, Any]]:
+    """The mailboxes the actor may manage: all for an administrator, a user's own otherwise;
+    system mailboxes first, then by address."""
+    m = tables.mailboxes
+    query = _mailbox_query().order_by(m.c.owner_id.is_not(None), m.c.address, m.c.id)
+    if not actor.is_admin:
+        query = query.where(m.c.owner_id == actor.user_id)
+    return [_mailbox(row) for row in db.execute(query)]
+
+
+def mailboxes_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For rows already chosen under the caller's rights (services/present.py)."""
+    query = _mailbox_query().where(tables.mailboxes.c.id.in_(ids))
+    return {row.id: _mailbox(row) for row in db.execute(query)}
+
+
+def _mailbox(row: Row[Any]) -> dict[str, Any]:
+    workflow = row.workflow_name is not None
+    return {
+        "address": row.address,
+        "display_name": row.display_name,
+        "kind": "system" if row.owner_id is None else "personal",
+        "owner": row.owner_email,
+        "default": row.is_default,
+        "incoming": row.incoming_name,
+        "outgoing": row.outgoing_name,
+        "receive": row.receive_enabled,
+        "send": row.send_enabled,
+        "username": row.username,
+        "login_format": row.login_format,
+        "password_set": row.password is not None,
+        "oauth_app": row.oauth_app_name,
+        "oauth_account": row.oauth_account,
+        "access": row.access,  # own, shared-app-only, shared-delegate
+        "send_mode": row.send_mode,  # a delegate's: send-as or send-on-behalf
+        "oauth_tokens_set": row.oauth_tokens is not None,
+        "oauth_expires_at": when(row.oauth_expires_at),
+        "workflow": row.workflow_name,
+        "workflow_status": workflow_status(row.workflow_active, row.workflow_deleted_at)
+        if workflow
+        else None,
+        "after_import": row.after_import,
+        "folder": row.folder,
+        "sent_folder": row.sent_folder,
+        "poll_interval": row.poll_interval,
+        "state": row.state,
+        "last_error": row.last_error,
+        "last_checked_at": when(row.last_checked_at),
+        "last_success_at": when(row.last_success_at),
+        "last_error_at": when(row.last_error_at),
+        "warning": row.warning,
+        "login_delay": row.login_delay,
+        # Receiving (`state` above) and sending fail apart; each keeps its own health.
+        "receive_health": {
+            "state": row.state,
+            "last_error": row.last_error,
+            "last_error_at": when(row.last_error_at),
+            "last_success_at": when(row.last_success_at),
+        },
+        "send_health": {
+            "state": row.send_state,
+            "last_error": row.send_error,
+            "last_error_at": when(row.send_error_at),
+            "last_success_at": when(row.send_success_at),
+        },
+        "push": _push(row),
+        "sync": [
+            k for k, on in (("contacts", row.sync_contacts), ("calendar", row.sync_calendar)) if on
+        ],
+        "dav_url": row.dav_url,
+    }
+
+
+def _push(row: Row[Any]) -> dict[str, Any] | None:
+    """Graph and Gmail mailboxes: pushed, or polled and why."""
+    if row.incoming_protocol not in PUSHED:
+        return None
+    if row.push_id is None:
+        return {
+            "state": "polling",
+            "reason": "push is set up by the workers (postroom serve or postroom worker).",
+            "expires_at": None,
+            "notified_at": None,
+        }
+    return {
+        "state": row.push_state,
+        "reason": row.push_reason,
+        "expires_at": _aware(row.push_expires_at),
+        "notified_at": _aware(row.push_notified_at),
+    }
