@@ -1,31 +1,32 @@
 """Settings read from the environment, so one binary serves a laptop and a cluster alike.
 
-A plain pydantic model filled from POSTROOM_* variables rather than pydantic-settings: every
-`postroom` call reads these, and pydantic-settings' import cost about 50 ms of a CLI call's
-0.3 s budget (benchmarks/cli_startup.py). Every field is a scalar, so its sources and JSON
-parsing bought nothing here.
+A frozen dataclass filled from POSTROOM_* variables rather than a pydantic model: every
+`postroom` call reads these, and importing pydantic cost 0.05-0.18 s of a CLI call's 0.3 s
+budget (benchmarks/cli_startup.py). Every field is a scalar (str, int, float, bool, Path, or
+one of those or None), so converting a variable from its annotation is a few lines here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from types import NoneType, UnionType
+from typing import Any, get_args, get_type_hints
 
 from postroom.errors import ConfigurationError
 
 PREFIX = "POSTROOM_"
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+@dataclasses.dataclass(frozen=True)
+class Settings:
     data_dir: Path = Path("postroom-data")
-    database_url: str | None = None
-    secret_key: str | None = None
+    # Not in a repr, which may reach a log: the URL may hold a password, the key is the key.
+    database_url: str | None = dataclasses.field(default=None, repr=False)
+    secret_key: str | None = dataclasses.field(default=None, repr=False)
     log_level: str = "INFO"
     fetch_batch_size: int = 200  # messages a transaction; see benchmarks/ingest for the choice
     max_message_size: int = 25 * 1024 * 1024  # larger mail is held as oversize, never dropped
@@ -71,10 +72,13 @@ class Settings(BaseModel):
     def push_base(self) -> str | None:
         """The public URL providers can reach, or None when it was never set (the default
         points at this machine, where no provider can send a notification)."""
-        return self.public_url.rstrip("/") if "public_url" in self.model_fields_set else None
+        return self.public_url.rstrip("/") if "public_url" in self.given else None
 
     metrics_public: bool = False  # /metrics without a token: only behind a trusted network
     doctor_within_days: int = 14  # what the daily doctor warns about, ahead of time
+    # The fields the environment named, whatever their value: a default and the same value set
+    # on purpose mean different things (push_base). Not a setting itself.
+    given: frozenset[str] = dataclasses.field(default=frozenset(), kw_only=True, repr=False)
 
     @property
     def resolved_database_url(self) -> str:
@@ -88,20 +92,72 @@ class Settings(BaseModel):
 
 
 def from_environment(environ: Mapping[str, str]) -> Settings:
-    """POSTROOM_FETCH_BATCH_SIZE=500 sets fetch_batch_size; names are case-insensitive."""
-    values = {
-        name[len(PREFIX) :].lower(): value
-        for name, value in environ.items()
-        if name.upper().startswith(PREFIX)
-    }
-    try:
-        return Settings.model_validate(values)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigurationError(f"A setting in the environment is wrong: {problems}.") from None
+    """POSTROOM_FETCH_BATCH_SIZE=500 sets fetch_batch_size; names are case-insensitive, and
+    POSTROOM_* names that are no field here belong to other parts (POSTROOM_DISCOVERY_*).
+    An empty variable for a field that may be None means None: `POSTROOM_DATABASE_URL=` in a
+    compose file is the default database, not a URL of no characters."""
+    converters = _converters()
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, raw in environ.items():
+        if not name.upper().startswith(PREFIX):
+            continue
+        field = name[len(PREFIX) :].lower()
+        if field not in converters:
+            continue
+        convert, expected = converters[field]
+        try:
+            values[field] = convert(raw)
+        except ValueError:
+            problems.append(f"{PREFIX}{field.upper()} is {raw!r}, it should be {expected}")
+    if problems:
+        raise ConfigurationError(f"A setting in the environment is wrong: {'; '.join(problems)}.")
+    return Settings(**values, given=frozenset(values))
+
+
+def _boolean(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(raw)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
+_FALSE = frozenset({"0", "false", "no", "off", "f", "n"})
+# Each type a field may have: how a variable becomes one, and what to ask for when it cannot.
+_SCALARS: dict[Any, tuple[Callable[[str], Any], str]] = {
+    str: (str, "text"),
+    int: (int, "an integer, such as 200"),
+    float: (float, "a number, such as 2.5"),
+    bool: (_boolean, "true or false (or 1/0, yes/no, on/off)"),
+    Path: (Path, "a path"),
+}
+
+
+@lru_cache(maxsize=1)
+def _converters() -> dict[str, tuple[Callable[[str], Any], str]]:
+    """Per field name, its conversion from a variable's text, and what that text should be.
+
+    A field of a type not in _SCALARS fails here, on the first read of the settings."""
+    hints = get_type_hints(Settings)
+    converters = {}
+    for field in dataclasses.fields(Settings):
+        if field.name == "given":
+            continue
+        annotation = hints[field.name]
+        if isinstance(annotation, UnionType) and NoneType in get_args(annotation):
+            (inner,) = (a for a in get_args(annotation) if a is not NoneType)
+            convert, expected = _SCALARS[inner]
+            converters[field.name] = (_or_none(convert), f"{expected}, or empty for none")
+        else:
+            converters[field.name] = _SCALARS[annotation]
+    return converters
+
+
+def _or_none(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda raw: None if raw == "" else convert(raw)
 
 
 @lru_cache(maxsize=1)
