@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from postroom.domain.endpoints import Credentials, Endpoint
+from postroom.domain.endpoints import Endpoint
 from postroom.domain.settings import Protocol, Security
 from postroom.sync.google import GoogleCalendar, GooglePeople, google_api
 from postroom.sync.source import (
@@ -24,6 +24,7 @@ from postroom.sync.source import (
     RemoteRecord,
     SyncSource,
 )
+from tests.cloud_fixtures import GOOGLE_ID, sync_source
 from tests.servers.gmail import GmailServer
 from tests.servers.identity import IdentityServer
 
@@ -31,31 +32,25 @@ USER = "desk@example.com"
 SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
 
 
-def _endpoint(gmail: GmailServer) -> Endpoint:
-    return Endpoint(Protocol.GMAIL, gmail.http.host, gmail.http.port, Security.TLS)
-
-
-def _credentials(identity: IdentityServer) -> Credentials:
-    token = identity.issue(USER, "google-app-1", "contacts calendar")
-    return Credentials(USER, token, bearer=True)
+SCOPES = "contacts calendar"
 
 
 @pytest.fixture
 def people(
     gmail: GmailServer, identity: IdentityServer, trust_test_ca: None
 ) -> Iterator[GooglePeople]:
-    source = GooglePeople(_endpoint(gmail), _credentials(identity))
-    yield source
-    source.close()
+    token = identity.issue(USER, GOOGLE_ID, SCOPES)
+    with sync_source(GooglePeople, Protocol.GMAIL, gmail, token, USER) as source:
+        yield source
 
 
 @pytest.fixture
 def calendar(
     gmail: GmailServer, identity: IdentityServer, trust_test_ca: None
 ) -> Iterator[GoogleCalendar]:
-    source = GoogleCalendar(_endpoint(gmail), _credentials(identity))
-    yield source
-    source.close()
+    token = identity.issue(USER, GOOGLE_ID, SCOPES)
+    with sync_source(GoogleCalendar, Protocol.GMAIL, gmail, token, USER) as source:
+        yield source
 
 
 def _person(n: int) -> dict[str, Any]:
@@ -93,7 +88,8 @@ def test_people_and_calendar_go_to_their_own_hosts_at_google_and_to_the_server_e
 ) -> None:
     at_google = Endpoint(Protocol.GMAIL, "gmail.googleapis.com", 443, Security.TLS)
     assert google_api(at_google, "people.googleapis.com").host == "people.googleapis.com"
-    assert google_api(_endpoint(gmail), "people.googleapis.com") == _endpoint(gmail)
+    local = Endpoint(Protocol.GMAIL, gmail.http.host, gmail.http.port, Security.TLS)
+    assert google_api(local, "people.googleapis.com") == local
 
 
 def test_a_full_contact_listing_pages_and_ends_with_a_sync_token(

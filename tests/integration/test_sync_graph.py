@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.domain.settings import Protocol, Security
+from postroom.domain.settings import Protocol
 from postroom.sync.graph import GraphContacts, GraphEvents
 from postroom.sync.source import (
     Changes,
@@ -22,6 +21,7 @@ from postroom.sync.source import (
     RemoteRecord,
     SyncSource,
 )
+from tests.cloud_fixtures import CLIENT_ID, sync_source
 from tests.servers.graph import GraphServer
 from tests.servers.identity import IdentityServer
 
@@ -29,31 +29,25 @@ USER = "desk@contoso.example"
 SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
 
 
-def _endpoint(graph: GraphServer) -> Endpoint:
-    return Endpoint(Protocol.GRAPH, graph.http.host, graph.http.port, Security.TLS)
-
-
-def _credentials(identity: IdentityServer) -> Credentials:
-    token = identity.issue(USER, "app-1", "Contacts.ReadWrite Calendars.ReadWrite")
-    return Credentials(USER, token, bearer=True)
+SCOPES = "Contacts.ReadWrite Calendars.ReadWrite"
 
 
 @pytest.fixture
 def contacts(
     graph: GraphServer, identity: IdentityServer, trust_test_ca: None
 ) -> Iterator[GraphContacts]:
-    source = GraphContacts(_endpoint(graph), _credentials(identity))
-    yield source
-    source.close()
+    token = identity.issue(USER, CLIENT_ID, SCOPES)
+    with sync_source(GraphContacts, Protocol.GRAPH, graph, token, USER) as source:
+        yield source
 
 
 @pytest.fixture
 def events(
     graph: GraphServer, identity: IdentityServer, trust_test_ca: None
 ) -> Iterator[GraphEvents]:
-    source = GraphEvents(_endpoint(graph), _credentials(identity))
-    yield source
-    source.close()
+    token = identity.issue(USER, CLIENT_ID, SCOPES)
+    with sync_source(GraphEvents, Protocol.GRAPH, graph, token, USER) as source:
+        yield source
 
 
 def _contact(n: int) -> dict[str, object]:
