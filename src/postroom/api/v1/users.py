@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import PasswordIn, RoleIn, UserIn, WorkflowsIn
-from postroom.services import present, user_admin, users
+from postroom.services import listings, present, user_admin, users
 
 router = APIRouter(tags=["users"])
 Email = Annotated[str, "a user's email address"]
@@ -24,7 +24,7 @@ def me(caller: CallerDep) -> Any:
 
 @router.get("/users")
 def list_users(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-    rows = [present.user(u) for u in users.listing(db, caller.actor)]
+    rows = listings.users(db.connection(), caller.actor)
     return page(rows, limit, offset, fetched_extra=False)
 
 
