@@ -31,6 +31,10 @@ CALLS = (
     ["mailbox", "list", "--json"],
     ["server", "list", "--json"],
     ["workflow", "list", "--json"],
+    ["user", "list", "--json"],
+    ["connection", "list", "--json"],
+    ["webhook", "list", "--json"],
+    ["token", "list", "--json"],
 )
 FLOOR = {
     "python -c pass": "pass",

@@ -82,17 +82,18 @@ def _loaded(modules: set[str], names: tuple[str, ...]) -> set[str]:
     return {n for n in names if any(m == n or m.startswith(n + ".") for m in modules)}
 
 
-def _postroom(data_dir: Path, *args: str) -> None:
+def _postroom(data_dir: Path, *args: str, stdin: str = "secret\n") -> str:
     env = {**os.environ, "POSTROOM_DATA_DIR": str(data_dir)}
     env.pop("POSTROOM_DATABASE_URL", None)
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "postroom", *args],
         env=env,
-        input="secret\n",
+        input=stdin,
         capture_output=True,
         text=True,
         check=True,
     )
+    return done.stdout
 
 
 def test_help_loads_no_database_settings_or_network_code(tmp_path: Path) -> None:
@@ -129,6 +130,26 @@ def listed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "mailbox", "add", "desk@example.org", "--incoming", "in", "--outgoing", "out",
         "--workflow", "Desk", "--password-stdin",
     )  # fmt: skip
+    # What `add --json` showed (the ORM path), for the listed rows to be compared with.
+    added = {
+        "user": _postroom(
+            data_dir, "user", "add", "ann@example.org", "--password-stdin", "--json",
+            stdin="a long enough password\n",
+        ),
+        "oauth-app": _postroom(
+            data_dir, "oauth-app", "add", "Entra", "--provider", "microsoft", "--client-id", "c1",
+            "--client-secret-stdin", "--json",
+        ),
+        "connection": _postroom(
+            data_dir, "connection", "add", "Replies", "--mailbox", "desk@example.org", "--json"
+        ),
+        "webhook": _postroom(
+            data_dir, "webhook", "add", "crm", "--url", "https://crm.example.org/hook",
+            "--event", "request.opened", "--json",
+        ),
+        "token": _postroom(data_dir, "token", "add", "prometheus", "--metrics", "--json"),
+    }  # fmt: skip
+    (data_dir / "added.json").write_text(json.dumps({k: json.loads(v) for k, v in added.items()}))
     return data_dir
 
 
@@ -183,6 +204,16 @@ ORM = ("sqlalchemy.orm", "postroom.storage.models", "postroom.services.present")
         ["server", "list", "--json"],
         ["workflow", "list", "--json"],
         ["workflow", "list", "--all"],
+        ["user", "list"],
+        ["user", "list", "--json"],
+        ["oauth-app", "list", "--json"],
+        ["oauth-app", "show", "Entra", "--json"],
+        ["connection", "list"],
+        ["connection", "list", "--json"],
+        ["webhook", "list", "--json"],
+        ["webhook", "show", "crm", "--json"],
+        ["token", "list"],
+        ["token", "list", "--json"],
     ],
 )
 def test_listing_loads_no_orm(listed: Path, args: list[str]) -> None:
@@ -218,3 +249,33 @@ def test_a_listed_row_is_what_the_orm_path_shows(listed: Path) -> None:
     assert isinstance(shown, dict)
     assert shown.pop("mailboxes") == ["desk@example.org"]
     assert [s for s in servers if s["name"] == "in"] == [shown]
+
+
+def test_each_administered_row_listed_is_what_adding_it_showed(listed: Path) -> None:
+    """`add --json` presents the new ORM row, `list` and `show` read Core: one shape, the same
+    values, and the secrets only as whether one is set (shown once when made)."""
+    added = json.loads((listed / "added.json").read_text())
+    users = _json(listed, "user", "list")
+    assert isinstance(users, list)
+    assert [u for u in users if u["email"] == "ann@example.org"] == [added["user"]]
+    shown_user = _json(listed, "user", "show", "ann@example.org")
+    assert isinstance(shown_user, dict)
+    assert {k: shown_user[k] for k in added["user"]} == added["user"]
+
+    assert added["oauth-app"]["client_secret_set"] is True
+    assert _json(listed, "oauth-app", "list") == [added["oauth-app"]]
+    assert _json(listed, "oauth-app", "show", "Entra") == added["oauth-app"]
+
+    assert added["connection"]["mailbox"] == "desk@example.org"
+    assert _json(listed, "connection", "list") == [added["connection"]]
+    assert _json(listed, "connection", "show", "Replies") == added["connection"]
+
+    webhook = added["webhook"]
+    assert webhook.pop("secret").startswith("whsec_")
+    assert webhook["secret_set"] is True
+    assert _json(listed, "webhook", "list") == [webhook]
+    assert _json(listed, "webhook", "show", "crm") == webhook
+
+    token = added["token"]
+    assert token.pop("token").startswith(token["prefix"])
+    assert _json(listed, "token", "list") == [token]

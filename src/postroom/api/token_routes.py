@@ -19,16 +19,16 @@ def token_routes(prefix: str, tag: str, kind: TokenKind[Any]) -> APIRouter:
 
     @router.get("")
     def list_tokens(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-        rows = [kind.present(t) for t in kind.listing(db, caller.actor)]
+        rows = kind.present(kind.listing(db, caller.actor))
         return page(rows, limit, offset, fetched_extra=False)
 
     @router.post("", status_code=201)
     def create_token(body: TokenIn, db: Db, caller: CallerDep) -> Any:
         row, token = kind.create(db, caller.actor, body.name)
-        return kind.present(row) | {"token": token}
+        return kind.present([row])[0] | {"token": token}
 
     @router.delete("/{token_id}")
     def revoke_token(token_id: Id, db: Db, caller: CallerDep) -> Any:
-        return kind.present(kind.revoke(db, caller.actor, token_id))
+        return kind.present([kind.revoke(db, caller.actor, token_id)])[0]
 
     return router

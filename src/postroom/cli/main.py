@@ -53,7 +53,7 @@ class Commands(LazyGroup):
             "The outbox: email waiting to be sent, and what became of it.",
         ),
         "connection": Lazy(
-            "postroom.cli.outbound", "connection_app", "Connections: named outbound routes."
+            "postroom.cli.connections", "connection_app", "Connections: named outbound routes."
         ),
         "send": Lazy(
             "postroom.cli.outbound",

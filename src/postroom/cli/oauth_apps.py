@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import JsonFlag, emit, fields, read_secret_stdin, table
-from postroom.services import oauth_apps, present
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="OAuth apps: registered OAuth2 clients.", no_args_is_help=True)
@@ -27,6 +27,8 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Register an OAuth app; the client secret is read from standard input."""
+    from postroom.services import oauth_apps, present
+
     spec = oauth_apps.OAuthAppSpec(
         name=name,
         provider=provider,
@@ -45,8 +47,8 @@ def add(
 @app.command("list")
 def list_(as_json: JsonFlag = False) -> None:
     """List OAuth apps."""
-    with database() as db:
-        rows = [present.oauth_app(a) for a in oauth_apps.listing(db)]
+    with listing() as db:
+        rows = listings.oauth_apps(db)
     emit(
         as_json,
         rows,
@@ -57,14 +59,16 @@ def list_(as_json: JsonFlag = False) -> None:
 @app.command()
 def show(name: str, as_json: JsonFlag = False) -> None:
     """Show one OAuth app (the client secret is never shown)."""
-    with database() as db:
-        data = present.oauth_app(oauth_apps.get(db, name))
+    with listing() as db:
+        data = listings.oauth_app(db, name)
     emit(as_json, data, fields(data))
 
 
 @app.command()
 def remove(name: str, as_json: JsonFlag = False) -> None:
     """Remove an OAuth app; refused while mailboxes use it."""
+    from postroom.services import oauth_apps
+
     with database() as db:
         oauth_apps.remove(db, OPERATOR, name)
     emit(as_json, {"removed": name}, f"Removed OAuth app {name}.")

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import JsonFlag, emit, table
 from postroom.errors import InvalidInput
-from postroom.services import metrics_tokens, present
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="Tokens that read /metrics.", no_args_is_help=True)
@@ -24,6 +24,8 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Make a metrics token; it is printed this once."""
+    from postroom.services import metrics_tokens, present
+
     if not metrics:
         raise InvalidInput(
             "Only metrics tokens are made here (--metrics); API tokens belong to a user: "
@@ -38,14 +40,16 @@ def add(
 @app.command("list")
 def list_(as_json: JsonFlag = False) -> None:
     """List metrics tokens (never the tokens themselves)."""
-    with database() as db:
-        rows = [present.metrics_token(t) for t in metrics_tokens.listing(db, OPERATOR)]
+    with listing() as db:
+        rows = listings.metrics_tokens(db, OPERATOR)
     emit(as_json, rows, table(rows, ["id", "name", "prefix", "last_used_at", "revoked"], "None."))
 
 
 @app.command()
 def revoke(token_id: int, as_json: JsonFlag = False) -> None:
     """Revoke a metrics token; Prometheus gets 401 from then on."""
+    from postroom.services import metrics_tokens, present
+
     with database() as db:
         data = present.metrics_token(metrics_tokens.revoke(db, OPERATOR, token_id))
     emit(as_json, data, f"Revoked metrics token {data['name']}.")

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import JsonFlag, emit, fields, read_secret_stdin, table
 from postroom.errors import InvalidInput
-from postroom.services import present, user_admin, users
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
 
 app = typer.Typer(help="Users of the console and the API.", no_args_is_help=True)
@@ -23,6 +23,8 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a user; the password is read from standard input."""
+    from postroom.services import present, users
+
     password = read_secret_stdin(password_stdin, "password")
     if password is None:
         raise InvalidInput("Give the password on standard input with --password-stdin.")
@@ -34,14 +36,16 @@ def add(
 @app.command("list")
 def list_(as_json: JsonFlag = False) -> None:
     """List users."""
-    with database() as db:
-        rows = [present.user(u) for u in users.listing(db, OPERATOR)]
+    with listing() as db:
+        rows = listings.users(db, OPERATOR)
     emit(as_json, rows, table(rows, ["email", "admin", "disabled"], "No users yet."))
 
 
 @app.command()
 def show(email: str, as_json: JsonFlag = False) -> None:
     """Show a user: role, state, workflows and personal mailboxes."""
+    from postroom.services import user_admin
+
     with database() as db:
         data = user_admin.detail(db, OPERATOR, email)
     emit(as_json, data, fields(data))
@@ -50,6 +54,8 @@ def show(email: str, as_json: JsonFlag = False) -> None:
 @app.command()
 def disable(email: str, as_json: JsonFlag = False) -> None:
     """Disable a user: no sign-in, API tokens refused, console sessions ended."""
+    from postroom.services import present, user_admin
+
     with database() as db:
         data = present.user(user_admin.disable(db, OPERATOR, email))
     emit(as_json, data, f"Disabled {data['email']}.")
@@ -58,6 +64,8 @@ def disable(email: str, as_json: JsonFlag = False) -> None:
 @app.command()
 def enable(email: str, as_json: JsonFlag = False) -> None:
     """Enable a disabled user again."""
+    from postroom.services import present, user_admin
+
     with database() as db:
         data = present.user(user_admin.enable(db, OPERATOR, email))
     emit(as_json, data, f"Enabled {data['email']}.")
@@ -70,6 +78,8 @@ def role(
     as_json: JsonFlag = False,
 ) -> None:
     """Make a user an administrator, or a user; the last administrator stays one."""
+    from postroom.services import present, user_admin
+
     if chosen not in ("admin", "user"):
         raise InvalidInput(f"Unknown role {chosen!r}: choose admin or user.", field="role")
     with database() as db:
@@ -90,6 +100,8 @@ def password(
     as_json: JsonFlag = False,
 ) -> None:
     """Set a user's password (from standard input) or issue a one-time one with --reset."""
+    from postroom.services import present, user_admin
+
     if reset == password_stdin:
         raise InvalidInput("Give either --password-stdin or --reset.")
     with database() as db:
@@ -114,6 +126,8 @@ def workflows(
     as_json: JsonFlag = False,
 ) -> None:
     """Set the workflows whose requests a user works."""
+    from postroom.services import user_admin
+
     names = [n.strip() for n in chosen.split(",") if n.strip()]
     with database() as db:
         user_admin.set_workflows(db, OPERATOR, email, names)
@@ -132,6 +146,8 @@ def remove(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove a user; their personal mailboxes are removed or handed to another user."""
+    from postroom.services import user_admin
+
     with database() as db:
         user_admin.remove(db, OPERATOR, email, reason, mailboxes_to=mailboxes, hand_to=to)
     data = {"email": email.strip().lower(), "removed": True, "mailboxes": mailboxes, "to": to}

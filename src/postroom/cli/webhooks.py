@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import JsonFlag, emit, fields, table
 from postroom.cli.params import Limit, RowId
+from postroom.domain.events import EVENTS
 from postroom.errors import InvalidInput
-from postroom.services import events, present, webhook_delivery, webhooks
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import default_engine
 
@@ -24,12 +25,14 @@ def add(
     name: str,
     url: Annotated[str, typer.Option(help="Where events are POSTed (https://…)")],
     event: Annotated[
-        list[str], typer.Option("--event", help=f"Repeat; one of {', '.join(events.EVENTS)}, or *")
+        list[str], typer.Option("--event", help=f"Repeat; one of {', '.join(EVENTS)}, or *")
     ],
     disabled: Annotated[bool, typer.Option("--disabled", help="Add it switched off")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a webhook; its signing secret is printed once."""
+    from postroom.services import present, webhooks
+
     with database() as db:
         made = webhooks.add(db, OPERATOR, name, url, event, active=not disabled)
         data = present.webhook(made.subscription, made.secret)
@@ -39,22 +42,24 @@ def add(
 @app.command("list")
 def list_(as_json: JsonFlag = False) -> None:
     """List webhooks."""
-    with database() as db:
-        rows = [present.webhook(w) for w in webhooks.listing(db, OPERATOR)]
+    with listing() as db:
+        rows = listings.webhooks(db, OPERATOR)
     emit(as_json, rows, table(rows, ["name", "url", "events", "active"], "No webhooks yet."))
 
 
 @app.command()
 def show(name: str, as_json: JsonFlag = False) -> None:
     """Show one webhook (never its secret)."""
-    with database() as db:
-        data = present.webhook(webhooks.get(db, OPERATOR, name))
+    with listing() as db:
+        data = listings.webhook(db, OPERATOR, name)
     emit(as_json, data, fields(data))
 
 
 @app.command()
 def remove(name: str, as_json: JsonFlag = False) -> None:
     """Remove a webhook and its deliveries."""
+    from postroom.services import webhooks
+
     with database() as db:
         webhooks.remove(db, OPERATOR, name)
     emit(as_json, {"removed": name}, f"Removed webhook {name}.")
@@ -63,6 +68,8 @@ def remove(name: str, as_json: JsonFlag = False) -> None:
 @app.command()
 def enable(name: str, as_json: JsonFlag = False) -> None:
     """Switch a webhook on."""
+    from postroom.services import present, webhooks
+
     with database() as db:
         data = present.webhook(webhooks.set_active(db, OPERATOR, name, True))
     emit(as_json, data, f"Webhook {name} is on.")
@@ -71,6 +78,8 @@ def enable(name: str, as_json: JsonFlag = False) -> None:
 @app.command()
 def disable(name: str, as_json: JsonFlag = False) -> None:
     """Switch a webhook off: no events are queued for it until it is on again."""
+    from postroom.services import present, webhooks
+
     with database() as db:
         data = present.webhook(webhooks.set_active(db, OPERATOR, name, False))
     emit(as_json, data, f"Webhook {name} is off.")
@@ -79,6 +88,8 @@ def disable(name: str, as_json: JsonFlag = False) -> None:
 @app.command("rotate-secret")
 def rotate_secret(name: str, as_json: JsonFlag = False) -> None:
     """Make a new signing secret (printed once); the old one stops at once."""
+    from postroom.services import present, webhooks
+
     with database() as db:
         made = webhooks.rotate_secret(db, OPERATOR, name)
         data = present.webhook(made.subscription, made.secret)
@@ -88,6 +99,8 @@ def rotate_secret(name: str, as_json: JsonFlag = False) -> None:
 @app.command()
 def test(name: str, as_json: JsonFlag = False) -> None:
     """Send a webhook.test event now; exit 1 unless the receiver answered 2xx."""
+    from postroom.services import present, webhook_delivery, webhooks
+
     with database() as db:
         uid = webhooks.queue_test(db, OPERATOR, name)
     webhook_delivery.flush_once(default_engine(), uids=[uid])
@@ -105,6 +118,8 @@ def flush(
     as_json: JsonFlag = False,
 ) -> None:
     """Deliver what is due; exit 1 if a receiver did not accept one."""
+    from postroom.services import webhook_delivery
+
     if not once:
         raise InvalidInput("Say --once: continuous delivery runs inside `postroom serve`.")
     with database():
@@ -125,6 +140,8 @@ def deliveries(
     as_json: JsonFlag = False,
 ) -> None:
     """List deliveries, newest first."""
+    from postroom.services import present, webhooks
+
     with database() as db:
         rows = [
             present.webhook_delivery(d) for d in webhooks.deliveries(db, OPERATOR, state, limit)
@@ -136,6 +153,8 @@ def deliveries(
 @app.command()
 def redeliver(delivery_id: RowId, as_json: JsonFlag = False) -> None:
     """Queue a delivery again now (a failed one, or one to send once more)."""
+    from postroom.services import present, webhooks
+
     with database() as db:
         data = present.webhook_delivery(webhooks.redeliver(db, OPERATOR, delivery_id))
     emit(as_json, data, f"Delivery {delivery_id} is queued again.")

@@ -56,4 +56,4 @@ def user_for(db: Session, token: str) -> User | None:
     return row.user
 
 
-KIND = bearer_tokens.TokenKind(create, listing, revoke, present.api_token)
+KIND = bearer_tokens.TokenKind(create, listing, revoke, present.api_tokens)

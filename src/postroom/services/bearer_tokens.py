@@ -61,4 +61,4 @@ class TokenKind(Generic[Row]):
     create: Callable[[Session, Actor, str], tuple[Row, str]]
     listing: Callable[[Session, Actor], Sequence[Row]]
     revoke: Callable[[Session, Actor, int], Row]
-    present: Callable[[Row], dict[str, Any]]
+    present: Callable[[Sequence[Row]], list[dict[str, Any]]]  # one query however many

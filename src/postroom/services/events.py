@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
+from postroom.domain.events import ALL as ALL
+from postroom.domain.events import EVENTS as EVENTS
 from postroom.storage.models import (
     Mailbox,
     Message,
@@ -24,21 +26,7 @@ from postroom.storage.models import (
     utcnow,
 )
 
-EVENTS = (
-    "request.opened",
-    "request.updated",
-    "request.moved",
-    "message.held",
-    "outbox.sent",
-    "outbox.failed",
-    "outbox.bounced",
-    "mailbox.state_changed",
-    "doctor.warning",
-    "contact.changed",
-    "activity.changed",
-)
 TEST_EVENT = "webhook.test"  # sent by `webhook test` to one subscription, whatever it wants
-ALL = "*"
 DEADLINE = timedelta(days=3)  # how long a delivery is retried, as Stripe does
 
 

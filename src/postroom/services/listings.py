@@ -10,6 +10,7 @@ never appear: only whether one is set.
 
 from __future__ import annotations
 
+import typing
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Row, Select, select
 
 from postroom.domain.settings import Protocol, workflow_status
+from postroom.errors import NotFound
 from postroom.outbound.limits import Rate
 from postroom.storage import tables
 
@@ -235,3 +237,175 @@ def _push(row: Row[Any]) -> dict[str, Any] | None:
         "expires_at": _aware(row.push_expires_at),
         "notified_at": _aware(row.push_notified_at),
     }
+
+
+# Administration: users, OAuth apps, connections, webhooks and metrics tokens. The rights are
+# checked here as the ORM services check them, before anything is read.
+
+
+def users(db: Connection, actor: Actor) -> list[dict[str, Any]]:
+    actor.require_admin("list users")
+    return list(_users(db, None).values())
+
+
+def users_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _users(db, ids)
+
+
+def _users(db: Connection, ids: list[int] | None) -> dict[int, dict[str, Any]]:
+    u = tables.users
+    query = select(u).order_by(u.c.email)
+    if ids is not None:
+        query = query.where(u.c.id.in_(ids))
+    return {
+        row.id: {
+            "email": row.email,
+            "display_name": row.display_name,
+            "admin": row.is_admin,
+            "disabled": row.disabled_at is not None,
+            "must_change_password": row.must_change_password,
+        }
+        for row in db.execute(query)
+    }
+
+
+def oauth_apps(db: Connection) -> list[dict[str, Any]]:
+    return list(_oauth_apps(db, select(tables.oauth_apps)).values())
+
+
+def oauth_apps_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _oauth_apps(db, select(tables.oauth_apps).where(tables.oauth_apps.c.id.in_(ids)))
+
+
+def oauth_app(db: Connection, name: str) -> dict[str, Any]:
+    query = select(tables.oauth_apps).where(tables.oauth_apps.c.name == name.strip())
+    for found in _oauth_apps(db, query).values():
+        return found
+    raise NotFound(f"No OAuth app named {name!r}: `postroom oauth-app list` shows them.")
+
+
+def _oauth_apps(db: Connection, query: Select[Any]) -> dict[int, dict[str, Any]]:
+    return {
+        row.id: {
+            "name": row.name,
+            "provider": row.provider,
+            "tenant": row.tenant,
+            "client_id": row.client_id,
+            "client_secret_set": row.client_secret is not None,
+            "authorize_url": row.authorize_url,
+            "token_url": row.token_url,
+            "scopes": row.scopes,
+        }
+        for row in db.execute(query.order_by(tables.oauth_apps.c.name))
+    }
+
+
+def connections(db: Connection) -> list[dict[str, Any]]:
+    return list(_connections(db, None).values())
+
+
+def connections_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _connections(db, ids)
+
+
+def _connections(db: Connection, ids: list[int] | None) -> dict[int, dict[str, Any]]:
+    c, m = tables.connections, tables.mailboxes
+    query = (
+        select(c, m.c.address.label("mailbox_address"))
+        .join(m, m.c.id == c.c.mailbox_id)
+        .order_by(c.c.name)
+    )
+    if ids is not None:
+        query = query.where(c.c.id.in_(ids))
+    return {
+        row.id: {
+            "name": row.name,
+            "mailbox": row.mailbox_address,
+            "security": row.security,
+            "connect_timeout": row.connect_timeout,
+            "send_timeout": row.send_timeout,
+            "auth": row.auth,
+            "action_base_url": row.action_base_url,
+        }
+        for row in db.execute(query)
+    }
+
+
+def webhooks(db: Connection, actor: Actor) -> list[dict[str, Any]]:
+    actor.require_admin("see webhooks")
+    return list(_webhooks(db, select(tables.webhook_subscriptions)).values())
+
+
+def webhooks_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    w = tables.webhook_subscriptions
+    return _webhooks(db, select(w).where(w.c.id.in_(ids)))
+
+
+def webhook(db: Connection, actor: Actor, name: str) -> dict[str, Any]:
+    actor.require_admin("see webhooks")
+    w = tables.webhook_subscriptions
+    for found in _webhooks(db, select(w).where(w.c.name == name.strip())).values():
+        return found
+    raise NotFound(f"No webhook {name}: `postroom webhook list` shows them.")
+
+
+def _webhooks(db: Connection, query: Select[Any]) -> dict[int, dict[str, Any]]:
+    """Never the signing secret: only whether one is set (add and rotate-secret show it once)."""
+    return {
+        row.id: {
+            "name": row.name,
+            "url": row.url,
+            "events": list(row.events),
+            "active": row.active,
+            "secret_set": row.secret is not None,
+            "created_at": when(row.created_at),
+        }
+        for row in db.execute(query.order_by(tables.webhook_subscriptions.c.name))
+    }
+
+
+class TokenRow(typing.Protocol):
+    """What API tokens (the ORM's, services/present.py) and metrics tokens have in common."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def last_used_at(self) -> datetime | None: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+
+
+def token(row: TokenRow) -> dict[str, Any]:
+    """Never the secret nor its hash: only the prefix a person tells their tokens apart by."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": when(row.last_used_at),
+        "revoked": row.revoked_at is not None,
+    }
+
+
+def metrics_tokens(db: Connection, actor: Actor) -> list[dict[str, Any]]:
+    actor.require_admin("see metrics tokens")
+    return list(_metrics_tokens(db, None).values())
+
+
+def metrics_tokens_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _metrics_tokens(db, ids)
+
+
+def _metrics_tokens(db: Connection, ids: list[int] | None) -> dict[int, dict[str, Any]]:
+    """A machine's credential belongs to no user: who made it is shown instead."""
+    t = tables.metrics_tokens
+    query = select(t).order_by(t.c.id)
+    if ids is not None:
+        query = query.where(t.c.id.in_(ids))
+    return {row.id: token(row) | {"created_by": row.created_by} for row in db.execute(query)}

@@ -67,4 +67,4 @@ def authorize(db: Session, bearer: str | None, public: bool) -> None:
         )
 
 
-KIND = bearer_tokens.TokenKind(create, listing, revoke, present.metrics_token)
+KIND = bearer_tokens.TokenKind(create, listing, revoke, present.metrics_tokens)

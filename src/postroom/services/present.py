@@ -1,6 +1,7 @@
 """Rows as plain dicts for the CLI's --json and the API. Secrets never appear: only whether one
-is set. This is the one place that decides what leaves the process; servers, workflows and
-mailboxes are shaped by services/listings.py, which reads them without the ORM."""
+is set. This is the one place that decides what leaves the process; servers, workflows,
+mailboxes, users, OAuth apps, connections, webhooks and tokens are shaped by
+services/listings.py, which reads them without the ORM."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from postroom.services import listings
 from postroom.storage.models import (
     ApiToken,
     AuditEntry,
+    Base,
     Connection,
     Mailbox,
     MetricsToken,
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 ByIds = Callable[[DbConnection, list[int]], dict[int, dict[str, Any]]]
 
 
-def _read(rows: Sequence[Server | Workflow | Mailbox], by_ids: ByIds) -> list[dict[str, Any]]:
+def _read(rows: Sequence[Base], by_ids: ByIds) -> list[dict[str, Any]]:
     """ORM rows, in the order given, as services/listings.py shows them: flushed, then read
     in their own transaction with one query however many there are."""
     if not rows:
@@ -67,16 +69,7 @@ def workflows(rows: Sequence[Workflow]) -> list[dict[str, Any]]:
 
 
 def oauth_app(row: OAuthApp) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "provider": row.provider,
-        "tenant": row.tenant,
-        "client_id": row.client_id,
-        "client_secret_set": row.client_secret is not None,
-        "authorize_url": row.authorize_url,
-        "token_url": row.token_url,
-        "scopes": row.scopes,
-    }
+    return _read([row], listings.oauth_apps_by_id)[0]
 
 
 def mailbox(row: Mailbox) -> dict[str, Any]:
@@ -97,13 +90,7 @@ def push_line(push: dict[str, Any] | None) -> str | None:
 
 
 def user(row: User) -> dict[str, Any]:
-    return {
-        "email": row.email,
-        "display_name": row.display_name,
-        "admin": row.is_admin,
-        "disabled": row.disabled_at is not None,
-        "must_change_password": row.must_change_password,
-    }
+    return _read([row], listings.users_by_id)[0]
 
 
 def audit_entry(row: AuditEntry) -> dict[str, Any]:
@@ -118,15 +105,7 @@ def audit_entry(row: AuditEntry) -> dict[str, Any]:
 
 
 def connection(row: Connection) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "mailbox": row.mailbox.address,
-        "security": row.security,
-        "connect_timeout": row.connect_timeout,
-        "send_timeout": row.send_timeout,
-        "auth": row.auth,
-        "action_base_url": row.action_base_url,
-    }
+    return _read([row], listings.connections_by_id)[0]
 
 
 def outbox_item(row: OutboxItem) -> dict[str, Any]:
@@ -228,21 +207,16 @@ def reports(found: list[tuple[str, Report]]) -> dict[str, Any]:
     }
 
 
-def api_token(row: ApiToken | MetricsToken) -> dict[str, Any]:
-    """Never the secret nor its hash: only the prefix a person tells their tokens apart by."""
-    return {
-        "id": row.id,
-        "name": row.name,
-        "prefix": row.prefix,
-        "created_at": row.created_at.isoformat(),
-        "last_used_at": listings.when(row.last_used_at),
-        "revoked": row.revoked_at is not None,
-    }
+def api_tokens(rows: Sequence[ApiToken]) -> list[dict[str, Any]]:
+    return [listings.token(row) for row in rows]
 
 
 def metrics_token(row: MetricsToken) -> dict[str, Any]:
-    """A machine's credential belongs to no user: who made it is shown instead."""
-    return api_token(row) | {"created_by": row.created_by}
+    return metrics_tokens([row])[0]
+
+
+def metrics_tokens(rows: Sequence[MetricsToken]) -> list[dict[str, Any]]:
+    return _read(rows, listings.metrics_tokens_by_id)
 
 
 def retention(view: Retention) -> dict[str, Any]:
@@ -262,17 +236,8 @@ def purge(result: Purge) -> dict[str, Any]:
 
 def webhook(row: WebhookSubscription, secret: str | None = None) -> dict[str, Any]:
     """`secret` only when just made (add, rotate-secret): shown once, never read back."""
-    data: dict[str, Any] = {
-        "name": row.name,
-        "url": row.url,
-        "events": list(row.events),
-        "active": row.active,
-        "secret_set": row.secret is not None,
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-    }
-    if secret is not None:
-        data["secret"] = secret
-    return data
+    data = _read([row], listings.webhooks_by_id)[0]
+    return data if secret is None else data | {"secret": secret}
 
 
 def webhook_delivery(row: WebhookDelivery, *, payload: bool = False) -> dict[str, Any]:

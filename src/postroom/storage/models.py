@@ -12,7 +12,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -354,16 +353,16 @@ class FetchFailure(Base):
 class Connection(Base):
     """A named outbound route that processes pick by name (the Infor seed's email connection)."""
 
-    __tablename__ = "connections"
+    __table__ = tables.connections
 
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id"))
-    security: Mapped[str] = mapped_column(String(10))
-    connect_timeout: Mapped[float | None] = mapped_column(Float)  # None: no timeout (the seed)
-    send_timeout: Mapped[float | None] = mapped_column(Float)
-    auth: Mapped[str] = mapped_column(String(10), default="basic")
-    action_base_url: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    name: Mapped[str]
+    mailbox_id: Mapped[int]
+    security: Mapped[str]
+    connect_timeout: Mapped[float | None]  # None: no timeout (the seed)
+    send_timeout: Mapped[float | None]
+    auth: Mapped[str]
+    action_base_url: Mapped[str | None]
+    created_at: Mapped[datetime]
 
     mailbox: Mapped[Mailbox] = relationship(lazy="joined")
 
@@ -561,17 +560,15 @@ class WebhookSubscription(Base):
     """Where postroom tells another product what happened: a URL, the events it wants, and a
     signing secret (sealed; shown once when made or rotated) so the receiver knows it is us."""
 
-    __tablename__ = "webhook_subscriptions"
+    __table__ = tables.webhook_subscriptions
 
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    url: Mapped[str] = mapped_column(String(2000))
-    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    name: Mapped[str]
+    url: Mapped[str]
+    events: Mapped[list[Any]]
+    active: Mapped[bool]
+    secret: Mapped[bytes | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class WebhookDelivery(Base):
@@ -641,15 +638,15 @@ class MetricsToken(Base):
     """A bearer token that reads /metrics and nothing else, for Prometheus: a machine's
     credential, so it belongs to no user and survives the person who made it."""
 
-    __tablename__ = "metrics_tokens"
+    __table__ = tables.metrics_tokens
 
-    name: Mapped[str] = mapped_column(String(100))
-    prefix: Mapped[str] = mapped_column(String(16))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_by: Mapped[str] = mapped_column(String(320), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    name: Mapped[str]
+    prefix: Mapped[str]
+    token_hash: Mapped[str]
+    created_by: Mapped[str]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class DoctorNotice(Base):

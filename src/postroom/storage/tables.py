@@ -224,3 +224,50 @@ push_subscriptions = Table(
     _moment("renewed_at"),
     _moment("notified_at"),
 )
+
+# Administration: what `postroom connection list`, `webhook list` and `token list` read.
+
+# A named outbound route that processes pick by name (the Infor seed's email connection).
+connections = Table(
+    "connections",
+    metadata,
+    _id(),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("mailbox_id", ForeignKey("mailboxes.id"), nullable=False),
+    Column("security", String(10), nullable=False),
+    Column("connect_timeout", Float),  # None: no timeout (the seed)
+    Column("send_timeout", Float),
+    Column("auth", String(10), nullable=False, default="basic"),
+    Column("action_base_url", String(2000)),
+    _moment("created_at", nullable=False, default=utcnow),
+)
+
+# Where postroom tells another product what happened: a URL, the events it wants, and a
+# signing secret (sealed; shown once when made or rotated) so the receiver knows it is us.
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    _id(),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("url", String(2000), nullable=False),
+    Column("events", JSON, nullable=False, default=list),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("secret", LargeBinary),
+    _moment("created_at", nullable=False, default=utcnow),
+    _moment("updated_at", nullable=False, default=utcnow, onupdate=utcnow),
+)
+
+# A bearer token that reads /metrics and nothing else, for Prometheus: a machine's credential,
+# so it belongs to no user and survives the person who made it.
+metrics_tokens = Table(
+    "metrics_tokens",
+    metadata,
+    _id(),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", String(320), nullable=False, default=""),
+    _moment("created_at", nullable=False, default=utcnow),
+    _moment("last_used_at"),
+    _moment("revoked_at"),
+)

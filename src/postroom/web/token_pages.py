@@ -22,7 +22,7 @@ def token_pages(router: APIRouter, path: str, template: str, kind: TokenKind[Any
     route = path.removeprefix(router.prefix)
 
     def page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
-        rows = [kind.present(t) for t in kind.listing(db, caller.actor)]
+        rows = kind.present(kind.listing(db, caller.actor))
         return render(request, template, caller, tokens=rows, path=path, **extra)
 
     @router.get(route, response_class=HTMLResponse)

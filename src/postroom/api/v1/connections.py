@@ -11,7 +11,7 @@ from postroom.api.deps import CallerDep, Db
 from postroom.api.network_calls import NetworkCallsDep
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import ConnectionChange, ConnectionIn
-from postroom.services import connection_tests, connections, present
+from postroom.services import connection_tests, connections, listings, present
 from postroom.services.connections import ConnectionSpec
 
 router = APIRouter(prefix="/connections", tags=["connections"])
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/connections", tags=["connections"])
 @router.get("")
 def list_connections(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
     caller.actor.require_admin("see the connections")
-    rows = [present.connection(c) for c in connections.listing(db)]
+    rows = listings.connections(db.connection())
     return page(rows, limit, offset, fetched_extra=False)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import OAuthAppIn
-from postroom.services import oauth_apps, present
+from postroom.services import listings, oauth_apps, present
 from postroom.services.oauth_apps import OAuthAppSpec
 
 router = APIRouter(prefix="/oauth-apps", tags=["oauth apps"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/oauth-apps", tags=["oauth apps"])
 @router.get("")
 def list_oauth_apps(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
     caller.actor.require_admin("see the OAuth apps")
-    rows = [present.oauth_app(a) for a in oauth_apps.listing(db)]
+    rows = listings.oauth_apps(db.connection())
     return page(rows, limit, offset, fetched_extra=False)
 
 

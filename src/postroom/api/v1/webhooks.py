@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Id, Limit, Offset, page
 from postroom.api.schemas import WebhookChange, WebhookIn
-from postroom.services import present, webhook_delivery, webhooks
+from postroom.services import listings, present, webhook_delivery, webhooks
 from postroom.storage.db import default_engine, unit_of_work
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 @router.get("")
 def list_webhooks(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-    rows = [present.webhook(w) for w in webhooks.listing(db, caller.actor)]
+    rows = listings.webhooks(db.connection(), caller.actor)
     return page(rows, limit, offset, fetched_extra=False)
 
 

@@ -18,6 +18,7 @@ from postroom.errors import InvalidInput
 from postroom.services import (
     connection_tests,
     connections,
+    listings,
     mailboxes,
     oauth_apps,
     present,
@@ -36,7 +37,7 @@ router = APIRouter(prefix="/settings", include_in_schema=False)
 
 def _oauth_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
     caller.actor.require_admin("manage OAuth apps")
-    apps = [present.oauth_app(a) for a in oauth_apps.listing(db)]
+    apps = listings.oauth_apps(db.connection())
     providers = [p.value for p in OAuthProvider]
     return render(request, "oauth_apps.html", caller, apps=apps, providers=providers, **extra)
 
@@ -207,7 +208,7 @@ def remove_system_mailbox(
 
 def _connection_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
     caller.actor.require_admin("manage connections")
-    rows = [present.connection(c) for c in connections.listing(db)]
+    rows = listings.connections(db.connection())
     senders = [
         m.address
         for m in mailboxes.listing(db, caller.actor)

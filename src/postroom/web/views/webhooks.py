@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
-from postroom.services import present, webhook_delivery, webhooks
+from postroom.services import listings, present, webhook_delivery, webhooks
 from postroom.services.events import EVENTS
 from postroom.storage.db import default_engine
 from postroom.web.render import attempt, redirect, render
@@ -20,7 +20,7 @@ RECENT = 20
 
 
 def _page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
-    rows = [present.webhook(w) for w in webhooks.listing(db, caller.actor)]
+    rows = listings.webhooks(db.connection(), caller.actor)
     recent = [
         present.webhook_delivery(d) for d in webhooks.deliveries(db, caller.actor, None, RECENT)
     ]

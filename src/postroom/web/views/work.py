@@ -16,6 +16,7 @@ from postroom.domain.held import HELD_REASONS
 from postroom.services import (
     audit,
     held,
+    listings,
     mailbox_activity,
     mailboxes,
     present,
@@ -372,7 +373,7 @@ def audit_log(
 
 
 def _users_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
-    rows = [present.user(u) for u in users.listing(db, caller.actor)]
+    rows = listings.users(db.connection(), caller.actor)
     return render(request, "users.html", caller, users=rows, **extra)
 
 
