@@ -5,11 +5,11 @@ from __future__ import annotations
 import mimetypes
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import (
     JsonFlag,
     emit,
@@ -20,11 +20,14 @@ from postroom.cli.output import (
     table,
 )
 from postroom.cli.params import Limit, RowId
+from postroom.domain.outbox import STATES, Filter
 from postroom.errors import InvalidInput
-from postroom.outbound.compose import Attachment, Draft
-from postroom.services import connections, outbox, present
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import default_engine
+
+if TYPE_CHECKING:  # the composer and the ORM are imported by the commands that use them
+    from postroom.outbound.compose import Attachment
 
 outbox_app = typer.Typer(
     help="The outbox: email waiting to be sent, and what became of it.", no_args_is_help=True
@@ -33,6 +36,8 @@ connection_app = typer.Typer(help="Connections: named outbound routes.", no_args
 
 
 def _attachment(path: Path) -> Attachment:
+    from postroom.outbound.compose import Attachment
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -55,6 +60,9 @@ def send(
     as_json: JsonFlag = False,
 ) -> None:
     """Queue one email; `outbox flush --once` or the workers send it."""
+    from postroom.outbound.compose import Draft
+    from postroom.services import outbox, present
+
     draft = Draft(
         sender=sender,
         to=tuple(to),
@@ -76,7 +84,7 @@ def send(
 
 @outbox_app.command("list")
 def outbox_list(
-    state: Annotated[str | None, typer.Option(help=", ".join(outbox.STATES))] = None,
+    state: Annotated[str | None, typer.Option(help=", ".join(STATES))] = None,
     mailbox: Annotated[str | None, typer.Option(help="Sent from this mailbox")] = None,
     connection: Annotated[str | None, typer.Option(help="Sent through this connection")] = None,
     recipient: Annotated[str | None, typer.Option(help="A recipient's address, or part")] = None,
@@ -86,11 +94,11 @@ def outbox_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List outbox items, newest first."""
-    narrowed = outbox.Filter(
+    narrowed = Filter(
         state, mailbox, connection, recipient, _day(since, "since"), _day(until, "until")
     )
-    with database() as db:
-        rows = [present.outbox_item(i) for i in outbox.listing(db, None, limit, narrowed=narrowed)]
+    with listing() as db:
+        rows = listings.outbox_items(db, narrowed, limit, actor=OPERATOR)
     shown = [r | {"last_error": r["waiting"] or r["last_error"]} for r in rows]
     emit(
         as_json,
@@ -116,6 +124,8 @@ def _day(value: str | None, what: str) -> date | None:
 @outbox_app.command("show")
 def outbox_show(item_id: RowId, as_json: JsonFlag = False) -> None:
     """Show one outbox item and the outcome per recipient."""
+    from postroom.services import outbox, present
+
     with database() as db:
         data = present.outbox_item(outbox.get(db, item_id))
     emit(
@@ -150,6 +160,8 @@ def outbox_flush(
 @outbox_app.command("retry")
 def outbox_retry(item_id: RowId, as_json: JsonFlag = False) -> None:
     """Queue an uncertain or failed item again (after checking it was not delivered)."""
+    from postroom.services import outbox, present
+
     with database() as db:
         data = present.outbox_item(outbox.retry(db, OPERATOR, item_id))
     emit(as_json, data, f"Outbox item {item_id} is queued again.")
@@ -158,6 +170,8 @@ def outbox_retry(item_id: RowId, as_json: JsonFlag = False) -> None:
 @outbox_app.command("cancel")
 def outbox_cancel(item_id: RowId, as_json: JsonFlag = False) -> None:
     """Cancel a queued or deferred item; one already taken by a sender cannot be."""
+    from postroom.services import outbox, present
+
     with database() as db:
         data = present.outbox_item(outbox.cancel(db, OPERATOR, item_id))
     emit(as_json, data, f"Outbox item {item_id} is cancelled: it will not be sent.")
@@ -179,6 +193,8 @@ def connection_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a named outbound connection."""
+    from postroom.services import connections, present
+
     spec = connections.ConnectionSpec(
         name, mailbox, security, connect_timeout, send_timeout, auth, action_base_url
     )
@@ -219,6 +235,8 @@ def connection_edit(
     as_json: JsonFlag = False,
 ) -> None:
     """Change a connection; only the options given change."""
+    from postroom.services import connections, present
+
     changes: dict[str, object] = {
         k: v
         for k, v in {
@@ -256,6 +274,8 @@ def connection_test(name: str, as_json: JsonFlag = False) -> None:
 @connection_app.command("list")
 def connection_list(as_json: JsonFlag = False) -> None:
     """List connections."""
+    from postroom.services import connections, present
+
     with database() as db:
         rows = [present.connection(c) for c in connections.listing(db)]
     emit(as_json, rows, table(rows, ["name", "mailbox", "security", "auth"], "No connections yet."))
@@ -264,6 +284,8 @@ def connection_list(as_json: JsonFlag = False) -> None:
 @connection_app.command("show")
 def connection_show(name: str, as_json: JsonFlag = False) -> None:
     """Show one connection."""
+    from postroom.services import connections, present
+
     with database() as db:
         data = present.connection(connections.get(db, name))
     emit(as_json, data, fields(data))
@@ -272,6 +294,8 @@ def connection_show(name: str, as_json: JsonFlag = False) -> None:
 @connection_app.command("remove")
 def connection_remove(name: str, as_json: JsonFlag = False) -> None:
     """Remove a connection."""
+    from postroom.services import connections
+
     with database() as db:
         connections.remove(db, OPERATOR, name)
     emit(as_json, {"removed": name}, f"Removed connection {name}.")
