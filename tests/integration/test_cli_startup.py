@@ -150,7 +150,52 @@ def listed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "token": _postroom(data_dir, "token", "add", "prometheus", "--metrics", "--json"),
     }  # fmt: skip
     (data_dir / "added.json").write_text(json.dumps({k: json.loads(v) for k, v in added.items()}))
+    _postroom(
+        data_dir,
+        "send", "--from", "desk@example.org", "--to", "ann@example.org", "--to", "bo@example.net",
+        "--subject", "Invoice",
+    )  # fmt: skip
+    _python(data_dir, SEED)
     return data_dir
+
+
+# A request with two emails and a held one, as fetching would have stored them.
+SEED = r"""
+import hashlib
+from sqlalchemy import select
+from postroom.storage.db import unit_of_work
+from postroom.storage.models import Mailbox, Message, Request, Workflow
+
+def message(n, **fields):
+    raw = f"Subject: {n}\r\n\r\nhi\r\n".encode()
+    return Message(raw=raw, size=len(raw), sha256=hashlib.sha256(raw).hexdigest(), **fields)
+
+with unit_of_work() as db:
+    desk = db.scalars(select(Workflow)).one()
+    mailbox = db.scalars(select(Mailbox)).one()
+    request = Request(workflow=desk, step=desk.steps[1], mailbox_id=mailbox.id,
+                      subject="Broken printer", requester="ann@example.org")
+    db.add(request)
+    ann = {"mailbox_id": mailbox.id, "status": "routed", "sender": "ann@example.org"}
+    db.add_all([
+        message(1, request=request, **ann),
+        message(2, request=request, **ann),
+        message(3, mailbox_id=mailbox.id, status="held", held_reason="auto-reply",
+                sender="robot@example.org", subject="Away", remote_key="7",
+                rule_hits=[{"rule": "auto-reply", "reason": "Auto-Submitted: auto-replied"}]),
+    ])
+print("null")
+"""
+
+
+def _python(data_dir: Path, code: str) -> object:
+    """What a script printed as JSON, run against the data directory's database."""
+    env = {**os.environ, "POSTROOM_DATA_DIR": str(data_dir)}
+    env.pop("POSTROOM_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
 
 
 @pytest.mark.parametrize(
@@ -164,6 +209,8 @@ def listed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["workflow", "list", "--json"],
         ["request", "list", "--json"],
         ["held", "list", "--json"],
+        ["outbox", "list"],
+        ["outbox", "list", "--json"],
     ],
 )
 def test_reading_rows_loads_no_migration_network_secret_or_mail_handling_code(
@@ -214,6 +261,15 @@ ORM = ("sqlalchemy.orm", "postroom.storage.models", "postroom.services.present")
         ["webhook", "show", "crm", "--json"],
         ["token", "list"],
         ["token", "list", "--json"],
+        ["request", "list"],
+        ["request", "list", "--json"],
+        ["request", "list", "--workflow", "Desk", "--json"],
+        ["held", "list", "--json"],
+        ["held", "list", "--reason", "auto-reply"],
+        ["outbox", "list"],
+        ["outbox", "list", "--json"],
+        ["outbox", "list", "--state", "queued", "--recipient", "ann@", "--json"],
+        ["outbox", "list", "--mailbox", "desk@example.org", "--since", "2020-01-01", "--json"],
     ],
 )
 def test_listing_loads_no_orm(listed: Path, args: list[str]) -> None:
@@ -279,3 +335,45 @@ def test_each_administered_row_listed_is_what_adding_it_showed(listed: Path) -> 
     token = added["token"]
     assert token.pop("token").startswith(token["prefix"])
     assert _json(listed, "token", "list") == [token]
+
+
+def test_listed_requests_held_mail_and_outbox_items_are_what_the_orm_path_shows(
+    listed: Path,
+) -> None:
+    """`request show`, `outbox show` and the held message's page present ORM rows; the lists
+    read Core: one shape, the same values."""
+    requests = _json(listed, "request", "list")
+    assert isinstance(requests, list)
+    (request,) = requests
+    assert (request["workflow"], request["step"], request["messages"]) == ("Desk", "Done", 2)
+    shown = _json(listed, "request", "show", str(request["id"]))
+    assert isinstance(shown, dict)
+    assert {k: shown[k] for k in request} == request
+    assert _json(listed, "request", "list", "--workflow", "Desk") == [request]
+
+    items = _json(listed, "outbox", "list")
+    assert isinstance(items, list)
+    (item,) = items
+    assert [r["address"] for r in item["recipients"]] == ["ann@example.org", "bo@example.net"]
+    assert item == _json(listed, "outbox", "show", str(item["id"]))
+    assert _json(listed, "outbox", "list", "--state", "queued", "--recipient", "bo@") == [item]
+    assert _json(listed, "outbox", "list", "--state", "sent") == []
+    assert _json(listed, "outbox", "list", "--recipient", "carl@") == []
+    assert _json(listed, "outbox", "list", "--until", "2020-01-01") == []
+
+    held = _json(listed, "held", "list")
+    assert isinstance(held, list)
+    (message,) = held
+    assert (message["reason"], message["remote_key"]) == ("auto-reply", "7")
+    assert _json(listed, "held", "list", "--reason", "bounce") == []
+    show = (
+        "import json\n"
+        "from postroom.services import held\n"
+        "from postroom.services.actors import OPERATOR\n"
+        "from postroom.storage.db import unit_of_work\n"
+        "with unit_of_work() as db:\n"
+        f"    print(json.dumps(held.show(db, OPERATOR, {message['id']})))\n"
+    )
+    orm = _python(listed, show)
+    assert isinstance(orm, dict)
+    assert {k: orm[k] for k in message} == message

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import JsonFlag, emit, fields, read_text_file, table
 from postroom.cli.params import Limit, RowId
 from postroom.errors import InvalidInput
-from postroom.services import held, present, requests, retention
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import default_engine
 
@@ -46,8 +46,8 @@ def request_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List requests, newest first."""
-    with database() as db:
-        rows = requests.listing(db, workflow, limit)
+    with listing() as db:
+        rows = listings.requests(db, workflow, limit, actor=OPERATOR)
     columns = ["id", "workflow", "step", "subject", "requester", "messages"]
     emit(as_json, rows, table(rows, columns, "No requests yet."))
 
@@ -68,7 +68,7 @@ def request_reply(
     text = body if body is not None else read_text_file(body_file, "body")
     if text is None:
         raise InvalidInput("Give the reply with --body TEXT or --body-file FILE.", field="body")
-    from postroom.services import replies  # the outbound path: see cli/lazy.py
+    from postroom.services import present, replies  # the outbound path: see cli/lazy.py
 
     with database() as db:
         item = replies.reply(
@@ -87,6 +87,8 @@ def request_reply(
 @request_app.command("show")
 def request_show(request_id: RowId, as_json: JsonFlag = False) -> None:
     """Show a request and its thread."""
+    from postroom.services import requests  # the ORM: not for listing (services/listings.py)
+
     with database() as db:
         data = requests.detail(db, request_id)
     thread = data.pop("thread")
@@ -101,6 +103,8 @@ def request_show(request_id: RowId, as_json: JsonFlag = False) -> None:
 @request_app.command("history")
 def request_history(request_id: RowId, as_json: JsonFlag = False) -> None:
     """A request's history, oldest first: opened, received, moved, replied, acknowledged."""
+    from postroom.services import requests
+
     with database() as db:
         rows = requests.history(db, request_id)
     shown = [
@@ -124,14 +128,16 @@ def held_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List held messages with their reasons."""
-    with database() as db:
-        rows = held.listing(db, reason, limit)
+    with listing() as db:
+        rows = listings.held(db, reason, limit, actor=OPERATOR)
     emit(as_json, rows, table(rows, ["id", "reason", "sender", "subject"], "Nothing is held."))
 
 
 @held_app.command("reprocess")
 def held_reprocess(message_id: RowId, as_json: JsonFlag = False) -> None:
     """Route a held message again; it opens or updates its request exactly once."""
+    from postroom.services import held
+
     with database() as db:
         data = held.reprocess(db, OPERATOR, message_id)
     outcome = (
@@ -148,6 +154,8 @@ def held_purge(
     as_json: JsonFlag = False,
 ) -> None:
     """Delete held mail past its retention (`postroom retention show`); never request mail."""
+    from postroom.services import present, retention
+
     with database():
         pass  # the schema exists before the first batch
     data = present.purge(retention.purge(default_engine(), OPERATOR, dry_run=dry_run))

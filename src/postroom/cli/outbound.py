@@ -5,11 +5,11 @@ from __future__ import annotations
 import mimetypes
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from postroom.cli.context import database
+from postroom.cli.context import database, listing
 from postroom.cli.output import (
     JsonFlag,
     emit,
@@ -18,11 +18,14 @@ from postroom.cli.output import (
     table,
 )
 from postroom.cli.params import Limit, RowId
+from postroom.domain.outbox import STATES, Filter
 from postroom.errors import InvalidInput
-from postroom.outbound.compose import Attachment, Draft
-from postroom.services import outbox, present
+from postroom.services import listings
 from postroom.services.actors import OPERATOR
 from postroom.storage.db import default_engine
+
+if TYPE_CHECKING:  # the composer and the ORM are imported by the commands that use them
+    from postroom.outbound.compose import Attachment
 
 outbox_app = typer.Typer(
     help="The outbox: email waiting to be sent, and what became of it.", no_args_is_help=True
@@ -30,6 +33,8 @@ outbox_app = typer.Typer(
 
 
 def _attachment(path: Path) -> Attachment:
+    from postroom.outbound.compose import Attachment
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -52,6 +57,9 @@ def send(
     as_json: JsonFlag = False,
 ) -> None:
     """Queue one email; `outbox flush --once` or the workers send it."""
+    from postroom.outbound.compose import Draft
+    from postroom.services import outbox, present
+
     draft = Draft(
         sender=sender,
         to=tuple(to),
@@ -73,7 +81,7 @@ def send(
 
 @outbox_app.command("list")
 def outbox_list(
-    state: Annotated[str | None, typer.Option(help=", ".join(outbox.STATES))] = None,
+    state: Annotated[str | None, typer.Option(help=", ".join(STATES))] = None,
     mailbox: Annotated[str | None, typer.Option(help="Sent from this mailbox")] = None,
     connection: Annotated[str | None, typer.Option(help="Sent through this connection")] = None,
     recipient: Annotated[str | None, typer.Option(help="A recipient's address, or part")] = None,
@@ -83,11 +91,11 @@ def outbox_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List outbox items, newest first."""
-    narrowed = outbox.Filter(
+    narrowed = Filter(
         state, mailbox, connection, recipient, _day(since, "since"), _day(until, "until")
     )
-    with database() as db:
-        rows = [present.outbox_item(i) for i in outbox.listing(db, None, limit, narrowed=narrowed)]
+    with listing() as db:
+        rows = listings.outbox_items(db, narrowed, limit, actor=OPERATOR)
     shown = [r | {"last_error": r["waiting"] or r["last_error"]} for r in rows]
     emit(
         as_json,
@@ -113,6 +121,8 @@ def _day(value: str | None, what: str) -> date | None:
 @outbox_app.command("show")
 def outbox_show(item_id: RowId, as_json: JsonFlag = False) -> None:
     """Show one outbox item and the outcome per recipient."""
+    from postroom.services import outbox, present
+
     with database() as db:
         data = present.outbox_item(outbox.get(db, item_id))
     emit(
@@ -147,6 +157,8 @@ def outbox_flush(
 @outbox_app.command("retry")
 def outbox_retry(item_id: RowId, as_json: JsonFlag = False) -> None:
     """Queue an uncertain or failed item again (after checking it was not delivered)."""
+    from postroom.services import outbox, present
+
     with database() as db:
         data = present.outbox_item(outbox.retry(db, OPERATOR, item_id))
     emit(as_json, data, f"Outbox item {item_id} is queued again.")
@@ -155,6 +167,8 @@ def outbox_retry(item_id: RowId, as_json: JsonFlag = False) -> None:
 @outbox_app.command("cancel")
 def outbox_cancel(item_id: RowId, as_json: JsonFlag = False) -> None:
     """Cancel a queued or deferred item; one already taken by a sender cannot be."""
+    from postroom.services import outbox, present
+
     with database() as db:
         data = present.outbox_item(outbox.cancel(db, OPERATOR, item_id))
     emit(as_json, data, f"Outbox item {item_id} is cancelled: it will not be sent.")

@@ -5,31 +5,22 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from postroom.errors import Conflict, NotFound
-from postroom.services import audit, events, request_history, requests, workflows
+from postroom.services import audit, events, listings, present, request_history, requests, workflows
 from postroom.services.actors import OPERATOR, Actor
 from postroom.storage.models import Mailbox, Message, Request, utcnow
 
 PREVIEW_BYTES = 512 * 1024  # of the raw email, parsed for the preview
 PREVIEW_CHARACTERS = 100_000  # of its text, shown
 
+Q = TypeVar("Q", bound=Select[Any])  # what the query selects: whole rows, or only ids
 
-Row = TypeVar("Row")  # what the query selects: whole rows, or only ids
 
-
-def visible(query: Select[Row], actor: Actor) -> Select[Row]:
-    if actor.is_admin:
-        return query
-    theirs = select(Mailbox.id).where(
-        or_(
-            Mailbox.owner_id == actor.user_id,
-            Mailbox.workflow_id.in_(requests.workflow_ids_of(actor)),
-        )
-    )
-    return query.where(Message.mailbox_id.in_(theirs))
+def visible(query: Q, actor: Actor) -> Q:
+    return listings.visible_messages(query, actor)
 
 
 def listing(
@@ -40,14 +31,8 @@ def listing(
     actor: Actor = OPERATOR,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    query = select(Message).where(Message.status == "held").order_by(Message.id.desc())
-    if reason:
-        query = query.where(Message.held_reason == reason)
-    if limit:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    return [_row(m) for m in db.scalars(visible(query, actor))]
+    """As services/listings.py reads them for the CLI, in this session's transaction."""
+    return listings.held(db.connection(), reason, limit, actor=actor, offset=offset)
 
 
 def _held(db: Session, actor: Actor, message_id: int, *, lock: bool = False) -> Message:
@@ -81,7 +66,7 @@ def show(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
         text, cut = text[:PREVIEW_CHARACTERS], True
     # The From headers as written: the sender is only a valid address, or none.
     from_header = " / ".join(parse_headers(message.raw[:PREVIEW_BYTES]).all("from"))
-    return _row(message) | {
+    return present.held_message(message) | {
         "status": message.status,
         "text": text,
         "text_cut": cut,
@@ -134,19 +119,6 @@ def _route(message: Message, request: Request) -> None:
     message.rule_hits = [*message.rule_hits, {"rule": "person", "reason": "routed by hand"}]
 
 
-def _row(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "reason": message.held_reason,
-        "sender": message.sender,
-        "subject": message.subject,
-        "size": message.size,
-        "received_at": message.received_at.isoformat(),
-        "remote_key": message.remote_key,  # a quarantined email's key on the server
-        "rules": message.rule_hits,
-    }
-
-
 def reprocess(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
     """Route a held message again with today's settings (a workflow re-activated, say)."""
     # Parsing and routing load the whole pipeline, which listing held mail has no use for.
@@ -183,4 +155,4 @@ def reprocess(db: Session, actor: Actor, message_id: int) -> dict[str, Any]:
         outcome=decision.action,
         request=message.request_id,
     )
-    return _row(message) | {"status": message.status, "request": message.request_id}
+    return present.held_message(message) | {"status": message.status, "request": message.request_id}

@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import typing
 from collections import defaultdict
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    func,
+    not_,
+    or_,
+    select,
+)
 
+from postroom.domain.outbox import Filter
 from postroom.domain.settings import Protocol, workflow_status
-from postroom.errors import NotFound
+from postroom.errors import InvalidInput, NotFound
 from postroom.outbound.limits import Rate
 from postroom.storage import tables
 
@@ -409,3 +421,295 @@ def _metrics_tokens(db: Connection, ids: list[int] | None) -> dict[int, dict[str
     if ids is not None:
         query = query.where(t.c.id.in_(ids))
     return {row.id: token(row) | {"created_by": row.created_by} for row in db.execute(query)}
+
+
+# --- Requests, held messages and the outbox (postroom request/held/outbox list) ---------------
+# Who sees what is decided here, in the query, for the CLI, the API and the console alike; the
+# ORM services (requests, held, outbox) narrow their own reads with the same functions.
+
+Q = TypeVar("Q", bound=Select[Any])
+
+
+def workflow_ids_of(actor: Actor) -> Select[tuple[int]]:
+    wm = tables.workflow_members
+    return select(wm.c.workflow_id).where(wm.c.user_id == actor.user_id)
+
+
+def visible_requests(query: Q, actor: Actor) -> Q:
+    """Administrators see every request; a user those of the workflows they are given."""
+    if actor.is_admin:
+        return query
+    return query.where(tables.requests.c.workflow_id.in_(workflow_ids_of(actor)))
+
+
+def visible_messages(query: Q, actor: Actor) -> Q:
+    """A user sees the messages of their own mailboxes and of the workflows they are given."""
+    if actor.is_admin:
+        return query
+    m = tables.mailboxes
+    theirs = select(m.c.id).where(
+        or_(m.c.owner_id == actor.user_id, m.c.workflow_id.in_(workflow_ids_of(actor)))
+    )
+    return query.where(tables.messages.c.mailbox_id.in_(theirs))
+
+
+def visible_outbox(query: Q, actor: Actor) -> Q:
+    """A user sees what was sent from their own mailboxes; administrators see everything."""
+    if actor.is_admin:
+        return query
+    theirs = select(tables.mailboxes.c.id).where(tables.mailboxes.c.owner_id == actor.user_id)
+    return query.where(tables.outbox_items.c.mailbox_id.in_(theirs))
+
+
+def step_named(steps: Sequence[Any], name: str) -> Any:
+    """One of a workflow's steps (ORM rows or Core rows, in order), by name, any case."""
+    for step in steps:
+        if step.name.lower() == name.strip().lower():
+            return step
+    names = ", ".join(s.name for s in steps)
+    raise InvalidInput(f"No step {name!r} in this workflow: choose one of {names}.", field="step")
+
+
+def requests(
+    db: Connection,
+    workflow: str | None = None,
+    limit: int = 50,
+    *,
+    actor: Actor,
+    step: str | None = None,
+    search: str | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Newest first; a workflow's name (removed ones too) and one of its steps narrow it."""
+    r = tables.requests
+    query = visible_requests(_request_query().order_by(r.c.id.desc()), actor)
+    if workflow:
+        w, st = tables.workflows, tables.workflow_steps
+        chosen = db.scalar(select(w.c.id).where(w.c.name == workflow.strip()))
+        if chosen is None:
+            raise NotFound(f"No workflow named {workflow!r}: `postroom workflow list` shows them.")
+        query = query.where(r.c.workflow_id == chosen)
+        if step:
+            steps = db.execute(
+                select(st.c.id, st.c.name).where(st.c.workflow_id == chosen).order_by(st.c.position)
+            )
+            query = query.where(r.c.step_id == step_named(list(steps), step).id)
+    elif step:
+        raise InvalidInput("Choose a workflow to filter by one of its steps.", field="step")
+    if search and search.strip():
+        words = search.strip().lstrip("#")
+        conditions: list[ColumnElement[bool]] = [
+            r.c.subject.ilike(f"%{words}%"),
+            r.c.requester.ilike(f"%{words}%"),
+        ]
+        if words.isdigit():
+            conditions.append(r.c.id == int(words))
+        query = query.where(or_(*conditions))
+    if limit:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    return [_request(row) for row in db.execute(query)]
+
+
+def requests_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For rows already chosen under the caller's rights (services/present.py)."""
+    query = _request_query().where(tables.requests.c.id.in_(ids))
+    return {row.id: _request(row) for row in db.execute(query)}
+
+
+def _request_query() -> Select[Any]:
+    """Each request with its workflow's and step's names and how many emails it holds."""
+    r, w, st, m = tables.requests, tables.workflows, tables.workflow_steps, tables.messages
+    counts = select(m.c.request_id, func.count().label("n")).group_by(m.c.request_id).subquery()
+    return (
+        select(
+            r.c.id,
+            w.c.name.label("workflow_name"),
+            st.c.name.label("step_name"),
+            r.c.subject,
+            r.c.requester,
+            r.c.created_at,
+            counts.c.n,
+        )
+        .join(w, w.c.id == r.c.workflow_id)
+        .outerjoin(st, st.c.id == r.c.step_id)
+        .outerjoin(counts, counts.c.request_id == r.c.id)
+    )
+
+
+def _request(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "workflow": row.workflow_name,
+        "step": row.step_name,
+        "subject": row.subject,
+        "requester": row.requester,
+        "messages": row.n or 0,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+# Not the raw bytes: a list of held mail reads no email.
+_HELD = ("id", "held_reason", "sender", "subject", "size", "received_at", "remote_key", "rule_hits")
+
+
+def held(
+    db: Connection,
+    reason: str | None = None,
+    limit: int = 100,
+    *,
+    actor: Actor,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Held messages, newest first, of one reason or all."""
+    m = tables.messages
+    query = (
+        select(*(tables.messages.c[name] for name in _HELD))
+        .where(m.c.status == "held")
+        .order_by(m.c.id.desc())
+    )
+    if reason:
+        query = query.where(m.c.held_reason == reason)
+    if limit:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    return [_held(row) for row in db.execute(visible_messages(query, actor))]
+
+
+def held_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For messages already chosen under the caller's rights, held or not (services/held.py)."""
+    query = select(*(tables.messages.c[name] for name in _HELD)).where(
+        tables.messages.c.id.in_(ids)
+    )
+    return {row.id: _held(row) for row in db.execute(query)}
+
+
+def _held(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "reason": row.held_reason,
+        "sender": row.sender,
+        "subject": row.subject,
+        "size": row.size,
+        "received_at": row.received_at.isoformat(),
+        "remote_key": row.remote_key,  # a quarantined email's key on the server
+        "rules": row.rule_hits,
+    }
+
+
+def outbox_items(
+    db: Connection,
+    narrowed: Filter,
+    limit: int = 100,
+    *,
+    actor: Actor,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Newest first, narrowed by state (as a person reads it), sending mailbox, connection,
+    part of a recipient's address and the days it was queued."""
+    narrowed.check()
+    o = tables.outbox_items
+    query = _outbox_narrowed(_outbox_query().order_by(o.c.id.desc()), narrowed)
+    if limit:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    return list(_outbox_items(db, visible_outbox(query, actor)).values())
+
+
+def outbox_items_by_id(db: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For rows already chosen under the caller's rights (services/present.py)."""
+    return _outbox_items(db, _outbox_query().where(tables.outbox_items.c.id.in_(ids)))
+
+
+def outbox_shown_as(state: str) -> ColumnElement[bool]:
+    """The rows a person means by a state, as domain/outbox.shown_state tells them:
+    "deferred" is also a queued row that a server turned away, and "queued" only one waiting
+    for its first try."""
+    o, rc = tables.outbox_items, tables.outbox_recipients
+    answered = o.c.id.in_(
+        select(rc.c.item_id).where(rc.c.status == "pending", rc.c.code.is_not(None))
+    )
+    if state == "deferred":
+        return or_(o.c.state == "deferred", and_(o.c.state == "queued", answered))
+    if state == "queued":
+        return and_(o.c.state == "queued", not_(answered))
+    return o.c.state == state
+
+
+def _day(value: date) -> datetime:
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def _outbox_narrowed(query: Q, given: Filter) -> Q:
+    o, m, c = tables.outbox_items, tables.mailboxes, tables.connections
+    if given.state:
+        query = query.where(outbox_shown_as(given.state))
+    if given.mailbox:
+        address = given.mailbox.strip().lower()
+        query = query.where(o.c.mailbox_id.in_(select(m.c.id).where(m.c.address == address)))
+    if given.connection:
+        named = select(c.c.id).where(c.c.name == given.connection.strip())
+        query = query.where(o.c.connection_id.in_(named))
+    if given.recipient:
+        part = given.recipient.strip().lower()
+        rc = tables.outbox_recipients
+        query = query.where(o.c.id.in_(select(rc.c.item_id).where(rc.c.address.contains(part))))
+    if given.since:
+        query = query.where(o.c.created_at >= _day(given.since))
+    if given.until:
+        query = query.where(o.c.created_at < _day(given.until + timedelta(days=1)))
+    return query
+
+
+def _outbox_query() -> Select[Any]:
+    """Each item with the name of the connection it went through; not its bytes."""
+    o, c = tables.outbox_items, tables.connections
+    return select(
+        *(col for col in o.c if col.key != "raw"), c.c.name.label("connection_name")
+    ).outerjoin(c, c.c.id == o.c.connection_id)
+
+
+def _outbox_items(db: Connection, query: Select[Any]) -> dict[int, dict[str, Any]]:
+    rc = tables.outbox_recipients
+    rows = list(db.execute(query))
+    recipients: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    wanted = select(rc).where(rc.c.item_id.in_([r.id for r in rows])).order_by(rc.c.id)
+    for r in db.execute(wanted):
+        recipients[r.item_id].append(
+            {"address": r.address, "status": r.status, "code": r.code, "detail": r.detail}
+        )
+    return {row.id: _outbox_item(row, recipients[row.id]) for row in rows}
+
+
+def _outbox_item(row: Row[Any], recipients: list[dict[str, Any]]) -> dict[str, Any]:
+    deferred = row.state == "deferred"
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "state": row.state,
+        "message_id": row.message_id,
+        "sender": row.sender,
+        "connection": row.connection_name,
+        "subject": row.subject,
+        "attempts": row.attempts,
+        "next_attempt_at": (
+            _aware(row.next_attempt_at) if row.state in ("queued", "deferred") else None
+        ),
+        "wait_reason": row.wait_reason if deferred else None,
+        "waiting": waiting(row.next_attempt_at, row.wait_reason) if deferred else None,
+        "last_error": row.last_error,
+        "request": row.request_id,
+        "created_at": _aware(row.created_at),
+        "sent_copy": row.sent_copy,
+        "sent_copy_error": row.sent_copy_error,
+        "recipients": recipients,
+    }
+
+
+def waiting(next_attempt_at: datetime, wait_reason: str | None) -> str:
+    """The line a person reads for an email held back by its provider's limit."""
+    at = next_attempt_at if next_attempt_at.tzinfo else next_attempt_at.replace(tzinfo=UTC)
+    return f"waiting for the provider's limit: next at {at.astimezone():%H:%M} ({wait_reason})"

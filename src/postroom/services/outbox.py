@@ -6,48 +6,36 @@ here, at enqueue. Sending it (claims, leases, outcomes) is services/delivery.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from postroom.config import get_settings
+from postroom.domain.outbox import STATES as STATES
+from postroom.domain.outbox import Filter as Filter
 from postroom.domain.settings import MailboxAccess, Protocol, SendMode
 from postroom.errors import Conflict, InvalidInput, NotFound
 from postroom.outbound.compose import Draft, check, compose, new_message_id, recipients
 from postroom.outbound.links import rewrite_links
 from postroom.outbound.retry import DEADLINE
-from postroom.services import audit, connections, idempotency, mailboxes, outbox_states, requests
+from postroom.services import (
+    audit,
+    connections,
+    idempotency,
+    listings,
+    mailboxes,
+    outbox_states,
+    requests,
+)
 from postroom.services.actors import OPERATOR, Actor
-from postroom.storage.models import Connection, Mailbox, OutboxItem, OutboxRecipient, utcnow
+from postroom.storage.models import Mailbox, OutboxItem, OutboxRecipient, utcnow
 
 # Delivered to at least the server, so a Sent-folder copy is due; "uncertain" is not.
 COPIED_STATES = ("sent", "bounced")
 CANCELLABLE = ("queued", "deferred")  # not yet taken by a sender: cancelling sends nothing
-STATES = ("queued", "deferred", "sending", "sent", "failed", "bounced", "uncertain", "cancelled")
-
-
-@dataclass(frozen=True)
-class Filter:
-    """What the outbox list is narrowed to; every field optional."""
-
-    state: str | None = None
-    mailbox: str | None = None  # the sending mailbox's address
-    connection: str | None = None  # a named connection
-    recipient: str | None = None  # part of a recipient's address
-    since: date | None = None  # queued on or after this day (UTC)
-    until: date | None = None  # queued on or before this day (UTC)
-
-    def check(self) -> None:
-        if self.state and self.state not in STATES:
-            raise InvalidInput(
-                f"No outbox state {self.state!r}: use one of {', '.join(STATES)}.", field="state"
-            )
-        if self.since and self.until and self.since > self.until:
-            raise InvalidInput("The from date is after the to date: swap them.", field="since")
 
 
 def wants_sent_copy(mailbox: Mailbox) -> bool:
@@ -159,15 +147,12 @@ def enqueue(
     return item
 
 
-Row = TypeVar("Row")  # what the query selects: whole rows, or only ids
+Q = TypeVar("Q", bound=Select[Any])  # what the query selects: whole rows, or only ids
 
 
-def visible(query: Select[Row], actor: Actor) -> Select[Row]:
+def visible(query: Q, actor: Actor) -> Q:
     """A user sees what was sent from their own mailboxes; administrators see everything."""
-    if actor.is_admin:
-        return query
-    theirs = select(Mailbox.id).where(Mailbox.owner_id == actor.user_id)
-    return query.where(OutboxItem.mailbox_id.in_(theirs))
+    return listings.visible_outbox(query, actor)
 
 
 def get(db: Session, item_id: int, actor: Actor = OPERATOR) -> OutboxItem:
@@ -175,33 +160,6 @@ def get(db: Session, item_id: int, actor: Actor = OPERATOR) -> OutboxItem:
     if item is None:
         raise NotFound(f"No outbox item {item_id}: `postroom outbox list` shows them.")
     return item
-
-
-def _day(value: date) -> datetime:
-    return datetime.combine(value, time.min, tzinfo=UTC)
-
-
-def _narrowed(query: Select[OutboxItem], given: Filter) -> Select[OutboxItem]:
-    given.check()
-    if given.state:
-        query = query.where(outbox_states.shown_as(given.state))
-    if given.mailbox:
-        address = given.mailbox.strip().lower()
-        query = query.where(
-            OutboxItem.mailbox_id.in_(select(Mailbox.id).where(Mailbox.address == address))
-        )
-    if given.connection:
-        named = select(Connection.id).where(Connection.name == given.connection.strip())
-        query = query.where(OutboxItem.connection_id.in_(named))
-    if given.recipient:
-        part = given.recipient.strip().lower()
-        to = select(OutboxRecipient.item_id).where(OutboxRecipient.address.contains(part))
-        query = query.where(OutboxItem.id.in_(to))
-    if given.since:
-        query = query.where(OutboxItem.created_at >= _day(given.since))
-    if given.until:
-        query = query.where(OutboxItem.created_at < _day(given.until + timedelta(days=1)))
-    return query
 
 
 def listing(
@@ -212,15 +170,11 @@ def listing(
     actor: Actor = OPERATOR,
     offset: int = 0,
     narrowed: Filter | None = None,
-) -> list[OutboxItem]:
-    """Newest first; `state` alone is the short form of `narrowed`."""
-    query = select(OutboxItem).order_by(OutboxItem.id.desc())
-    query = _narrowed(query, narrowed or Filter(state=state))
-    if limit:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    return list(db.scalars(visible(query, actor)))
+) -> list[dict[str, Any]]:
+    """Newest first, as services/listings.py reads them for the CLI, in this session's
+    transaction; `state` alone is the short form of `narrowed`."""
+    given = narrowed or Filter(state=state)
+    return listings.outbox_items(db.connection(), given, limit, actor=actor, offset=offset)
 
 
 def retry(db: Session, actor: Actor, item_id: int) -> OutboxItem:

@@ -6,36 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postroom.storage.models import OutboxItem, OutboxRecipient
+from postroom.domain.outbox import shown_state
+from postroom.storage.models import OutboxItem
 
 SETTLED = frozenset({"sent", "failed", "bounced", "uncertain", "cancelled"})
 
 
 def state_of(item: OutboxItem) -> str:
-    """ "deferred": queued again after a try the server (or the network) turned away, told by
-    the recipients' last answer (a pending recipient keeps it; a person's retry clears it)."""
-    answered = any(r.status == "pending" and r.code is not None for r in item.recipients)
-    return "deferred" if item.state == "queued" and answered else item.state
-
-
-def _answered() -> ColumnElement[bool]:
-    pending = select(OutboxRecipient.item_id).where(
-        OutboxRecipient.status == "pending", OutboxRecipient.code.is_not(None)
-    )
-    return OutboxItem.id.in_(pending)
-
-
-def shown_as(state: str) -> ColumnElement[bool]:
-    """The rows a person means by a state, as state_of tells them: "deferred" is also a
-    queued row that a server turned away, and "queued" only one waiting for its first try."""
-    if state == "deferred":
-        return or_(OutboxItem.state == "deferred", and_(OutboxItem.state == "queued", _answered()))
-    if state == "queued":
-        return and_(OutboxItem.state == "queued", not_(_answered()))
-    return OutboxItem.state == state
+    """As domain/outbox.shown_state tells it from the recipients' last answers."""
+    return shown_state(item.state, [(r.status, r.code) for r in item.recipients])
 
 
 def delivery(item: OutboxItem) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Rows as plain dicts for the CLI's --json and the API. Secrets never appear: only whether one
 is set. This is the one place that decides what leaves the process; servers, workflows,
-mailboxes, users, OAuth apps, connections, webhooks and tokens are shaped by
-services/listings.py, which reads them without the ORM."""
+mailboxes, users, OAuth apps, connections, webhooks, tokens, requests, held messages and outbox
+items are shaped by services/listings.py, which reads them without the ORM."""
 
 from __future__ import annotations
 
@@ -18,15 +18,16 @@ from postroom.storage.models import (
     Base,
     Connection,
     Mailbox,
+    Message,
     MetricsToken,
     OAuthApp,
     OutboxItem,
+    Request,
     Server,
     User,
     WebhookDelivery,
     WebhookSubscription,
     Workflow,
-    aware,
 )
 
 if TYPE_CHECKING:
@@ -109,38 +110,16 @@ def connection(row: Connection) -> dict[str, Any]:
 
 
 def outbox_item(row: OutboxItem) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "state": row.state,
-        "message_id": row.message_id,
-        "sender": row.sender,
-        "connection": row.connection.name if row.connection else None,
-        "subject": row.subject,
-        "attempts": row.attempts,
-        "next_attempt_at": (
-            aware(row.next_attempt_at).isoformat() if row.state in ("queued", "deferred") else None
-        ),
-        "wait_reason": row.wait_reason if row.state == "deferred" else None,
-        "waiting": waiting(row),
-        "last_error": row.last_error,
-        "request": row.request_id,
-        "created_at": aware(row.created_at).isoformat(),
-        "sent_copy": row.sent_copy,
-        "sent_copy_error": row.sent_copy_error,
-        "recipients": [
-            {"address": r.address, "status": r.status, "code": r.code, "detail": r.detail}
-            for r in row.recipients
-        ],
-    }
+    return _read([row], listings.outbox_items_by_id)[0]
 
 
-def waiting(row: OutboxItem) -> str | None:
-    """The line a person reads for an email held back by its provider's limit."""
-    if row.state != "deferred":
-        return None
-    at = aware(row.next_attempt_at).astimezone().strftime("%H:%M")
-    return f"waiting for the provider's limit: next at {at} ({row.wait_reason})"
+def request(row: Request) -> dict[str, Any]:
+    return _read([row], listings.requests_by_id)[0]
+
+
+def held_message(row: Message) -> dict[str, Any]:
+    """A message as the held list shows it, whatever its status now."""
+    return _read([row], listings.held_by_id)[0]
 
 
 def candidate(item: Candidate) -> dict[str, Any]:

@@ -3,34 +3,23 @@ request; a user sees those of the workflows they are given, and nothing says the
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postroom.errors import InvalidInput, NotFound
+from postroom.errors import NotFound
 from postroom.services import (
     audit,
     contacts,
     events,
+    listings,
     outbox_states,
+    present,
     request_history,
-    workflows,
 )
 from postroom.services.actors import OPERATOR, Actor
-from postroom.storage.models import Message, OutboxItem, Request, WorkflowMember, utcnow
-
-Q = TypeVar("Q", bound=Select[Any])
-
-
-def workflow_ids_of(actor: Actor) -> Select[int]:
-    return select(WorkflowMember.workflow_id).where(WorkflowMember.user_id == actor.user_id)
-
-
-def _visible(query: Q, actor: Actor) -> Q:
-    if actor.is_admin:
-        return query
-    return query.where(Request.workflow_id.in_(workflow_ids_of(actor)))
+from postroom.storage.models import Message, OutboxItem, Request, utcnow
 
 
 def listing(
@@ -43,60 +32,15 @@ def listing(
     search: str | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    counts = (
-        select(Message.request_id, func.count().label("n")).group_by(Message.request_id).subquery()
+    """As services/listings.py reads them for the CLI, in this session's transaction."""
+    return listings.requests(
+        db.connection(), workflow, limit, actor=actor, step=step, search=search, offset=offset
     )
-    query = _visible(
-        select(Request, counts.c.n)
-        .outerjoin(counts, counts.c.request_id == Request.id)
-        .order_by(Request.id.desc()),
-        actor,
-    )
-    if workflow:
-        chosen = workflows.get(db, workflow, include_deleted=True)
-        query = query.where(Request.workflow_id == chosen.id)
-        if step:
-            query = query.where(Request.step_id == _step(chosen.steps, step).id)
-    elif step:
-        raise InvalidInput("Choose a workflow to filter by one of its steps.", field="step")
-    if search and search.strip():
-        words = search.strip().lstrip("#")
-        conditions: list[ColumnElement[bool]] = [
-            Request.subject.ilike(f"%{words}%"),
-            Request.requester.ilike(f"%{words}%"),
-        ]
-        if words.isdigit():
-            conditions.append(Request.id == int(words))
-        query = query.where(or_(*conditions))
-    if limit:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    return [summary(request, count or 0) for request, count in db.execute(query)]
-
-
-def _step(steps: list[Any], name: str) -> Any:
-    for step in steps:
-        if step.name.lower() == name.strip().lower():
-            return step
-    names = ", ".join(s.name for s in steps)
-    raise InvalidInput(f"No step {name!r} in this workflow: choose one of {names}.", field="step")
-
-
-def summary(request: Request, messages: int) -> dict[str, Any]:
-    return {
-        "id": request.id,
-        "workflow": request.workflow.name,
-        "step": request.step.name if request.step else None,
-        "subject": request.subject,
-        "requester": request.requester,
-        "messages": messages,
-        "created_at": request.created_at.isoformat(),
-    }
 
 
 def get(db: Session, request_id: int, actor: Actor = OPERATOR) -> Request:
-    request = db.scalar(_visible(select(Request).where(Request.id == request_id), actor))
+    query = listings.visible_requests(select(Request).where(Request.id == request_id), actor)
+    request = db.scalar(query)
     if request is None:
         raise NotFound(f"No request #{request_id}: `postroom request list` shows them.")
     return request
@@ -116,7 +60,7 @@ def detail(
     sent = outbox_states.by_message_id(
         db, [m.message_id_header for m in thread if m.direction == "out" and m.message_id_header]
     )
-    return summary(request, len(thread)) | {
+    return present.request(request) | {
         "requester_contact": contacts.of_requester(db, request),
         "steps": [s.name for s in request.workflow.steps],
         "thread": [
@@ -165,7 +109,7 @@ def history(db: Session, request_id: int, actor: Actor = OPERATOR) -> list[dict[
 
 def move(db: Session, actor: Actor, request_id: int, step: str) -> Request:
     request = get(db, request_id, actor)
-    target = _step(request.workflow.steps, step)
+    target = listings.step_named(request.workflow.steps, step)
     if request.step_id != target.id:
         before = request.step.name if request.step else None
         request.step = target

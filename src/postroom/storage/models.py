@@ -223,17 +223,15 @@ class Worker(Base):
 class Request(Base):
     """One item of work; its number appears in subjects as [#id] so replies find it."""
 
-    __tablename__ = "requests"
+    __table__ = tables.requests
 
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id"))
-    step_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_steps.id"))
-    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
-    subject: Mapped[str] = mapped_column(Text, default="")
-    requester: Mapped[str] = mapped_column(String(320), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    workflow_id: Mapped[int]
+    step_id: Mapped[int | None]
+    mailbox_id: Mapped[int | None]
+    subject: Mapped[str]
+    requester: Mapped[str]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
     workflow: Mapped[Workflow] = relationship(lazy="joined")
     step: Mapped[WorkflowStep | None] = relationship(lazy="joined")
@@ -242,30 +240,22 @@ class Request(Base):
 class Message(Base):
     """One stored email. The raw bytes are the truth; parsed fields are a cache of them."""
 
-    __tablename__ = "messages"
-    __table_args__ = (
-        UniqueConstraint("mailbox_id", "remote_key"),
-        Index("ix_messages_message_id_header", "message_id_header"),
-        Index("ix_messages_sender_received", "sender", "received_at"),
-        Index("ix_messages_status", "status"),
-        Index("ix_messages_held_retention", "status", "held_reason", "received_at"),
-        Index("ix_messages_mailbox_received", "mailbox_id", "received_at"),  # the health chart
-    )
+    __table__ = tables.messages
 
-    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
-    remote_key: Mapped[str | None] = mapped_column(String(1000))
-    message_id_header: Mapped[str | None] = mapped_column(String(1000))
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
-    direction: Mapped[str] = mapped_column(String(10), default="in")
-    sender: Mapped[str] = mapped_column(String(320), default="")
-    subject: Mapped[str] = mapped_column(Text, default="")
-    size: Mapped[int] = mapped_column(Integer, default=0)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(20), default="stored")
-    held_reason: Mapped[str | None] = mapped_column(Text)
-    rule_hits: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    mailbox_id: Mapped[int | None]
+    request_id: Mapped[int | None]
+    remote_key: Mapped[str | None]
+    message_id_header: Mapped[str | None]
+    sha256: Mapped[str]
+    direction: Mapped[str]
+    sender: Mapped[str]
+    subject: Mapped[str]
+    size: Mapped[int]
+    raw: Mapped[bytes]
+    status: Mapped[str]
+    held_reason: Mapped[str | None]
+    rule_hits: Mapped[list[Any]]
+    received_at: Mapped[datetime]
 
     request: Mapped[Request | None] = relationship()
 
@@ -371,43 +361,32 @@ class OutboxItem(Base):
     """One email to send. This row is the truth: the Message-ID and the bytes are fixed when it
     is queued, so a retry sends exactly what was asked for."""
 
-    __tablename__ = "outbox_items"
-    __table_args__ = (
-        Index("ix_outbox_items_due", "state", "next_attempt_at"),
-        Index("ix_outbox_items_sent_copy", "sent_copy"),
-        # A key is the acting user's own: another user's equal key is a different email.
-        UniqueConstraint("idempotency_scope", "idempotency_key"),
-    )
+    __table__ = tables.outbox_items
 
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    idempotency_scope: Mapped[str | None] = mapped_column(String(100))  # who used the key
-    idempotency_digest: Mapped[str | None] = mapped_column(String(64))  # what it was used for
-    connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id"))
-    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
-    message_id: Mapped[str] = mapped_column(String(500), unique=True)
-    sender: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(Text, default="")
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
-    kind: Mapped[str] = mapped_column(String(20), default="email")  # email, reply, acknowledgement
-    # The copy in the mailbox's IMAP Sent folder: null (none wanted), "pending", "done", "failed".
-    sent_copy: Mapped[str | None] = mapped_column(String(20))
-    sent_copy_error: Mapped[str | None] = mapped_column(Text)
-    # queued -> sending -> sent | failed | bounced; "deferred" (waits for the provider's limit,
-    # then is taken like "queued"); "uncertain" when the process died between
-    # the end of DATA and the server's answer: it may have been delivered, so it is not resent.
-    state: Mapped[str] = mapped_column(String(20), default="queued")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    # Why a "deferred" item waits (the provider's limit, or its throttling): never a failure.
-    wait_reason: Mapped[str | None] = mapped_column(Text)
-    lease_owner: Mapped[str | None] = mapped_column(String(200))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    data_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    idempotency_key: Mapped[str | None]
+    idempotency_scope: Mapped[str | None]
+    idempotency_digest: Mapped[str | None]
+    connection_id: Mapped[int | None]
+    mailbox_id: Mapped[int | None]
+    request_id: Mapped[int | None]
+    message_id: Mapped[str]
+    sender: Mapped[str]
+    subject: Mapped[str]
+    raw: Mapped[bytes]
+    kind: Mapped[str]
+    sent_copy: Mapped[str | None]
+    sent_copy_error: Mapped[str | None]
+    state: Mapped[str]
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]
+    last_error: Mapped[str | None]
+    wait_reason: Mapped[str | None]
+    lease_owner: Mapped[str | None]
+    lease_until: Mapped[datetime | None]
+    data_sent_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
     recipients: Mapped[list[OutboxRecipient]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="OutboxRecipient.id"
@@ -418,15 +397,13 @@ class OutboxItem(Base):
 class OutboxRecipient(Base):
     """The outcome per recipient: a server may accept some and refuse others."""
 
-    __tablename__ = "outbox_recipients"
+    __table__ = tables.outbox_recipients
 
-    item_id: Mapped[int] = mapped_column(
-        ForeignKey("outbox_items.id", ondelete="CASCADE"), index=True
-    )
-    address: Mapped[str] = mapped_column(String(320), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # accepted, refused, bounced
-    code: Mapped[int | None] = mapped_column(Integer)
-    detail: Mapped[str | None] = mapped_column(Text)
+    item_id: Mapped[int]
+    address: Mapped[str]
+    status: Mapped[str]
+    code: Mapped[int | None]
+    detail: Mapped[str | None]
 
 
 class Provider(Base):
@@ -514,11 +491,10 @@ class ApiToken(Base):
 class WorkflowMember(Base):
     """A user given a workflow works its requests; administrators work them all."""
 
-    __tablename__ = "workflow_members"
-    __table_args__ = (UniqueConstraint("workflow_id", "user_id"),)
+    __table__ = tables.workflow_members
 
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    workflow_id: Mapped[int]
+    user_id: Mapped[int]
 
 
 class OAuthFlow(Base):

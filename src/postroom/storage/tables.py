@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -225,9 +226,61 @@ push_subscriptions = Table(
     _moment("notified_at"),
 )
 
-# Administration: what `postroom connection list`, `webhook list` and `token list` read.
+# --- Requests, held messages and the outbox (postroom request/held/outbox list) ---------------
+
+# A user given a workflow works its requests; administrators work them all.
+workflow_members = Table(
+    "workflow_members",
+    metadata,
+    _id(),
+    Column("workflow_id", ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    UniqueConstraint("workflow_id", "user_id"),
+)
+
+# One item of work; its number appears in subjects as [#id] so replies find it.
+requests = Table(
+    "requests",
+    metadata,
+    _id(),
+    Column("workflow_id", ForeignKey("workflows.id"), nullable=False),
+    Column("step_id", ForeignKey("workflow_steps.id")),
+    Column("mailbox_id", ForeignKey("mailboxes.id", ondelete="SET NULL")),
+    Column("subject", Text, nullable=False, default=""),
+    Column("requester", String(320), nullable=False, default=""),
+    _moment("created_at", nullable=False, default=utcnow),
+    _moment("updated_at", nullable=False, default=utcnow, onupdate=utcnow),
+)
+
+# One stored email. The raw bytes are the truth; parsed fields are a cache of them.
+messages = Table(
+    "messages",
+    metadata,
+    _id(),
+    Column("mailbox_id", ForeignKey("mailboxes.id", ondelete="SET NULL")),
+    Column("request_id", ForeignKey("requests.id"), index=True),
+    Column("remote_key", String(1000)),
+    Column("message_id_header", String(1000)),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("direction", String(10), nullable=False, default="in"),
+    Column("sender", String(320), nullable=False, default=""),
+    Column("subject", Text, nullable=False, default=""),
+    Column("size", Integer, nullable=False, default=0),
+    Column("raw", LargeBinary, nullable=False),
+    Column("status", String(20), nullable=False, default="stored"),
+    Column("held_reason", Text),
+    Column("rule_hits", JSON, nullable=False, default=list),
+    _moment("received_at", nullable=False, default=utcnow),
+    UniqueConstraint("mailbox_id", "remote_key"),
+    Index("ix_messages_message_id_header", "message_id_header"),
+    Index("ix_messages_sender_received", "sender", "received_at"),
+    Index("ix_messages_status", "status"),
+    Index("ix_messages_held_retention", "status", "held_reason", "received_at"),
+    Index("ix_messages_mailbox_received", "mailbox_id", "received_at"),  # the health chart
+)
 
 # A named outbound route that processes pick by name (the Infor seed's email connection).
+# The outbox list shows and filters by its name; `connection list` lists them.
 connections = Table(
     "connections",
     metadata,
@@ -270,4 +323,59 @@ metrics_tokens = Table(
     _moment("created_at", nullable=False, default=utcnow),
     _moment("last_used_at"),
     _moment("revoked_at"),
+)
+
+# One email to send. This row is the truth: the Message-ID and the bytes are fixed when it is
+# queued, so a retry sends exactly what was asked for.
+outbox_items = Table(
+    "outbox_items",
+    metadata,
+    _id(),
+    Column("idempotency_key", String(200)),
+    Column("idempotency_scope", String(100)),  # who used the key
+    Column("idempotency_digest", String(64)),  # what it was used for
+    Column("connection_id", ForeignKey("connections.id")),
+    Column("mailbox_id", ForeignKey("mailboxes.id", ondelete="SET NULL")),
+    Column("request_id", ForeignKey("requests.id")),
+    Column("message_id", String(500), nullable=False, unique=True),
+    Column("sender", String(320), nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("raw", LargeBinary, nullable=False),
+    Column("kind", String(20), nullable=False, default="email"),  # email, reply, acknowledgement
+    # The copy in the mailbox's IMAP Sent folder: null (none wanted), "pending", "done", "failed".
+    Column("sent_copy", String(20)),
+    Column("sent_copy_error", Text),
+    # queued -> sending -> sent | failed | bounced; "deferred" (waits for the provider's limit,
+    # then is taken like "queued"); "uncertain" when the process died between
+    # the end of DATA and the server's answer: it may have been delivered, so it is not resent.
+    Column("state", String(20), nullable=False, default="queued"),
+    Column("attempts", Integer, nullable=False, default=0),
+    _moment("next_attempt_at", nullable=False, default=utcnow),
+    _moment("deadline_at", nullable=False),
+    Column("last_error", Text),
+    # Why a "deferred" item waits (the provider's limit, or its throttling): never a failure.
+    Column("wait_reason", Text),
+    Column("lease_owner", String(200)),
+    _moment("lease_until"),
+    _moment("data_sent_at"),
+    _moment("sent_at"),
+    _moment("created_at", nullable=False, default=utcnow),
+    Index("ix_outbox_items_due", "state", "next_attempt_at"),
+    Index("ix_outbox_items_sent_copy", "sent_copy"),
+    # A key is the acting user's own: another user's equal key is a different email.
+    UniqueConstraint("idempotency_scope", "idempotency_key"),
+)
+
+# The outcome per recipient: a server may accept some and refuse others.
+outbox_recipients = Table(
+    "outbox_recipients",
+    metadata,
+    _id(),
+    Column(
+        "item_id", ForeignKey("outbox_items.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("address", String(320), nullable=False, index=True),
+    Column("status", String(20), nullable=False, default="pending"),  # accepted, refused, bounced
+    Column("code", Integer),
+    Column("detail", Text),
 )

@@ -63,7 +63,7 @@ def list_outbox(
 ) -> Any:
     narrowed = outbox.Filter(state, mailbox, connection, recipient, since, until)
     rows = outbox.listing(db, None, limit + 1, actor=caller.actor, offset=offset, narrowed=narrowed)
-    return page([present.outbox_item(i) for i in rows], limit, offset, fetched_extra=True)
+    return page(rows, limit, offset, fetched_extra=True)
 
 
 @router.get("/{item_id}")

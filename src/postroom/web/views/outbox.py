@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.api.pages import Id, page
+from postroom.domain.outbox import shown_state
 from postroom.errors import InvalidInput
-from postroom.services import connections, mailboxes, outbox, outbox_states, present
-from postroom.storage.models import OutboxItem
+from postroom.services import connections, mailboxes, outbox
 from postroom.web.render import attempt, field_errors, render
 
 router = APIRouter(include_in_schema=False)
@@ -32,9 +32,10 @@ def _day(value: str, what: str) -> date | None:
         raise InvalidInput(f"The {what} date {value!r} is not a day.", field=what) from None
 
 
-def _shown(item: OutboxItem) -> dict[str, Any]:
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
     """The row as the API gives it, with its state as a person reads it ("deferred")."""
-    return present.outbox_item(item) | {"shown": outbox_states.state_of(item)}
+    answers = [(r["status"], r["code"]) for r in row["recipients"]]
+    return row | {"shown": shown_state(row["state"], answers)}
 
 
 def _page(
