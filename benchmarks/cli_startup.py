@@ -8,6 +8,8 @@ Prints the median wall and CPU seconds of a few runs after a warm-up, against th
 0.3 s (DESIGN: "a call that does no password work starts in <= 0.3 s"), and the floor under
 it: Python alone, and the imports no call can skip (Typer, SQLAlchemy; Typer is pinned below
 0.29, which imported pydantic and built an adapter per parameter on every call: pyproject).
+The lists read SQLAlchemy Core tables without the ORM (storage/tables.py, services/listings.py),
+so "+ sqlalchemy" is their floor and "+ sqlalchemy.orm" what a write still pays.
 tests/integration/test_cli_startup.py proves what is not imported; this measures.
 """
 
