@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from postroom.errors import Conflict, NotFound
 from postroom.services import audit, events, listings, present, request_history, requests, workflows
 from postroom.services.actors import OPERATOR, Actor
+from postroom.storage.db import flushed_connection
 from postroom.storage.models import Mailbox, Message, Request, utcnow
 
 PREVIEW_BYTES = 512 * 1024  # of the raw email, parsed for the preview
@@ -32,7 +33,7 @@ def listing(
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """As services/listings.py reads them for the CLI, in this session's transaction."""
-    return listings.held(db.connection(), reason, limit, actor=actor, offset=offset)
+    return listings.held(flushed_connection(db), reason, limit, actor=actor, offset=offset)
 
 
 def _held(db: Session, actor: Actor, message_id: int, *, lock: bool = False) -> Message:

@@ -31,6 +31,7 @@ from postroom.services import (
     requests,
 )
 from postroom.services.actors import OPERATOR, Actor
+from postroom.storage.db import flushed_connection
 from postroom.storage.models import Mailbox, OutboxItem, OutboxRecipient, utcnow
 
 # Delivered to at least the server, so a Sent-folder copy is due; "uncertain" is not.
@@ -174,7 +175,7 @@ def listing(
     """Newest first, as services/listings.py reads them for the CLI, in this session's
     transaction; `state` alone is the short form of `narrowed`."""
     given = narrowed or Filter(state=state)
-    return listings.outbox_items(db.connection(), given, limit, actor=actor, offset=offset)
+    return listings.outbox_items(flushed_connection(db), given, limit, actor=actor, offset=offset)
 
 
 def retry(db: Session, actor: Actor, item_id: int) -> OutboxItem:

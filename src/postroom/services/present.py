@@ -12,6 +12,7 @@ from sqlalchemy import Connection as DbConnection
 from sqlalchemy.orm import object_session
 
 from postroom.services import listings
+from postroom.storage.db import flushed_connection
 from postroom.storage.models import (
     ApiToken,
     AuditEntry,
@@ -48,8 +49,7 @@ def _read(rows: Sequence[Base], by_ids: ByIds) -> list[dict[str, Any]]:
     session = object_session(rows[0])
     if session is None:
         raise RuntimeError(f"{type(rows[0]).__name__} {rows[0].id} is in no session to read from")
-    session.flush()
-    found = by_ids(session.connection(), [r.id for r in rows])
+    found = by_ids(flushed_connection(session), [r.id for r in rows])
     return [found[r.id] for r in rows]
 
 

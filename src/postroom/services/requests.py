@@ -19,6 +19,7 @@ from postroom.services import (
     request_history,
 )
 from postroom.services.actors import OPERATOR, Actor
+from postroom.storage.db import flushed_connection
 from postroom.storage.models import Message, OutboxItem, Request, utcnow
 
 
@@ -34,7 +35,13 @@ def listing(
 ) -> list[dict[str, Any]]:
     """As services/listings.py reads them for the CLI, in this session's transaction."""
     return listings.requests(
-        db.connection(), workflow, limit, actor=actor, step=step, search=search, offset=offset
+        flushed_connection(db),
+        workflow,
+        limit,
+        actor=actor,
+        step=step,
+        search=search,
+        offset=offset,
     )
 
 

@@ -89,3 +89,10 @@ def reading(engine: Engine | None = None) -> Iterator[Connection]:
     so it is rolled back when the block ends."""
     with (engine or default_engine()).connect() as connection:
         yield connection
+
+
+def flushed_connection(db: Session) -> Connection:
+    """The session's own transaction, for a Core read (services/listings.py): its pending
+    changes are flushed first, so the read sees them as an ORM query would have."""
+    db.flush()
+    return db.connection()

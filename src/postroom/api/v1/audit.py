@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
 from postroom.services import audit, listings, present
+from postroom.storage.db import flushed_connection
 
 router = APIRouter(tags=["audit and health"])
 
@@ -33,5 +34,5 @@ def mailbox_health(db: Db, caller: CallerDep) -> Any:
         "workflow",
         "workflow_status",
     )
-    rows = listings.mailboxes(db.connection(), caller.actor)
+    rows = listings.mailboxes(flushed_connection(db), caller.actor)
     return {"database": "ok", "mailboxes": [{k: r[k] for k in fields} for r in rows]}

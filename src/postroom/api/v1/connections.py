@@ -13,6 +13,7 @@ from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import ConnectionChange, ConnectionIn
 from postroom.services import connection_tests, connections, listings, present
 from postroom.services.connections import ConnectionSpec
+from postroom.storage.db import flushed_connection
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/connections", tags=["connections"])
 @router.get("")
 def list_connections(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
     caller.actor.require_admin("see the connections")
-    rows = listings.connections(db.connection())
+    rows = listings.connections(flushed_connection(db))
     return page(rows, limit, offset, fetched_extra=False)
 
 

@@ -21,6 +21,7 @@ from postroom.services import (
     present,
 )
 from postroom.services.mailboxes import MailboxSpec
+from postroom.storage.db import flushed_connection
 
 router = APIRouter(prefix="/mailboxes", tags=["mailboxes"])
 ReasonQuery = Annotated[str, Query(max_length=2000, description="kept in the audit log")]
@@ -35,7 +36,7 @@ Owner = Annotated[
 
 @router.get("")
 def list_mailboxes(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-    rows = listings.mailboxes(db.connection(), caller.actor)
+    rows = listings.mailboxes(flushed_connection(db), caller.actor)
     return page(rows, limit, offset, fetched_extra=False)
 
 

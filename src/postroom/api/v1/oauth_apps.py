@@ -11,6 +11,7 @@ from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import OAuthAppIn
 from postroom.services import listings, oauth_apps, present
 from postroom.services.oauth_apps import OAuthAppSpec
+from postroom.storage.db import flushed_connection
 
 router = APIRouter(prefix="/oauth-apps", tags=["oauth apps"])
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/oauth-apps", tags=["oauth apps"])
 @router.get("")
 def list_oauth_apps(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
     caller.actor.require_admin("see the OAuth apps")
-    rows = listings.oauth_apps(db.connection())
+    rows = listings.oauth_apps(flushed_connection(db))
     return page(rows, limit, offset, fetched_extra=False)
 
 

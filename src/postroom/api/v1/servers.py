@@ -13,6 +13,7 @@ from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import ServerIn
 from postroom.services import connection_tests, listings, present, servers
 from postroom.services.servers import ServerSpec
+from postroom.storage.db import flushed_connection
 
 router = APIRouter(prefix="/servers", tags=["servers"])
 
@@ -24,7 +25,7 @@ def spec(body: ServerIn) -> ServerSpec:
 @router.get("")
 def list_servers(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
     caller.actor.require_admin("see the mail servers")
-    return page(listings.servers(db.connection()), limit, offset, fetched_extra=False)
+    return page(listings.servers(flushed_connection(db)), limit, offset, fetched_extra=False)
 
 
 @router.post("", status_code=201)

@@ -11,6 +11,7 @@ from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import PasswordIn, RoleIn, UserIn, WorkflowsIn
 from postroom.services import listings, present, user_admin, users
+from postroom.storage.db import flushed_connection
 
 router = APIRouter(tags=["users"])
 Email = Annotated[str, "a user's email address"]
@@ -20,12 +21,12 @@ ReasonQuery = Annotated[str, Query(max_length=2000, description="kept in the aud
 @router.get("/me")
 def me(db: Db, caller: CallerDep) -> Any:
     """The caller as stored now (the signed-in row is no longer in a session to read from)."""
-    return listings.users_by_id(db.connection(), [caller.user.id])[caller.user.id]
+    return listings.users_by_id(flushed_connection(db), [caller.user.id])[caller.user.id]
 
 
 @router.get("/users")
 def list_users(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-    rows = listings.users(db.connection(), caller.actor)
+    rows = listings.users(flushed_connection(db), caller.actor)
     return page(rows, limit, offset, fetched_extra=False)
 
 

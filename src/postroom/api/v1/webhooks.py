@@ -11,14 +11,14 @@ from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Id, Limit, Offset, page
 from postroom.api.schemas import WebhookChange, WebhookIn
 from postroom.services import listings, present, webhook_delivery, webhooks
-from postroom.storage.db import default_engine, unit_of_work
+from postroom.storage.db import default_engine, flushed_connection, unit_of_work
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 @router.get("")
 def list_webhooks(db: Db, caller: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-    rows = listings.webhooks(db.connection(), caller.actor)
+    rows = listings.webhooks(flushed_connection(db), caller.actor)
     return page(rows, limit, offset, fetched_extra=False)
 
 

@@ -10,13 +10,14 @@ from postroom.api.deps import CallerDep, Db
 from postroom.api.pages import Limit, Offset, page
 from postroom.api.schemas import Member, StepsIn, WorkflowChange, WorkflowIn
 from postroom.services import listings, present, users, workflows
+from postroom.storage.db import flushed_connection
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
 @router.get("")
 def list_workflows(db: Db, _: CallerDep, limit: Limit = 50, offset: Offset = 0) -> Any:
-    rows = listings.workflows(db.connection())
+    rows = listings.workflows(flushed_connection(db))
     return page(rows, limit, offset, fetched_extra=False)
 
 

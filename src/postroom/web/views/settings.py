@@ -26,7 +26,7 @@ from postroom.services import (
 )
 from postroom.services.connections import ConnectionSpec
 from postroom.services.oauth_apps import OAuthAppSpec
-from postroom.storage.db import unit_of_work
+from postroom.storage.db import flushed_connection, unit_of_work
 from postroom.web.render import attempt, redirect, render
 from postroom.web.views.found import server_choices
 from postroom.web.views.mailbox_forms import FIELDS, MailboxForm, Text, add_mailbox, or_none
@@ -37,7 +37,7 @@ router = APIRouter(prefix="/settings", include_in_schema=False)
 
 def _oauth_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
     caller.actor.require_admin("manage OAuth apps")
-    apps = listings.oauth_apps(db.connection())
+    apps = listings.oauth_apps(flushed_connection(db))
     providers = [p.value for p in OAuthProvider]
     return render(request, "oauth_apps.html", caller, apps=apps, providers=providers, **extra)
 
@@ -208,7 +208,7 @@ def remove_system_mailbox(
 
 def _connection_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
     caller.actor.require_admin("manage connections")
-    rows = listings.connections(db.connection())
+    rows = listings.connections(flushed_connection(db))
     senders = [
         m.address
         for m in mailboxes.listing(db, caller.actor)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from postroom.api.deps import Caller, CallerDep, Db
 from postroom.services import listings, present, webhook_delivery, webhooks
 from postroom.services.events import EVENTS
-from postroom.storage.db import default_engine
+from postroom.storage.db import default_engine, flushed_connection
 from postroom.web.render import attempt, redirect, render
 
 router = APIRouter(prefix="/settings/webhooks", include_in_schema=False)
@@ -20,7 +20,7 @@ RECENT = 20
 
 
 def _page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
-    rows = listings.webhooks(db.connection(), caller.actor)
+    rows = listings.webhooks(flushed_connection(db), caller.actor)
     recent = [
         present.webhook_delivery(d) for d in webhooks.deliveries(db, caller.actor, None, RECENT)
     ]

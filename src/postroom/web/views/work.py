@@ -27,6 +27,7 @@ from postroom.services import (
     users,
     workflows,
 )
+from postroom.storage.db import flushed_connection
 from postroom.storage.models import aware
 from postroom.web import charts
 from postroom.web.render import attempt, redirect, render
@@ -373,7 +374,7 @@ def audit_log(
 
 
 def _users_page(request: Request, db: Session, caller: Caller, **extra: Any) -> Response:
-    rows = listings.users(db.connection(), caller.actor)
+    rows = listings.users(flushed_connection(db), caller.actor)
     return render(request, "users.html", caller, users=rows, **extra)
 
 
