@@ -109,6 +109,17 @@ def test_a_commands_help_loads_no_pydantic(tmp_path: Path, args: list[str]) -> N
     assert not imported & {"pydantic", "pydantic_core"}
 
 
+@pytest.mark.parametrize(
+    "args", [["--help"], ["db", "--help"], ["mailbox", "--help"], ["mailbox", "list", "--help"]]
+)
+def test_help_is_plain_text_without_rich(tmp_path: Path, args: list[str]) -> None:
+    """Typer formats help with Rich and its Markdown parser by default, a third of `--help`'s
+    time; every command postroom loads is made plain (cli/lazy.plain)."""
+    imported = _imported(args, tmp_path)
+    assert "typer" in imported  # the probe sees real imports
+    assert "rich" not in imported
+
+
 def test_listing_mailboxes_loads_the_database_but_no_network_migration_or_password_code(
     tmp_path: Path,
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import typer
 from typer._click import Command, Context  # typer's own click, which its groups are made of
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,21 @@ class Lazy:
             holder.add_typer(target, name=name)
             group = typer.main.get_command(holder)
             assert isinstance(group, TyperGroup)
-            return group.commands[name]
+            return plain(group.commands[name])
         holder.command(name)(target)
-        return typer.main.get_command(holder)
+        return plain(typer.main.get_command(holder))
+
+
+def plain(command: Command) -> Command:
+    """Help and usage errors as plain text, as Click writes them. Typer's default formats them
+    with Rich, whose import (with its Markdown parser) was a third of `postroom --help`; our
+    help strings use no markup. Set here, on every loaded command, rather than on each
+    typer.Typer of each module."""
+    if isinstance(command, TyperGroup | TyperCommand):
+        command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        plain(sub)
+    return command
 
 
 class LazyCommand(TyperGroup):

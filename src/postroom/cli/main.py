@@ -117,9 +117,10 @@ app = typer.Typer(
     help="postroom: mail servers, mailboxes and the mail that becomes work.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help and errors: cli/lazy.plain says why
 )
 
-db_app = typer.Typer(help="The database.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
 
