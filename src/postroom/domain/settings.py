@@ -31,6 +31,10 @@ class Protocol(StrEnum):
         return self in (Protocol.IMAP, Protocol.POP3, Protocol.SMTP)
 
 
+# Mailboxes of these protocols are pushed to (services/push.py); the others are polled or IDLE.
+PUSHED = (Protocol.GRAPH.value, Protocol.GMAIL.value)
+
+
 class Security(StrEnum):
     TLS = "tls"
     STARTTLS = "starttls"

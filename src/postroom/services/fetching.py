@@ -24,7 +24,7 @@ from postroom.config import get_settings
 from postroom.connectors.base import AfterImport, Connector, Cursor, Listing, RemoteMessage
 from postroom.connectors.registry import open_receiver
 from postroom.domain.endpoints import Credentials, Endpoint
-from postroom.domain.settings import MailboxState
+from postroom.domain.settings import PUSHED, MailboxState
 from postroom.errors import (
     AuthFailed,
     CommandRefused,
@@ -485,7 +485,7 @@ def _record(engine: Engine, mailbox_id: int, run: MailboxRun) -> None:
             started_at=run.started_at,
         )
         mailbox.warning = after_import.warning(db, mailbox)
-        if run.ok and run.protocol in push_polls.PUSHED:  # under push the poll is a safety net
+        if run.ok and run.protocol in PUSHED:  # under push the poll is a safety net
             if push_polls.notified_since(db, mailbox_id, run.started_at):
                 mailbox.next_poll_at = utcnow()  # a push during the run wins
             else:

@@ -29,16 +29,13 @@ from sqlalchemy import (
 )
 
 from postroom.domain.outbox import Filter
-from postroom.domain.settings import Protocol, workflow_status
+from postroom.domain.settings import PUSHED, workflow_status
 from postroom.errors import InvalidInput, NotFound
 from postroom.outbound.limits import Rate
 from postroom.storage import tables
 
 if TYPE_CHECKING:
     from postroom.services.actors import Actor
-
-# Mailboxes of these protocols are pushed to (services/push.py); the others are polled or IDLE.
-PUSHED = (Protocol.GRAPH.value, Protocol.GMAIL.value)
 
 
 def when(moment: datetime | None) -> str | None:

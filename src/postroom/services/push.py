@@ -34,10 +34,9 @@ from postroom.connectors import google_jwt
 from postroom.connectors.gmail import GmailConnector
 from postroom.connectors.graph import GraphConnector
 from postroom.domain.endpoints import Credentials
-from postroom.domain.settings import MailboxAccess, MailboxState, Protocol
+from postroom.domain.settings import PUSHED, MailboxAccess, MailboxState, Protocol
 from postroom.errors import PostroomError
 from postroom.services import tokens
-from postroom.services.push_polls import PUSHED
 from postroom.services.servers import endpoint_of
 from postroom.storage.db import unit_of_work
 from postroom.storage.models import Mailbox, PushSubscription, Server, aware, utcnow

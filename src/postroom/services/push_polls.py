@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postroom.services.listings import PUSHED as PUSHED
 from postroom.storage.models import Mailbox, PushSubscription, aware
 
 SAFETY_POLL = timedelta(minutes=15)  # the slowest poll of a mailbox that push keeps current

@@ -89,11 +89,6 @@ def add(
     return Created(row, secret)
 
 
-def listing(db: Session, actor: Actor) -> list[WebhookSubscription]:
-    actor.require_admin("see webhooks")
-    return list(db.scalars(select(WebhookSubscription).order_by(WebhookSubscription.name)))
-
-
 def get(db: Session, actor: Actor, name: str) -> WebhookSubscription:
     actor.require_admin("see webhooks")
     row = db.scalar(select(WebhookSubscription).where(WebhookSubscription.name == name.strip()))
